@@ -1,0 +1,52 @@
+# The two commands of the README: `make demo` and `make test`. Everything else is a helper target.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+JS_SRC := $(shell find js -type f 2>/dev/null) package.json esbuild.config.mjs
+
+.PHONY: demo test lint js typecheck bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The front end is built here rather than left to pip's isolated build, so a change in js/ is always rebuilt.
+k8sterm_widget/static/widget.js: node_modules/.installed $(JS_SRC)
+	npm run --silent build
+
+js: k8sterm_widget/static/widget.js
+
+$(VENV)/.demo-installed: $(BIN)/python pyproject.toml k8sterm_widget/static/widget.js
+	$(BIN)/pip install --quiet -e ".[demo]"
+	touch $@
+
+$(VENV)/.test-installed: $(VENV)/.demo-installed pyproject.toml
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+## make demo: demo cluster + JupyterLab on examples/quickstart.ipynb, until Ctrl-C.
+demo: $(VENV)/.demo-installed
+	$(BIN)/k8sterm lab examples/quickstart.ipynb
+
+## make test: the whole suite (unit, demo cluster against real kubectl, engine, browser).
+test: $(VENV)/.test-installed
+	$(BIN)/ruff check k8sterm_widget tests benchmarks
+	npm run --silent typecheck
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff check k8sterm_widget tests benchmarks
+	$(BIN)/ruff format --check k8sterm_widget tests benchmarks
+
+typecheck: node_modules/.installed
+	npm run --silent typecheck
+
+bench: $(VENV)/.test-installed
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) node_modules k8sterm_widget/static build dist *.egg-info

@@ -1,0 +1,1 @@
+"""A local demo cluster that real Kubernetes clients accept (kubectl, the official client, kubernetes_asyncio)."""
