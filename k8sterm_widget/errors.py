@@ -1,0 +1,231 @@
+"""Typed errors: every failure a user can cause ends in one of these, with a sentence a person understands.
+
+Why one hierarchy: the widget shows ``str(error)`` as a single readable line, scripts catch the base class
+or a specific type, and the pre-flight checks and the handshake/channel-3 parsers (which see the same
+failures from two directions) produce the same types. Messages never contain credentials: they are
+built from names (pod, namespace, user, server URL) and from Status messages, never from headers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class K8stermError(Exception):
+    """Base class of every error k8sterm_widget raises on purpose.
+
+    ``message`` says what happened, ``hint`` (may be empty) says how to fix it; ``str()`` joins both.
+    ``code`` is the HTTP status or Status ``code`` when the cluster gave one.
+    """
+
+    def __init__(self, message: str, *, hint: str = "", code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.code = code
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.hint}".strip() if self.hint else self.message
+
+    def _render_traceback_(self) -> list[str]:
+        """IPython hook: show one readable line in a notebook instead of a traceback wall."""
+        return [f"{type(self).__name__}: {self}"]
+
+
+class ConfigError(K8stermError):
+    """No usable kubeconfig or in-cluster configuration, or the named context does not exist."""
+
+
+class ClusterUnreachable(K8stermError):
+    """The API server could not be reached (refused, DNS, TLS, timeout). Names the URL, never a secret."""
+
+    def __init__(self, server: str, reason: str, *, hint: str = "") -> None:
+        super().__init__(
+            f"cannot reach the Kubernetes API server at {server}: {reason}",
+            hint=hint or "Check that the cluster is running and that the kubeconfig context points at it.",
+        )
+        self.server = server
+        self.reason = reason
+
+
+class Unauthorized(K8stermError):
+    """HTTP 401: the credentials were refused (expired token, wrong certificate)."""
+
+    def __init__(self, server: str, detail: str = "Unauthorized") -> None:
+        super().__init__(
+            f"the API server at {server} refused the credentials ({detail})",
+            hint="Log in again or refresh the token in your kubeconfig.",
+            code=401,
+        )
+        self.server = server
+
+
+class Forbidden(K8stermError):
+    """HTTP 403 or a denied SelfSubjectAccessReview: RBAC does not allow the verb on the resource."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        user: str | None = None,
+        verb: str | None = None,
+        resource: str | None = None,
+        namespace: str | None = None,
+        hint: str = "",
+    ) -> None:
+        if not hint and verb and resource:
+            hint = (
+                f'An administrator can grant it with a Role allowing "{verb}" on "{resource}"'
+                + (f' in namespace "{namespace}"' if namespace else "")
+                + "."
+            )
+        super().__init__(message, hint=hint, code=403)
+        self.user = user
+        self.verb = verb
+        self.resource = resource
+        self.namespace = namespace
+
+
+class PodNotFound(K8stermError):
+    """HTTP 404 for the pod (a missing namespace looks the same to the API)."""
+
+    def __init__(self, pod: str, namespace: str, *, suggestions: Sequence[str] = ()) -> None:
+        hint = (
+            "Did you mean " + ", ".join(f'"{s}"' for s in suggestions) + "?"
+            if suggestions
+            else f"List the pods with: kubectl get pods -n {namespace}"
+        )
+        super().__init__(f'pod "{pod}" not found in namespace "{namespace}"', hint=hint, code=404)
+        self.pod = pod
+        self.namespace = namespace
+        self.suggestions = list(suggestions)
+
+
+class ContainerNotValid(K8stermError):
+    """The container name is not one of the pod's containers (or none was given and the server needs one)."""
+
+    def __init__(self, message: str, *, container: str | None, pod: str, choices: Sequence[str]) -> None:
+        super().__init__(message, hint=f"Choose one of: {', '.join(choices)}." if choices else "", code=400)
+        self.container = container
+        self.pod = pod
+        self.choices = list(choices)
+
+
+class PodNotRunning(K8stermError):
+    """The pod cannot run an exec: not scheduled, finished, or being deleted."""
+
+    def __init__(self, message: str, *, pod: str, phase: str | None = None, hint: str = "") -> None:
+        super().__init__(message, hint=hint, code=400)
+        self.pod = pod
+        self.phase = phase
+
+
+class ContainerNotRunning(PodNotRunning):
+    """The container exists but is not running (creating, crash-looping, terminated)."""
+
+    def __init__(self, message: str, *, pod: str, container: str, state: str = "", hint: str = "") -> None:
+        super().__init__(message, pod=pod, hint=hint)
+        self.container = container
+        self.state = state
+
+
+class CommandNotFound(K8stermError):
+    """The container runtime could not start the command (not in $PATH, no such file, not executable)."""
+
+    def __init__(self, command: Sequence[str], detail: str, *, hint: str = "") -> None:
+        name = command[0] if command else ""
+        super().__init__(f'cannot run "{name}" in the container: {detail}', hint=hint, code=500)
+        self.command = list(command)
+        self.detail = detail
+
+
+class NoShellFound(CommandNotFound):
+    """The image has no shell at all (distroless, scratch): only a debug container can give one."""
+
+    def __init__(self, pod: str, container: str, namespace: str, detail: str) -> None:
+        super().__init__(
+            ["sh"],
+            detail,
+            hint=(
+                f'The image of container "{container}" has no shell. '
+                "Open one in an ephemeral debug container: "
+                f"kubectl debug -it {pod} -n {namespace} --image=busybox --target={container}"
+            ),
+        )
+        self.message = f'container "{container}" of pod "{pod}" has no shell (tried bash, ash, sh)'
+        self.pod = pod
+        self.container = container
+        self.namespace = namespace
+
+
+class RemoteError(K8stermError):
+    """Any other failure the cluster reported (an InternalError Status, an unexpected HTTP code)."""
+
+    def __init__(self, message: str, *, code: int | None = None, reason: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.reason = reason
+
+
+class ProtocolError(K8stermError):
+    """The server spoke the exec protocol in a way we cannot use (no common subprotocol, bad frame)."""
+
+
+class ConnectionLost(K8stermError):
+    """The exec stream ended without an exit status: the connection dropped or stopped answering."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"connection to the container was lost: {reason}",
+            hint="The remote process may still be running; open a new session to continue.",
+        )
+        self.reason = reason
+
+
+class SessionClosed(K8stermError):
+    """Input was sent to a session that has already ended (the process exited or the stream dropped)."""
+
+
+class ExecTimeout(K8stermError):
+    """A one-shot exec did not finish within its timeout; the partial output is kept."""
+
+    def __init__(self, command: Sequence[str], timeout: float, result: object = None) -> None:
+        super().__init__(f"command {list(command)!r} did not finish within {timeout:g} s")
+        self.command = list(command)
+        self.timeout = timeout
+        self.result = result
+
+
+class CommandFailed(K8stermError):
+    """``exec(..., check=True)`` and the command exited non-zero. Carries the exit code and stderr's tail."""
+
+    def __init__(
+        self, command: Sequence[str], exit_code: int, stderr_tail: str, result: object = None
+    ) -> None:
+        detail = f": {stderr_tail.strip()}" if stderr_tail.strip() else ""
+        super().__init__(f"command {list(command)!r} exited with code {exit_code}{detail}")
+        self.command = list(command)
+        self.exit_code = exit_code
+        self.returncode = exit_code
+        self.stderr_tail = stderr_tail
+        self.result = result
+
+
+__all__ = [
+    "ClusterUnreachable",
+    "CommandFailed",
+    "CommandNotFound",
+    "ConfigError",
+    "ConnectionLost",
+    "ContainerNotRunning",
+    "ContainerNotValid",
+    "ExecTimeout",
+    "Forbidden",
+    "K8stermError",
+    "NoShellFound",
+    "PodNotFound",
+    "PodNotRunning",
+    "ProtocolError",
+    "RemoteError",
+    "SessionClosed",
+    "Unauthorized",
+]

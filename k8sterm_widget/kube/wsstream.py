@@ -1,0 +1,575 @@
+"""Transport: one Kubernetes exec/attach WebSocket, driven by one I/O thread.
+
+Why not the official client's ``WSClient``: its reads block forever by default, ``update(timeout=0)`` in a
+loop spins a core, it decodes frames one by one, parses the exit status with YAML and ``int()``, flattens
+handshake errors into ``status=0``, sends no keepalive and has no connect timeout (exec-protocol.md §8).
+We still use the official client for everything it does well — building the URL and query from the
+generated ``connect_get_namespaced_pod_exec``, authentication (tokens, client certificates, exec plugins),
+TLS settings and proxies — by giving each stream its own ``ApiClient`` whose ``call_api`` performs the
+WebSocket handshake (websocket-client, the library the official client uses). After the upgrade we own the
+socket:
+
+* one thread per stream waits in ``select`` on the socket and a wake-up pipe — nothing polls, an idle
+  shell costs no CPU; frames buffered inside TLS (``SSLSocket.pending()``) are drained before waiting;
+* the socket is non-blocking and framing is done by wsproto (sans-I/O), so a large stdin write can never
+  deadlock against output the server is trying to send us;
+* all socket I/O happens in that thread (an ``SSLSocket`` must not be read and written concurrently);
+  writers enqueue and wake it, and block only above a high-water mark (bounded memory, real backpressure);
+* keepalive pings every ``ping_interval`` s; no answer within another interval ends the stream with a reason;
+* reading can be paused (flow control from the browser): the kernel's TCP window then fills and the
+  backpressure reaches the process in the pod.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import selectors
+import socket
+import ssl
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import certifi
+import websocket
+from kubernetes import client
+from kubernetes.stream.ws_client import websocket_proxycare
+from wsproto.connection import Connection, ConnectionState, ConnectionType
+from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
+
+from ..errors import ClusterUnreachable, K8stermError, ProtocolError
+from .config import Cluster
+from .status import Context, error_from_status, parse_status
+
+log = logging.getLogger(__name__)
+
+V5 = "v5.channel.k8s.io"
+V4 = "v4.channel.k8s.io"
+STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
+
+SEND_HIGH_WATER = 1 << 20  # writers block while this much is queued and not yet on the wire
+STDIN_FRAME = 32 * 1024  # kubectl copies stdin in 32 KiB reads; frames of that size interleave well
+READ_CHUNK = 256 * 1024
+READ_BUDGET = 1 << 20  # bytes read per loop turn before writes and pause requests get a look-in
+CLOSE_GRACE = 2.0
+
+
+@dataclass
+class StreamEnd:
+    """How a stream ended. ``status`` is the raw channel-3 payload (None when the server sent none)."""
+
+    reason: str
+    clean: bool
+    status: bytes | None = None
+    close_code: int | None = None
+    by_client: bool = False
+
+
+OnMessage = Callable[[int, bytes], None]
+OnEnd = Callable[[StreamEnd], None]
+
+
+def _ssl_options(cfg: client.Configuration, url: str) -> dict:
+    """websocket-client TLS options from the client's Configuration (as ``ws_client.create_websocket``)."""
+    if url.startswith("wss://") and cfg.verify_ssl:
+        opts: dict = {"cert_reqs": ssl.CERT_REQUIRED, "ca_certs": cfg.ssl_ca_cert or certifi.where()}
+        if cfg.assert_hostname is not None:
+            opts["check_hostname"] = cfg.assert_hostname
+    else:
+        opts = {"cert_reqs": ssl.CERT_NONE}
+    if cfg.cert_file:
+        opts["certfile"] = cfg.cert_file
+    if cfg.key_file:
+        opts["keyfile"] = cfg.key_file
+    if cfg.tls_server_name:
+        opts["server_hostname"] = cfg.tls_server_name
+    return opts
+
+
+class _HandshakeClient(client.ApiClient):
+    """An ApiClient whose only request is a WebSocket handshake.
+
+    The generated API method serialises the query (``command`` repeated per argv element, booleans) and
+    adds authentication headers, then calls ``call_api``; we answer with a connected WebSocket. Using a
+    subclass of a private, per-stream client avoids ``stream()``'s swap of methods on a shared client.
+    """
+
+    def __init__(self, cluster: Cluster, subprotocols: Sequence[str], ctx: Context) -> None:
+        super().__init__(cluster.configuration)
+        self._cluster = cluster
+        self._subprotocols = list(subprotocols)
+        self._ctx = ctx
+
+    def call_api(self, method, url, header_params=None, body=None, post_params=None, _request_timeout=None):
+        ws = self._connect(url, header_params or {})
+        return SimpleNamespace(response=ws, status=200)
+
+    def _connect(self, url: str, headers: dict) -> websocket.WebSocket:
+        cfg = self.configuration
+        if url.startswith("https://"):
+            url = "wss://" + url[len("https://") :]
+        elif url.startswith("http://"):
+            url = "ws://" + url[len("http://") :]
+        header = [f"{k}: {v}" for k, v in headers.items() if k.lower() in ("authorization", "user-agent")]
+        options: dict = {"header": header, "subprotocols": self._subprotocols}
+        if cfg.proxy or cfg.proxy_headers:
+            options = websocket_proxycare(options, cfg, url, headers)
+        ws = websocket.WebSocket(sslopt=_ssl_options(cfg, url), skip_utf8_validation=True)
+        try:
+            ws.connect(url, timeout=self._cluster.connect_timeout, **options)
+        except websocket.WebSocketBadStatusException as e:
+            body = e.resp_body or b""
+            status = parse_status(body)
+            text = "" if status is not None else body.decode("utf-8", "replace")
+            raise error_from_status(status, text, e.status_code, self._ctx) from None
+        except websocket.WebSocketAddressException:
+            raise ClusterUnreachable(self._cluster.server, "host name could not be resolved") from None
+        except (TimeoutError, websocket.WebSocketTimeoutException):
+            raise ClusterUnreachable(self._cluster.server, "connection timed out") from None
+        except ssl.SSLError as e:
+            detail = "certificate verify failed" if "verify" in str(e).lower() else "TLS error"
+            raise ClusterUnreachable(self._cluster.server, f"TLS handshake failed ({detail})") from None
+        except ConnectionRefusedError:
+            raise ClusterUnreachable(self._cluster.server, "connection refused") from None
+        except OSError as e:
+            raise ClusterUnreachable(self._cluster.server, e.strerror or type(e).__name__) from None
+        except websocket.WebSocketException as e:
+            raise ProtocolError(
+                f"the API server did not accept the exec WebSocket ({e}); "
+                f"offered {', '.join(self._subprotocols)}"
+            ) from None
+        return ws
+
+
+class ExecStream:
+    """A connected exec/attach stream: channel frames in and out, keepalive, pause/resume, a clean end.
+
+    ``on_message(channel, payload)`` runs on the I/O thread for stdout/stderr payloads (never empty);
+    channel 3 is collected and handed to ``on_end`` in :class:`StreamEnd`. ``on_end`` runs exactly once.
+    """
+
+    def __init__(
+        self,
+        ws: websocket.WebSocket,
+        *,
+        on_message: OnMessage,
+        on_end: OnEnd,
+        ping_interval: float | None = 30.0,
+        name: str = "k8sterm-exec",
+    ) -> None:
+        self.protocol: str = ws.getsubprotocol() or ""
+        self._ws_client = ws  # kept only to hold the socket's owner alive
+        self._sock: socket.socket = ws.sock
+        self._sock.setblocking(False)
+        self._wsp = Connection(ConnectionType.CLIENT)
+        self._on_message = on_message
+        self._on_end = on_end
+        self._ping_interval = ping_interval if ping_interval and ping_interval > 0 else None
+
+        self._lock = threading.Lock()
+        self._writable = threading.Condition(self._lock)
+        self._queue: deque[tuple[str, object]] = deque()
+        self._queued = 0  # bytes accepted from writers and not yet handed to the socket
+        self._out = bytearray()
+        self._attempt = 0  # length of an SSL write that must be retried with the same bytes
+        self._paused = False
+        self._end: StreamEnd | None = None
+        self._ended = threading.Event()
+        self._status = bytearray()
+        self._status_seen = False
+        self._message: list[bytes] = []
+        self._closing_since: float | None = None
+        self._close_by_client = False
+        self._last_rx = time.monotonic()
+        self._ping_sent: float | None = None
+        self._next_ping = time.monotonic() + (self._ping_interval or 0)
+
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    # ------------------------------------------------------------------ opening
+
+    @classmethod
+    def connect(
+        cls,
+        cluster: Cluster,
+        *,
+        namespace: str,
+        pod: str,
+        container: str | None,
+        command: Sequence[str] | None,
+        stdin: bool,
+        stdout: bool = True,
+        stderr: bool = True,
+        tty: bool = False,
+        subresource: str = "exec",
+        subprotocols: Sequence[str] = (V5, V4),
+        on_message: OnMessage,
+        on_end: OnEnd,
+        ping_interval: float | None = 30.0,
+    ) -> ExecStream:
+        """Upgrade to an exec (or attach) stream; raises the typed error of a refused handshake."""
+        ctx = Context(cluster.server, pod, namespace, container, list(command or ()))
+        api_client = _HandshakeClient(cluster, subprotocols, ctx)
+        try:
+            core = client.CoreV1Api(api_client)
+            kwargs = {"container": container, "stdin": stdin, "stdout": stdout, "tty": tty}
+            if not tty:  # with a tty the server merges stderr; kubectl omits it too
+                kwargs["stderr"] = stderr
+            kwargs = {k: v for k, v in kwargs.items() if v is not None}
+            if subresource == "exec":
+                ws = core.connect_get_namespaced_pod_exec(
+                    pod, namespace, command=list(command or ()), _preload_content=False, **kwargs
+                )
+            elif subresource == "attach":
+                ws = core.connect_get_namespaced_pod_attach(pod, namespace, _preload_content=False, **kwargs)
+            else:
+                raise ValueError(f"unknown subresource {subresource!r}")
+        except K8stermError:
+            raise
+        except (ValueError, TypeError):
+            raise
+        except Exception as e:  # pydantic validation and other local failures, never with secrets
+            raise ProtocolError(f"could not start the exec request: {type(e).__name__}: {e}") from None
+        finally:
+            api_client.close()
+        if ws.getsubprotocol() not in subprotocols:
+            ws.sock.close()
+            raise ProtocolError(f"the API server chose an unsupported subprotocol {ws.getsubprotocol()!r}")
+        return cls(
+            ws, on_message=on_message, on_end=on_end, ping_interval=ping_interval, name=f"k8sterm-{pod}"
+        )
+
+    # ------------------------------------------------------------------ API for the session layer
+
+    @property
+    def supports_stdin_close(self) -> bool:
+        """Only v5 can half-close stdin; on v4 EOF is impossible short of closing the socket (§4.4)."""
+        return self.protocol == V5
+
+    @property
+    def ended(self) -> bool:
+        return self._ended.is_set()
+
+    @property
+    def end(self) -> StreamEnd | None:
+        return self._end
+
+    def send(self, channel: int, data: bytes, timeout: float | None = None) -> bool:
+        """Queue ``data`` on ``channel``; blocks above the high-water mark. False once the stream ended.
+
+        Large writes are cut into 32 KiB frames so a paste never produces one giant frame.
+        """
+        if not data:
+            return not self.ended
+        view = memoryview(data)
+        for start in range(0, len(view), STDIN_FRAME):
+            chunk = bytes([channel]) + view[start : start + STDIN_FRAME].tobytes()
+            if not self._enqueue("data", chunk, len(chunk), timeout):
+                return False
+        return True
+
+    def close_channel(self, channel: int) -> bool:
+        """Half-close a channel (v5 ``[255, ch]``); raise ProtocolError on v4 where it does not exist."""
+        if not self.supports_stdin_close:
+            raise ProtocolError(
+                f"the server negotiated {self.protocol or 'an old protocol'}, which cannot close stdin "
+                "(needs v5.channel.k8s.io, Kubernetes 1.30+)"
+            )
+        return self._enqueue("data", bytes([CLOSE, channel]), 2, None)
+
+    def close(self, timeout: float = CLOSE_GRACE) -> StreamEnd | None:
+        """End the stream from our side: send a close frame, wait for the answer (at most ``timeout``)."""
+        if not self.ended:
+            self._enqueue("close", 1000, 0, None, force=True)
+            self._ended.wait(timeout + 1.0)
+        if not self.ended:
+            self.abort("the server did not answer the close")
+        self._thread.join(timeout)
+        return self._end
+
+    def abort(self, reason: str = "aborted") -> None:
+        """Drop the connection now, without a close handshake."""
+        self._enqueue("abort", reason, 0, None, force=True)
+
+    def pause_reading(self) -> None:
+        """Stop reading the socket (flow control); TCP backpressure then reaches the pod."""
+        with self._lock:
+            self._paused = True
+        self._wake()
+
+    def resume_reading(self) -> None:
+        with self._lock:
+            self._paused = False
+            self._ping_sent = None  # pongs could not be read while paused; start keepalive afresh
+            self._next_ping = time.monotonic() + (self._ping_interval or 0)
+        self._wake()
+
+    def wait(self, timeout: float | None = None) -> StreamEnd | None:
+        self._ended.wait(timeout)
+        return self._end
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    # ------------------------------------------------------------------ writer side
+
+    def _enqueue(
+        self, kind: str, item: object, size: int, timeout: float | None, force: bool = False
+    ) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._writable:
+            while not force and self._queued > SEND_HIGH_WATER and not self._ended.is_set():
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._writable.wait(remaining if remaining is not None else 1.0)
+            if self._ended.is_set():
+                return False
+            self._queue.append((kind, item))
+            self._queued += size
+        self._wake()
+        return True
+
+    def _wake(self) -> None:
+        # Under the lock, so a wake-up can never land in a reused descriptor after _finish closed the pipe.
+        with self._lock:
+            if self._wake_w < 0:
+                return
+            try:
+                os.write(self._wake_w, b"\0")
+            except BlockingIOError:
+                pass  # a wake-up is already pending
+
+    # ------------------------------------------------------------------ I/O thread
+
+    def _run(self) -> None:
+        sel = selectors.DefaultSelector()
+        sel.register(self._wake_r, selectors.EVENT_READ)
+        registered = 0
+        end: StreamEnd | None = None
+        try:
+            while end is None:
+                end = self._take_queue()
+                if end is not None:
+                    break
+                with self._lock:
+                    paused = self._paused
+                interest = (0 if paused else selectors.EVENT_READ) | (
+                    selectors.EVENT_WRITE if self._out else 0
+                )
+                if interest != registered:
+                    if registered and interest:
+                        sel.modify(self._sock, interest)
+                    elif interest:
+                        sel.register(self._sock, interest)
+                    else:
+                        sel.unregister(self._sock)
+                    registered = interest
+                timeout = self._timeout(paused)
+                if not paused and isinstance(self._sock, ssl.SSLSocket) and self._sock.pending():
+                    timeout = 0
+                events = sel.select(timeout)
+                readable = not paused and (
+                    timeout == 0
+                    or any(key.fileobj is self._sock and mask & selectors.EVENT_READ for key, mask in events)
+                )
+                for key, _mask in events:
+                    if key.fileobj == self._wake_r:
+                        with contextlib.suppress(BlockingIOError):
+                            while os.read(self._wake_r, 4096):
+                                pass
+                if readable:
+                    end = self._read()
+                if end is None and self._out:
+                    end = self._flush()
+                if end is None:
+                    end = self._timers(paused)
+        except Exception as e:  # a bug or an unexpected socket state must still end the stream
+            log.exception("exec stream I/O failed")
+            end = StreamEnd(f"internal error in the exec stream: {type(e).__name__}", clean=False)
+        finally:
+            sel.close()
+            self._finish(end or StreamEnd("stopped", clean=False))
+
+    def _timeout(self, paused: bool) -> float | None:
+        now = time.monotonic()
+        deadlines = []
+        if self._ping_interval and not paused:
+            deadlines.append(self._next_ping)
+            if self._ping_sent is not None:
+                deadlines.append(self._ping_sent + self._ping_interval)
+        if self._closing_since is not None:
+            deadlines.append(self._closing_since + CLOSE_GRACE)
+        if not deadlines:
+            return None
+        return max(0.0, min(deadlines) - now)
+
+    def _take_queue(self) -> StreamEnd | None:
+        with self._writable:
+            items = list(self._queue)
+            self._queue.clear()
+        for kind, item in items:
+            if kind == "data":
+                if self._wsp.state is ConnectionState.OPEN:
+                    self._out += self._wsp.send(BytesMessage(data=item))
+            elif kind == "close":
+                self._close_by_client = True
+                if self._wsp.state is ConnectionState.OPEN:
+                    self._out += self._wsp.send(CloseConnection(code=int(item)))
+                    self._closing_since = time.monotonic()
+            elif kind == "abort":
+                return StreamEnd(str(item), clean=False, by_client=True)
+        return None
+
+    def _read(self) -> StreamEnd | None:
+        budget = READ_BUDGET
+        while budget > 0:
+            try:
+                data = self._sock.recv(READ_CHUNK)
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError, InterruptedError):
+                return None
+            except (ConnectionResetError, BrokenPipeError):
+                return self._lost("the connection was reset by the server")
+            except OSError as e:
+                return self._lost(e.strerror or type(e).__name__)
+            if not data:
+                return self._lost("the server closed the connection without a close frame")
+            budget -= len(data)
+            self._last_rx = time.monotonic()
+            self._wsp.receive_data(data)
+            end = self._events()
+            if end is not None:
+                return end
+            with self._lock:
+                if self._paused:
+                    return None
+        return None
+
+    def _events(self) -> StreamEnd | None:
+        for event in self._wsp.events():
+            if isinstance(event, BytesMessage):
+                self._message.append(bytes(event.data))
+                if event.message_finished:
+                    self._dispatch(b"".join(self._message))
+                    self._message.clear()
+            elif isinstance(event, TextMessage):
+                # Only the base64 protocols use text frames and we never offer them; accept as UTF-8 bytes.
+                self._message.append(event.data.encode("utf-8"))
+                if event.message_finished:
+                    self._dispatch(b"".join(self._message))
+                    self._message.clear()
+            elif isinstance(event, Ping):
+                self._out += self._wsp.send(event.response())
+            elif isinstance(event, Pong):
+                self._ping_sent = None
+            elif isinstance(event, CloseConnection):
+                if self._wsp.state is ConnectionState.REMOTE_CLOSING:
+                    self._out += self._wsp.send(event.response())
+                self._flush_quietly()
+                clean = event.code in (1000, 1001) or self._status_seen
+                reason = "closed by the client" if self._close_by_client else "the process ended"
+                if not clean:
+                    reason = f"the server closed the stream with code {event.code}" + (
+                        f" ({event.reason})" if event.reason else ""
+                    )
+                return StreamEnd(
+                    reason,
+                    clean=clean,
+                    status=bytes(self._status) if self._status_seen else None,
+                    close_code=event.code,
+                    by_client=self._close_by_client,
+                )
+        return None
+
+    def _dispatch(self, message: bytes) -> None:
+        if len(message) < 2:
+            return  # the empty first frame, or an empty keepalive write
+        channel, payload = message[0], message[1:]
+        if channel == ERROR:
+            self._status += payload
+            self._status_seen = True
+        elif channel in (STDOUT, STDERR):
+            try:
+                self._on_message(channel, payload)
+            except Exception:
+                log.exception("output callback failed; output continues")
+        # other channels: ignored, like the Go clients do
+
+    def _flush(self) -> StreamEnd | None:
+        while self._out:
+            size = self._attempt or min(len(self._out), READ_CHUNK)
+            try:
+                sent = self._sock.send(memoryview(self._out)[:size])
+            except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError, InterruptedError):
+                self._attempt = size  # TLS: retry with exactly these bytes
+                return None
+            except (ConnectionResetError, BrokenPipeError):
+                return self._lost("the connection was reset by the server")
+            except OSError as e:
+                return self._lost(e.strerror or type(e).__name__)
+            self._attempt = 0
+            del self._out[:sent]
+            with self._writable:
+                self._queued = max(0, self._queued - sent)
+                self._writable.notify_all()
+        return None
+
+    def _flush_quietly(self) -> None:
+        with contextlib.suppress(Exception):
+            self._sock.setblocking(True)
+            self._sock.settimeout(0.5)
+            while self._out:
+                sent = self._sock.send(self._out)
+                del self._out[:sent]
+
+    def _timers(self, paused: bool) -> StreamEnd | None:
+        now = time.monotonic()
+        if self._closing_since is not None and now - self._closing_since >= CLOSE_GRACE:
+            return StreamEnd("closed by the client (the server did not confirm)", clean=True, by_client=True)
+        if not self._ping_interval or paused:
+            return None
+        if self._ping_sent is not None and now - self._ping_sent >= self._ping_interval:
+            if self._last_rx < self._ping_sent:
+                return self._lost(f"no answer to keepalive pings for {self._ping_interval:g} s")
+            self._ping_sent = None
+        if now >= self._next_ping and self._wsp.state is ConnectionState.OPEN:
+            self._out += self._wsp.send(Ping(payload=b"k8sterm"))
+            self._ping_sent = now
+            self._next_ping = now + self._ping_interval
+        return None
+
+    def _lost(self, reason: str) -> StreamEnd:
+        if self._close_by_client:
+            return StreamEnd("closed by the client", clean=True, by_client=True)
+        if self._status_seen:
+            # The exit status arrived; only the close frame is missing. Nothing was lost.
+            return StreamEnd("the process ended", clean=True, status=bytes(self._status))
+        return StreamEnd(reason, clean=False)
+
+    def _finish(self, end: StreamEnd) -> None:
+        with contextlib.suppress(OSError):
+            self._sock.close()
+        self._ws_client.sock = None
+        self._ws_client.connected = False
+        with self._writable:
+            self._end = end
+            self._ended.set()
+            self._queue.clear()
+            self._writable.notify_all()
+            for fd in (self._wake_r, self._wake_w):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            self._wake_r = self._wake_w = -1
+        try:
+            self._on_end(end)
+        except Exception:
+            log.exception("end callback failed")
