@@ -8,3 +8,10 @@ The public surface is deliberately thin; everything else lives in layer modules 
 from __future__ import annotations
 
 __version__ = "0.1.0"
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """Jupyter Server finds the TCP_NODELAY extension (``server_extension``) through this."""
+    from .server_extension import _jupyter_server_extension_points as points
+
+    return points()
