@@ -20,7 +20,7 @@ k8sterm_widget/static/widget.js: node_modules/.installed $(JS_SRC)
 
 js: k8sterm_widget/static/widget.js
 
-$(VENV)/.demo-installed: $(BIN)/python pyproject.toml k8sterm_widget/static/widget.js
+$(VENV)/.demo-installed: $(BIN)/python pyproject.toml jupyter-config/jupyter_server_config.d/k8sterm_widget.json k8sterm_widget/static/widget.js
 	$(BIN)/pip install --quiet -e ".[demo]"
 	touch $@
 
