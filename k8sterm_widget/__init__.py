@@ -7,7 +7,42 @@ The public surface is deliberately thin; everything else lives in layer modules 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+from .errors import *  # noqa: F403 - the typed errors are part of the public API
+from .errors import __all__ as _errors
+
 __version__ = "0.1.0"
+
+# Public name -> module that defines it. Imported on first use, so ``import k8sterm_widget`` stays cheap
+# (the kubernetes client and anywidget take a while to import).
+_LAZY = {
+    "exec": ".oneshot",
+    "ExecResult": ".oneshot",
+    "ExecSession": ".session",
+}
+
+if TYPE_CHECKING:
+    from .oneshot import ExecResult, exec  # noqa: F401
+    from .session import ExecSession  # noqa: F401
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'k8sterm_widget' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+__all__ = ["__version__", *_LAZY, *_errors]
 
 
 def _jupyter_server_extension_points() -> list[dict[str, str]]:

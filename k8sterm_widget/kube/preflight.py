@@ -66,10 +66,10 @@ def _network_reason(exc: BaseException) -> str:
             + ("certificate verify failed" if "verify" in lowered else "TLS error")
             + ")"
         )
+    if "refused" in lowered:  # before timeouts: urllib3's NewConnectionError subclasses ConnectTimeoutError
+        return "connection refused"
     if isinstance(exc, (urllib3.exceptions.ConnectTimeoutError, TimeoutError)) or "timed out" in lowered:
         return "connection timed out"
-    if "refused" in lowered:
-        return "connection refused"
     if (
         "name or service not known" in lowered
         or "nodename nor servname" in lowered
