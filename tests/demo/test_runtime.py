@@ -1,0 +1,839 @@
+"""The demo cluster's container runtime, against real processes, in both isolation modes.
+
+Namespace-mode tests are skipped where the machine allows no namespaces (the probe says why); the
+process-mode fallback runs everywhere. Each test gets its own runtime and state directory and stops it,
+so nothing leaks between tests; the leak tests check that with psutil.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import psutil
+import pytest
+
+from k8sterm_widget.demo.runtime import (
+    Container,
+    ContainerNotRunning,
+    ExecError,
+    Process,
+    Runtime,
+    StartError,
+    images,
+)
+from k8sterm_widget.demo.runtime.isolation import probe
+from k8sterm_widget.demo.runtime.lookpath import LookPathError, look_path, resolve_in_root
+from k8sterm_widget.demo.runtime.rootfs import plan
+from k8sterm_widget.demo.runtime.userland import Staged
+
+T = TypeVar("T")
+
+_PROBE_DIR = Path(tempfile.mkdtemp(prefix="k8sterm-runtime-probe-"))
+NAMESPACES = probe(_PROBE_DIR)  # cached for the process: later runtimes do not probe again
+shutil.rmtree(_PROBE_DIR, ignore_errors=True)
+needs_namespaces = pytest.mark.skipif(
+    NAMESPACES.mode != "namespaces", reason=f"no namespaces here: {NAMESPACES.reason}"
+)
+BOTH = pytest.mark.parametrize(
+    "mode", [pytest.param("namespaces", marks=needs_namespaces), pytest.param("process")]
+)
+
+
+def run(coro: Awaitable[T], timeout: float = 30) -> T:
+    """Run one test coroutine; a hang becomes a failure instead of a stuck suite."""
+
+    async def bounded() -> T:
+        return await asyncio.wait_for(coro, timeout)
+
+    return asyncio.run(bounded())
+
+
+@contextlib.asynccontextmanager
+async def runtime(tmp_path: Path, mode: str) -> AsyncIterator[Runtime]:
+    rt = Runtime(tmp_path / "state", isolation=mode)
+    assert rt.isolation == mode
+    try:
+        yield rt
+    finally:
+        await rt.stop()
+
+
+async def start(rt: Runtime, image: str = "nginx", pod: str = "web", name: str = "main", **kw) -> Container:
+    found = images.lookup(image)
+    assert found is not None
+    return await rt.run_container(namespace="default", pod=pod, name=name, image=found, **kw)
+
+
+@dataclass
+class Result:
+    code: int
+    out: bytes
+    err: bytes
+
+
+async def collect(process: Process) -> tuple[bytes, bytes]:
+    out = {1: b"", 2: b""}
+    while (item := await process.read()) is not None:
+        out[item[0]] += item[1]
+    return out[1], out[2]
+
+
+async def run_exec(
+    container: Container, argv: list[str], *, tty: bool = False, stdin: bytes | None = None
+) -> Result:
+    process = await container.exec(argv, tty=tty, stdin=stdin is not None, stdout=True, stderr=not tty)
+    if stdin is not None:
+        await process.write(stdin)
+        process.close_stdin()
+    out, err = await collect(process)
+    return Result(await process.wait(), out, err)
+
+
+async def read_until(process: Process, pattern: bytes) -> bytes:
+    """Read output until ``pattern`` appears (the test's overall timeout bounds the wait)."""
+    buf = b""
+    while pattern not in buf:
+        item = await process.read()
+        assert item is not None, f"output ended before {pattern!r}: {buf!r}"
+        buf += item[1]
+    return buf
+
+
+async def eventually(predicate: Callable[[], T]) -> T:
+    """Poll ``predicate`` until it returns something truthy (the test's timeout bounds the wait).
+
+    For conditions only the host's process table can tell (a process has started, has blocked).
+    """
+    while not (value := predicate()):
+        await asyncio.sleep(0.01)
+    return value
+
+
+def alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def wait_gone(pids: list[int], timeout: float = 5.0) -> list[int]:
+    """Pids still alive (not zombies) after ``timeout``; polls because they are not our children."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = [p for p in pids if alive(p)]
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.02)
+
+
+def processes_with(needle: str) -> list[int]:
+    """Host pids whose command line contains ``needle`` (a unique sleep duration, say)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        with contextlib.suppress(psutil.Error):
+            if needle in " ".join(proc.info["cmdline"] or ()) and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc.pid)
+    return found
+
+
+def descendants(pid: int) -> list[int]:
+    try:
+        return [pid, *(c.pid for c in psutil.Process(pid).children(recursive=True))]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def unique_sleep() -> str:
+    """A sleep duration nobody else uses, to find exactly our process in the host's process table."""
+    return f"{1000 + int(uuid.uuid4().int % 100000) / 1000:.3f}"
+
+
+# -- exec basics --------------------------------------------------------------------------------------
+
+
+@BOTH
+def test_exec_echo_and_exit_codes(tmp_path: Path, mode: str) -> None:
+    async def main() -> None:
+        async with runtime(tmp_path, mode) as rt:
+            c = await start(rt)
+            assert c.running and c.pid and c.exit_code is None
+            result = await run_exec(c, ["echo", "hello", "world"])
+            assert (result.code, result.out, result.err) == (0, b"hello world\n", b"")
+            for code in (0, 1, 3):
+                assert (await run_exec(c, ["sh", "-c", f"exit {code}"])).code == code
+            killed = await run_exec(c, ["sh", "-c", "kill -9 $$"])
+            assert killed.code == 137
+            terminated = await run_exec(c, ["sh", "-c", "kill -TERM $$"])
+            assert terminated.code == 143
+
+    run(main())
+
+
+@BOTH
+def test_command_not_found_texts(tmp_path: Path, mode: str) -> None:
+    async def main() -> None:
+        async with runtime(tmp_path, mode) as rt:
+            c = await start(rt)
+            with pytest.raises(ExecError) as missing:
+                await c.exec(["no-such-tool"], tty=False, stdin=False, stdout=True, stderr=True)
+            assert missing.value.message == (
+                "OCI runtime exec failed: exec failed: unable to start container process: "
+                'exec: "no-such-tool": executable file not found in $PATH: unknown'
+            )
+            full = missing.value.runtime_message()
+            assert re.fullmatch(
+                r'failed to exec in container: failed to start exec "[0-9a-f]{64}": '
+                r"OCI runtime exec failed: exec failed: unable to start container process: "
+                r'exec: "no-such-tool": executable file not found in \$PATH: unknown',
+                full,
+            )
+            with pytest.raises(ExecError) as absolute:
+                await c.exec(["/nonexistent/bash"], tty=True, stdin=True, stdout=True, stderr=False)
+            assert absolute.value.message == (
+                "OCI runtime exec failed: exec failed: unable to start container process: "
+                'exec: "/nonexistent/bash": stat /nonexistent/bash: no such file or directory: unknown'
+            )
+            with pytest.raises(ExecError, match=r'exec: "/etc": is a directory: unknown$'):
+                await c.exec(["/etc"], tty=False, stdin=False, stdout=True, stderr=True)
+            with pytest.raises(ExecError, match=r'exec: "/etc/passwd": permission denied: unknown$'):
+                await c.exec(["/etc/passwd"], tty=False, stdin=False, stdout=True, stderr=True)
+            # Run by a shell instead, a missing command is just exit status 127.
+            assert (await run_exec(c, ["sh", "-c", "no-such-tool"])).code == 127
+
+    run(main())
+
+
+@needs_namespaces
+def test_absolute_path_is_checked_inside_the_container(tmp_path: Path) -> None:
+    """/bin/bash exists on the host but not in busybox: the lookup must use the container's root."""
+    assert os.path.exists("/bin/bash")
+
+    async def main() -> None:
+        async with runtime(tmp_path, "namespaces") as rt:
+            c = await start(rt, "busybox", command=["sleep", "infinity"])
+            with pytest.raises(ExecError) as info:
+                await c.exec(["/bin/bash"], tty=True, stdin=True, stdout=True, stderr=False)
+            assert info.value.message == (
+                "OCI runtime exec failed: exec failed: unable to start container process: "
+                'exec: "/bin/bash": stat /bin/bash: no such file or directory: unknown'
+            )
+
+    run(main())
+
+
+@BOTH
+def test_image_userlands(tmp_path: Path, mode: str) -> None:
+    async def main() -> None:
+        async with runtime(tmp_path, mode) as rt:
+            nginx = await start(rt, "nginx:1.27", pod="web")
+            busybox = await start(rt, "busybox", pod="tools", command=["sleep", "infinity"])
+            distroless = await start(rt, "gcr.io/distroless/static-debian12", pod="app")
+
+            assert (await run_exec(nginx, ["bash", "-c", "echo $BASH_VERSION"])).out.strip()
+            env = (await run_exec(nginx, ["env"])).out.decode()
+            assert "NGINX_VERSION=1.27.0" in env.splitlines()
+
+            for shell in ("sh", "ash"):
+                result = await run_exec(busybox, [shell, "-c", 'echo "[$BASH_VERSION]"; echo ok | wc -l'])
+                assert (result.code, result.out) == (0, b"[]\n1\n")
+            with pytest.raises(ExecError, match='"bash": executable file not found'):
+                await busybox.exec(["bash"], tty=True, stdin=True, stdout=True, stderr=False)
+            tools = [
+                "ls",
+                "cat",
+                "ps",
+                "grep",
+                "sed",
+                "tar",
+                "base64",
+                "sha256sum",
+                "stty",
+                "id",
+                "find",
+                "xargs",
+            ]
+            result = await run_exec(
+                busybox, ["sh", "-c", " && ".join(f"command -v {t} >/dev/null" for t in tools)]
+            )
+            assert result.code == 0, result.err
+            assert (await run_exec(busybox, ["sh", "-c", "command -v bash python3 perl"])).out == b""
+
+            for shell in ("sh", "bash", "ls"):
+                with pytest.raises(ExecError, match=f'"{shell}": executable file not found in \\$PATH'):
+                    await distroless.exec([shell], tty=False, stdin=False, stdout=True, stderr=True)
+            assert (await run_exec(distroless, ["/app/server", "0"])).code == 0
+
+    run(main())
+
+
+@BOTH
+def test_exec_environment_and_working_dir(tmp_path: Path, mode: str) -> None:
+    async def main() -> None:
+        async with runtime(tmp_path, mode) as rt:
+            workdir = "/var/www" if mode == "namespaces" else str(tmp_path)
+            c = await start(
+                rt, pod="web-7", env={"GREETING": "hi", "NGINX_VERSION": "override"}, working_dir=workdir
+            )
+            lines = (await run_exec(c, ["env"])).out.decode().splitlines()
+            assert {"HOSTNAME=web-7", "HOME=/root", "GREETING=hi", "NGINX_VERSION=override"} <= set(lines)
+            assert not any(line.startswith("TERM=") for line in lines)
+            tty_env = (await run_exec(c, ["env"], tty=True)).out.decode().splitlines()
+            assert "TERM=xterm" in tty_env
+            assert (await run_exec(c, ["pwd"])).out == f"{workdir}\n".encode()
+
+    run(main())
+
+
+# -- namespaces: what a container shares and what it does not -------------------------------------------
+
+
+@needs_namespaces
+def test_hostname_is_the_pod_name(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with runtime(tmp_path, "namespaces") as rt:
+            c = await start(rt, pod="frontend-5d8f")
+            assert (await run_exec(c, ["hostname"])).out == b"frontend-5d8f\n"
+            assert (await run_exec(c, ["sh", "-c", "echo $$"])).out != str(os.getpid()).encode()
+        assert os.uname().nodename != "frontend-5d8f"
+
+    run(main())
+
+
+@needs_namespaces
+def test_execs_share_their_container_but_not_others(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with runtime(tmp_path, "namespaces") as rt:
+            web = await start(rt, pod="web")
+            other = await start(rt, "busybox", pod="other", command=["sleep", "infinity"])
+            duration = unique_sleep()
+            first = await web.exec(["sh"], tty=True, stdin=True, stdout=True, stderr=False)
+            await first.write(f"echo shared > /tmp/note; sleep {duration} & echo bg-$((40+2))\n".encode())
+            await read_until(first, b"bg-42")
+
+            ps = (await run_exec(web, ["ps", "-eo", "pid,args"])).out.decode()
+            assert f"sleep {duration}" in ps
+            # The container's pid 1 is its init, the main process pid 2: a PID namespace of its own.
+            assert re.search(r"^\s*1 ", ps, re.M) and f" {os.getpid()} " not in ps
+            assert (await run_exec(web, ["cat", "/tmp/note"])).out == b"shared\n"
+
+            assert f"sleep {duration}" not in (await run_exec(other, ["ps", "-eo", "args"])).out.decode()
+            assert (await run_exec(other, ["cat", "/tmp/note"])).code != 0
+            await first.kill()
+
+    run(main())
+
+
+@needs_namespaces
+def test_host_filesystem_is_read_only_inside(tmp_path: Path) -> None:
+    host_marker = Path("/tmp") / f"k8sterm-host-{uuid.uuid4().hex}"
+    host_marker.write_text("host")
+    canary = Path("/etc") / f"k8sterm-canary-{uuid.uuid4().hex}"
+    canary.mkdir()
+    (canary / "keep").write_text("keep")
+
+    async def main() -> None:
+        async with runtime(tmp_path, "namespaces") as rt:
+            c = await start(rt)
+            result = await run_exec(c, ["sh", "-c", "echo x > /etc/k8sterm-test"])
+            assert result.code != 0 and b"Read-only file system" in result.err
+            result = await run_exec(c, ["rm", "-rf", str(canary)])
+            assert result.code != 0 and b"Read-only file system" in result.err
+            assert (await run_exec(c, ["touch", "/usr/bin/k8sterm-test"])).code != 0
+            assert (await run_exec(c, ["rm", "/dev/null"])).code != 0
+            assert (await run_exec(c, ["sh", "-c", "echo ok > /dev/null"])).code == 0
+            # Own /tmp: writable, and neither the host's nor visible from the host.
+            name = f"k8sterm-inside-{uuid.uuid4().hex}"
+            assert (
+                await run_exec(c, ["sh", "-c", f"echo in > /tmp/{name} && cat /tmp/{name}"])
+            ).out == b"in\n"
+            assert not (Path("/tmp") / name).exists()
+            assert (await run_exec(c, ["cat", str(host_marker)])).code != 0
+            # Every mount except the container's own tmpfs and /proc is read-only.
+            mounts = (await run_exec(c, ["cat", "/proc/self/mounts"])).out.decode().splitlines()
+            writable = {m.split()[1] for m in mounts if "rw" in m.split()[3].split(",")}
+            assert writable <= {"/", "/tmp", "/root", "/run", "/var", "/dev/shm", "/proc"}, writable
+            # The project checkout and the host's home are not there at all.
+            assert (await run_exec(c, ["ls", str(Path(__file__).parent)])).code != 0
+
+    try:
+        run(main())
+        assert (canary / "keep").read_text() == "keep"
+        assert not Path("/etc/k8sterm-test").exists()
+    finally:
+        host_marker.unlink()
+        (canary / "keep").unlink()
+        canary.rmdir()
+
+
+@needs_namespaces
+def test_restricted_userland_is_real_in_the_mount_namespace(tmp_path: Path) -> None:
+    """busybox's /usr/bin holds only its applets, whatever path is used; sbin dirs are empty."""
+
+    async def main() -> None:
+        async with runtime(tmp_path, "namespaces") as rt:
+            c = await start(rt, "busybox", command=["sleep", "infinity"])
+            listing = (
+                await run_exec(c, ["ls", "/usr/bin", "/bin", "/usr/sbin", "/usr/local/bin"])
+            ).out.decode()
+            assert "bash" not in listing.split() and "python3" not in listing.split()
+            assert "sh" in listing.split() and "ash" in listing.split()
+            assert (await run_exec(c, ["sh", "-c", "ls /usr/sbin | wc -l"])).out == b"0\n"
+
+    run(main())
+
+
+# -- terminals and pipes --------------------------------------------------------------------------------
+
+
+@BOTH
+def test_tty_resize_merge_and_eof(tmp_path: Path, mode: str) -> None:
+    async def main() -> None:
+        async with runtime(tmp_path, mode) as rt:
+            c = await start(rt)
+            shell = await c.exec(["sh"], tty=True, stdin=True, stdout=True, stderr=True)
+            shell.resize(123, 45)
+            await shell.write(b"stty size; tty\n")
+            out = await read_until(shell, b"/dev/pts/")
+            assert b"45 123" in out
+            shell.resize(80, 20)
+            await shell.write(b"stty size\n")
+            assert b"20 80" in await read_until(shell, b"20 80")
+            await shell.write(b"exit 4\n")
+            await collect(shell)
+            assert await shell.wait() == 4
+
+            merged = await run_exec(c, ["sh", "-c", "echo out; echo err >&2"], tty=True)
+            assert merged.out == b"out\r\nerr\r\n" and merged.err == b""
+
+            cat = await c.exec(["cat"], tty=True, stdin=True, stdout=True, stderr=False)
+            await cat.write(b"typed\n")
+            await read_until(cat, b"typed\r\ntyped\r\n")  # the echo, then cat's copy
+            cat.close_stdin()
+            await collect(cat)
+            assert await cat.wait() == 0
+
+    run(main())
+
+
+@BOTH
+def test_pipes_keep_stdout_and_stderr_apart(tmp_path: Path, mode: str) -> None:
+    async def main() -> None:
+        async with runtime(tmp_path, mode) as rt:
+            c = await start(rt)
+            result = await run_exec(c, ["sh", "-c", "echo out; echo err >&2; echo out2"])
+            assert (result.out, result.err) == (b"out\nout2\n", b"err\n")
+            assert (await run_exec(c, ["cat"], stdin=b"piped\n")).out == b"piped\n"
+            # stdin not requested: the process reads /dev/null
+            assert (await run_exec(c, ["cat"])).out == b""
+
+    run(main())
+
+
+@pytest.mark.slow
+@BOTH
+def test_100mb_round_trip_through_cat(tmp_path: Path, mode: str) -> None:
+    data = os.urandom(100 << 20)
+
+    async def main() -> float:
+        async with runtime(tmp_path, mode) as rt:
+            c = await start(rt)
+            cat = await c.exec(["cat"], tty=False, stdin=True, stdout=True, stderr=True)
+            began = time.monotonic()
+
+            async def feed() -> None:
+                for offset in range(0, len(data), 1 << 20):
+                    await cat.write(data[offset : offset + (1 << 20)])
+                cat.close_stdin()
+
+            writer = asyncio.create_task(feed())
+            digest, size = hashlib.sha256(), 0
+            while (item := await cat.read()) is not None:
+                assert item[0] == 1
+                digest.update(item[1])
+                size += len(item[1])
+            await writer
+            elapsed = time.monotonic() - began
+            assert await cat.wait() == 0
+            assert size == len(data) and digest.digest() == hashlib.sha256(data).digest()
+            return len(data) / elapsed / 1e6
+
+    rate = run(main(), timeout=60)
+    print(f"cat round trip ({mode}): {rate:.0f} MB/s")
+    assert rate > 100
+
+
+@BOTH
+def test_backpressure_both_ways(tmp_path: Path, mode: str) -> None:
+    async def main() -> None:
+        async with runtime(tmp_path, mode) as rt:
+            c = await start(rt)
+            # Output: while nobody reads, the writer blocks on a full pipe; we do not buffer it.
+            producer = await c.exec(
+                ["head", "-c", "200000000", "/dev/zero"], tty=False, stdin=False, stdout=True, stderr=True
+            )
+
+            def blocked_head() -> int | None:
+                for pid in descendants(producer.pid):
+                    with contextlib.suppress(psutil.Error):
+                        proc = psutil.Process(pid)
+                        if (
+                            proc.name() == "head"
+                            and proc.io_counters().write_chars
+                            and proc.status() == "sleeping"
+                        ):
+                            return pid
+                return None
+
+            head = await eventually(blocked_head)
+            assert psutil.Process(head).io_counters().write_chars <= 2 << 20
+            await producer.kill()
+            assert await producer.read() is None
+            # Input: write() waits while the process does not read its stdin ...
+            idle = await c.exec(["sleep", "1000"], tty=False, stdin=True, stdout=True, stderr=True)
+            pending = asyncio.create_task(idle.write(b"x" * (8 << 20)))
+            done, _ = await asyncio.wait({pending}, timeout=0.3)
+            assert not done
+            # ... and returns (the data is dropped) once the process is gone.
+            await idle.kill()
+            await asyncio.wait_for(pending, 5)
+            assert await idle.wait() == 137
+
+    run(main())
+
+
+# -- no orphans -----------------------------------------------------------------------------------------
+
+
+@BOTH
+def test_kill_removes_the_whole_session(tmp_path: Path, mode: str) -> None:
+    async def main() -> None:
+        async with runtime(tmp_path, mode) as rt:
+            c = await start(rt)
+            duration = unique_sleep()
+            shell = await c.exec(["bash"], tty=True, stdin=True, stdout=True, stderr=False)
+            await shell.write(f"sleep {duration} & (sleep {duration}; true) & echo up-$((1+1))\n".encode())
+            await read_until(shell, b"up-2")
+            await eventually(lambda: len(processes_with(f"sleep {duration}")) == 2)
+            tree = descendants(shell.pid)
+            assert len(tree) >= 4
+            await shell.kill()
+            assert await shell.wait() == 137
+            assert wait_gone(tree) == []
+            assert processes_with(f"sleep {duration}") == []
+            assert await shell.read() is None
+            await shell.kill()  # idempotent
+
+    run(main())
+
+
+@BOTH
+def test_exit_leaves_no_background_children(tmp_path: Path, mode: str) -> None:
+    """A shell that exits leaves its jobs behind (re-parented); the session clean-up still finds them."""
+
+    async def main() -> None:
+        async with runtime(tmp_path, mode) as rt:
+            c = await start(rt)
+            piped, tty = unique_sleep(), unique_sleep()
+            # The background sleep holds stdout open: output ends only because it gets killed.
+            result = await run_exec(c, ["sh", "-c", f"sleep {piped} & echo started"])
+            assert (result.code, result.out) == (0, b"started\n")
+            shell = await c.exec(["sh"], tty=True, stdin=True, stdout=True, stderr=False)
+            await shell.write(f"sleep {tty} &\nexit 0\n".encode())
+            await collect(shell)
+            assert await shell.wait() == 0
+            assert wait_gone(processes_with(f"sleep {piped}") + processes_with(f"sleep {tty}")) == []
+
+    run(main())
+
+
+@BOTH
+def test_runtime_stop_leaves_no_process(tmp_path: Path, mode: str) -> None:
+    async def main() -> None:
+        rt = Runtime(tmp_path / "state", isolation=mode)
+        a = await start(rt, pod="a")
+        b = await start(
+            rt, "busybox", pod="b", command=["sh", "-c", "trap '' TERM; while :; do sleep 1; done"]
+        )
+        shell = await a.exec(["sh"], tty=True, stdin=True, stdout=True, stderr=False)
+        duration = unique_sleep()
+        await shell.write(f"sleep {duration} & echo ok-$((2+2))\n".encode())
+        await read_until(shell, b"ok-4")
+        # This runtime's processes only: a session-wide demo cluster may share this pytest process.
+        roots = [shell.pid, *(c.pid for c in (a, b) if c.pid), *(c._popen.pid for c in (a, b) if c._popen)]
+        ours = sorted({p for root in roots for p in descendants(root)})
+        assert len(ours) >= 6 and processes_with(f"sleep {duration}")
+        began = time.monotonic()
+        await rt.stop()
+        assert time.monotonic() - began < 3  # the busybox main ignores SIGTERM: SIGKILL after the grace
+        assert wait_gone(ours) == []
+        assert processes_with(f"sleep {duration}") == []
+        assert rt.containers == [] and not a.running and not b.running
+        await rt.stop()  # idempotent
+        with pytest.raises(RuntimeError):
+            await start(rt)
+
+    run(main())
+
+
+SERVER = textwrap.dedent(
+    """
+    import asyncio, sys
+    from pathlib import Path
+    from k8sterm_widget.demo.runtime import Runtime, images
+
+    async def main():
+        rt = Runtime(Path(sys.argv[1]), isolation=sys.argv[2])
+        a = await rt.run_container(namespace="d", pod="a", name="c", image=images.NGINX)
+        await rt.run_container(
+            namespace="d", pod="b", name="c", image=images.BUSYBOX, command=["sleep", "infinity"]
+        )
+        shell = await a.exec(["sh"], tty=True, stdin=True, stdout=True, stderr=False)
+        await shell.write(b"sleep 1000.321 & echo ready-$((3*3))\\n")
+        buf = b""
+        while b"ready-9" not in buf:
+            buf += (await shell.read())[1]
+        print("ready", flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+    """
+)
+
+
+@BOTH
+def test_sigkilled_server_leaves_no_process(tmp_path: Path, mode: str) -> None:
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER, str(tmp_path / "state"), mode], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert server.stdout is not None
+        assert server.stdout.readline().strip() == "ready"
+        tree = descendants(server.pid)[1:]
+        assert len(tree) >= 6  # two pid 1s, two main processes, the shell, its sleep (+ unshare, nsenter)
+        os.kill(server.pid, signal.SIGKILL)
+        server.wait()
+        assert wait_gone(tree) == []
+        assert processes_with("sleep 1000.321") == []
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+
+
+# -- container lifecycle and attach ---------------------------------------------------------------------
+
+
+@BOTH
+def test_main_exit_is_reported(tmp_path: Path, mode: str) -> None:
+    async def main() -> None:
+        async with runtime(tmp_path, mode) as rt:
+            exited: asyncio.Queue[int] = asyncio.Queue()
+            c = await start(
+                rt,
+                "busybox",
+                command=["sh", "-c", "read line; exit 7"],
+                stdin=True,
+                on_exit=exited.put_nowait,
+            )
+            attached = await c.attach(stdin=True, stdout=True, stderr=True, tty=False)
+            await attached.write(b"go\n")
+            assert await exited.get() == 7
+            assert (c.running, c.exit_code, await c.wait(), await attached.wait()) == (False, 7, 7, 7)
+            assert c not in rt.containers
+            assert await attached.read() is None
+            with pytest.raises(ContainerNotRunning):
+                await c.exec(["sh"], tty=False, stdin=False, stdout=True, stderr=True)
+
+            killed = await start(
+                rt, "busybox", pod="k", command=["sh", "-c", "kill -9 $$"], on_exit=exited.put_nowait
+            )
+            assert await exited.get() == 137 and killed.exit_code == 137
+
+            stopped: list[int] = []
+            s = await start(rt, pod="s", on_exit=stopped.append)
+            await s.stop()
+            assert not s.running and s.exit_code == 143 and stopped == []  # stop() is not an exit to report
+
+    run(main())
+
+
+@BOTH
+def test_missing_entrypoint_is_a_start_error(tmp_path: Path, mode: str) -> None:
+    async def main() -> None:
+        async with runtime(tmp_path, mode) as rt:
+            with pytest.raises(StartError) as info:
+                await start(rt, "distroless", command=["sh", "-c", "true"])
+            assert info.value.message == (
+                "failed to create containerd task: failed to create shim task: OCI runtime create failed: "
+                "runc create failed: unable to start container process: "
+                'exec: "sh": executable file not found in $PATH: unknown'
+            )
+            assert rt.containers == []
+
+    run(main())
+
+
+@BOTH
+def test_attach_to_a_tty_container(tmp_path: Path, mode: str) -> None:
+    async def main() -> None:
+        async with runtime(tmp_path, mode) as rt:
+            c = await start(rt, "busybox", pod="debug", tty=True, stdin=True)  # busybox's default: sh
+            first = await c.attach(stdin=True, stdout=True, stderr=True, tty=True)
+            second = await c.attach(stdin=True, stdout=True, stderr=False, tty=True)
+            await first.write(b"echo hello-$((6*7))\n")
+            await read_until(first, b"hello-42")
+            await read_until(second, b"hello-42")
+            second.resize(99, 33)
+            await second.write(b"stty size\n")
+            await read_until(first, b"33 99")
+            await first.kill()  # detaches; the container runs on
+            await second.write(b"echo still-$((1+1))\n")
+            await read_until(second, b"still-2")
+            assert c.running and await first.read() is None
+            assert b"hello-42" in c.logs()
+            await second.write(b"exit 5\n")
+            assert await second.wait() == 5
+            await collect(second)
+
+    run(main())
+
+
+@BOTH
+def test_attach_to_a_piped_container(tmp_path: Path, mode: str) -> None:
+    async def main() -> None:
+        async with runtime(tmp_path, mode) as rt:
+            script = 'while read l; do echo "got:$l"; echo "err:$l" >&2; done'
+            c = await start(rt, "busybox", command=["sh", "-c", script], stdin=True)
+            attached = await c.attach(stdin=True, stdout=True, stderr=True, tty=False)
+            await attached.write(b"one\n")
+            seen = {1: b"", 2: b""}
+            while b"got:one" not in seen[1] or b"err:one" not in seen[2]:
+                channel, data = await attached.read()  # type: ignore[misc]
+                seen[channel] += data
+            watcher = await c.attach(stdin=False, stdout=True, stderr=False, tty=False)
+            await watcher.write(b"ignored\n")  # no stdin requested: dropped
+            await attached.write(b"two\n")
+            assert await read_until(watcher, b"got:two") == b"got:two\n"
+            await c.stop()
+            assert await attached.wait() == 143 and await watcher.wait() == 143
+
+    run(main())
+
+
+@BOTH
+def test_runtime_in_a_background_thread_loop(tmp_path: Path, mode: str) -> None:
+    """The API server may run its event loop in a thread: no main-thread-only machinery may be needed."""
+    results: list[object] = []
+
+    def serve() -> None:
+        async def main() -> None:
+            async with runtime(tmp_path, mode) as rt:
+                c = await start(rt)
+                results.append(await run_exec(c, ["sh", "-c", "echo threaded; exit 2"]))
+                results.append(await run_exec(c, ["cat"], tty=True, stdin=b"x\n"))
+
+        try:
+            run(main())
+        except BaseException as exc:
+            results.append(exc)
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    thread.join(30)
+    assert not thread.is_alive()
+    assert results[0] == Result(2, b"threaded\n", b"")
+    assert isinstance(results[1], Result) and results[1].code == 0 and b"x\r\n" in results[1].out
+
+
+# -- units: lookup rules, images, root plan -------------------------------------------------------------
+
+
+def test_image_lookup() -> None:
+    assert images.lookup("nginx") is images.NGINX
+    assert images.lookup("docker.io/library/nginx:1.27") is images.NGINX
+    assert images.lookup("nginx:latest") is images.NGINX
+    assert images.lookup("busybox:1.36") is images.BUSYBOX
+    assert images.lookup("busybox@sha256:" + "0" * 64) is images.BUSYBOX
+    assert images.lookup("distroless") is images.DISTROLESS
+    assert images.lookup("gcr.io/distroless/static-debian12") is images.DISTROLESS
+    assert images.lookup("nginx:0.1-nope") is None
+    assert images.lookup("example.com/team/app:v1") is None
+    assert images.BUSYBOX.userland is not None and "bash" not in images.BUSYBOX.userland
+    assert images.NGINX.argv() == ["sleep", "infinity"]
+    assert images.NGINX.argv(args=["5"]) == ["sleep", "5"]
+    assert images.NGINX.argv(command=["sh", "-c"], args=["true"]) == ["sh", "-c", "true"]
+
+
+def test_look_path_follows_symlinks_inside_the_root(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "usr/bin").mkdir(parents=True)
+    (root / "opt").mkdir()
+    tool = root / "opt/tool"
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o755)
+    (root / "usr/bin/tool").symlink_to("/opt/tool")  # absolute: must resolve below root, not on the host
+    (root / "bin").symlink_to("usr/bin")
+    (root / "usr/bin/escape").symlink_to("/../../../../etc/passwd")
+    assert resolve_in_root(str(root), "/bin/tool") == f"{root}/opt/tool"
+    assert resolve_in_root(str(root), "/usr/bin/escape") == f"{root}/etc/passwd"
+    assert look_path("tool", "/sbin:relative:/bin", str(root)) == "/bin/tool"
+    with pytest.raises(LookPathError, match="executable file not found"):
+        look_path("escape", "/usr/bin", str(root))
+    with pytest.raises(LookPathError, match='"/opt": is a directory'):
+        look_path("/opt", "/usr/bin", str(root))
+
+
+def test_root_plan_hides_the_host_userland_for_restricted_images(tmp_path: Path) -> None:
+    host = tmp_path / "host"  # a host without merged /usr: /bin and /usr/bin are separate
+    for d in (
+        "bin",
+        "sbin",
+        "usr/bin",
+        "usr/sbin",
+        "usr/local/bin",
+        "etc",
+        "lib",
+        "dev/pts",
+        "home/me",
+        "work",
+    ):
+        (host / d).mkdir(parents=True)
+    staged = Staged(bin_dir=tmp_path / "staged", files={"/app/server": str(tmp_path / "server")})
+    ops = plan("/R", staged, host_root=str(host))
+    binds = [op for op in ops if op[0] == "bind"]
+    assert ["bind", str(tmp_path / "staged"), "/R/bin"] in binds
+    assert ["bind", str(tmp_path / "staged"), "/R/usr/bin"] in binds
+    tmpfs = {op[1] for op in ops if op[0] == "tmpfs"}
+    assert {"/R/sbin", "/R/usr/sbin", "/R/usr/local/bin", "/R", "/R/tmp"} <= tmpfs
+    assert ["bind", str(tmp_path / "server"), "/R/app/server"] in binds
+    assert not any(op[0] == "rbind" and op[1].endswith(("/home", "/work")) for op in ops)
+    assert ops[-1][:2] == ["readonly", "/R"] and "/R/usr" not in ops[-1]
+
+    merged = plan("/R", staged)  # this host
+    if os.path.realpath("/bin") == "/usr/bin":
+        assert ["symlink", os.readlink("/bin"), "/R/bin"] in merged
+        assert [op for op in merged if op[0] == "bind" and op[1] == str(tmp_path / "staged")] == [
+            ["bind", str(tmp_path / "staged"), "/R/usr/bin"]
+        ]
+
+
+def test_invalid_isolation(tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        Runtime(tmp_path, isolation="vm")
