@@ -1,0 +1,182 @@
+"""Authentication (bearer tokens) and an RBAC-like authorizer with the apiserver's wording.
+
+The demo exists to let a shell UI meet a real cluster's refusals: an unknown token is a 401, a viewer's exec
+is a 403 whose message names the verb, resource and namespace exactly as the RBAC filter does.  Requests
+without credentials are ``system:anonymous`` (as on kind and minikube, where anonymous auth is on) and may
+read only the public health and version endpoints.  Every authenticated user may use discovery and create
+SelfSubjectAccessReviews (the ``system:discovery``/``system:basic-user`` roles).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .scenario import Rule, UserSpec
+
+ANONYMOUS = "system:anonymous"
+
+_PUBLIC_INFO = Rule(
+    verbs=["get"], non_resource_urls=["/healthz", "/livez", "/readyz", "/version", "/version/"]
+)
+_DISCOVERY = Rule(
+    verbs=["get"],
+    non_resource_urls=[
+        "/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/readyz", "/version", "/version/",
+        "/openapi", "/openapi/*",
+    ],
+)  # fmt: skip
+_BASIC_USER = Rule(
+    verbs=["create"], resources=["selfsubjectaccessreviews", "selfsubjectrulesreviews", "selfsubjectreviews"]
+)
+_VERBS_BY_METHOD = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    groups: tuple[str, ...]
+    rules: tuple[Rule, ...] = field(default=(), repr=False)
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    """What the apiserver's ``RequestInfoFactory`` derives from method, path and query."""
+
+    verb: str
+    path: str
+    is_resource: bool = False
+    api_group: str = ""
+    api_version: str = ""
+    namespace: str = ""
+    resource: str = ""
+    subresource: str = ""
+    name: str = ""
+
+    @property
+    def full_resource(self) -> str:
+        return f"{self.resource}/{self.subresource}" if self.subresource else self.resource
+
+
+def request_info(method: str, path: str, query: Mapping[str, str]) -> RequestInfo:
+    """Classify a request like ``k8s.io/apiserver/pkg/endpoints/request.RequestInfoFactory``."""
+    method = method.upper()
+    parts = [p for p in path.strip("/").split("/") if p]
+    plain_verb = method.lower() if method != "HEAD" else "get"
+    if len(parts) < 3 or parts[0] not in ("api", "apis"):
+        return RequestInfo(verb=plain_verb, path=path)
+    group = ""
+    rest = parts[1:]
+    if parts[0] == "apis":
+        if len(rest) < 3:
+            return RequestInfo(verb=plain_verb, path=path)
+        group, rest = rest[0], rest[1:]
+    version, rest = rest[0], rest[1:]
+    namespace = ""
+    if rest and rest[0] == "namespaces":
+        if len(rest) > 2:
+            namespace, rest = rest[1], rest[2:]
+        elif len(rest) == 2:
+            namespace = rest[1]
+    resource = rest[0] if rest else ""
+    name = rest[1] if len(rest) > 1 else ""
+    sub = rest[2] if len(rest) > 2 else ""
+    if method in ("GET", "HEAD"):
+        watch = query.get("watch", "").lower() in ("1", "true")
+        verb = "watch" if watch else ("get" if name else "list")
+    else:
+        verb = _VERBS_BY_METHOD.get(method, method.lower())
+        if verb == "delete" and not name:
+            verb = "deletecollection"
+    return RequestInfo(
+        verb=verb,
+        path=path,
+        is_resource=True,
+        api_group=group,
+        api_version=version,
+        namespace=namespace,
+        resource=resource,
+        subresource=sub,
+        name=name,
+    )
+
+
+class Authenticator:
+    """Bearer token → user; tokens come from the state directory (see :mod:`.kubeconfig`)."""
+
+    def __init__(self, users: list[UserSpec], tokens: Mapping[str, str]) -> None:
+        self._by_token = [(tokens[u.name], u) for u in users if u.name in tokens]
+
+    def authenticate(self, authorization: str | None) -> User | None:
+        """The user for an ``Authorization`` header; anonymous without one; None for a bad token (401)."""
+        if not authorization:
+            return User(ANONYMOUS, ("system:unauthenticated",), (_PUBLIC_INFO,))
+        scheme, _, token = authorization.strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            return None
+        for known, spec in self._by_token:
+            if hmac.compare_digest(known.encode(), token.encode()):
+                return User(spec.name, ("system:authenticated",), (*spec.rules, _DISCOVERY, _BASIC_USER))
+        return None
+
+
+def _matches(values: list[str], wanted: str) -> bool:
+    return "*" in values or wanted in values
+
+
+def _resource_matches(rule_resources: list[str], resource: str, sub: str) -> bool:
+    combined = f"{resource}/{sub}" if sub else resource
+    for r in rule_resources:
+        if r in ("*", combined):
+            return True
+        if sub and r == f"*/{sub}":
+            return True
+        if not sub and r == resource:
+            return True
+    return False
+
+
+def _url_matches(patterns: list[str], path: str) -> bool:
+    return any(p in ("*", path) or (p.endswith("*") and path.startswith(p[:-1])) for p in patterns)
+
+
+def allowed(user: User, info: RequestInfo) -> bool:
+    """RBAC's decision: some rule grants the verb on the (sub)resource in that namespace, or the path."""
+    for rule in user.rules:
+        if not _matches(rule.verbs, info.verb):
+            continue
+        if info.is_resource:
+            if not rule.resources or not _resource_matches(rule.resources, info.resource, info.subresource):
+                continue
+            if rule.namespaces and info.namespace not in rule.namespaces:
+                continue
+            return True
+        if rule.non_resource_urls and _url_matches(rule.non_resource_urls, info.path):
+            return True
+    return False
+
+
+def forbidden_reason(user: User, info: RequestInfo) -> str:
+    """The RBAC filter's sentence: ``User "u" cannot get resource "pods/exec" in API group "" in …``."""
+    if not info.is_resource:
+        return f'User "{user.name}" cannot {info.verb} path "{info.path}"'
+    where = f'in the namespace "{info.namespace}"' if info.namespace else "at the cluster scope"
+    resource = f'resource "{info.full_resource}" in API group "{info.api_group}"'
+    return f'User "{user.name}" cannot {info.verb} {resource} {where}'
+
+
+def with_verb(info: RequestInfo, verb: str) -> RequestInfo:
+    """The same request authorised for another verb (the WebSocket exec ``create`` check since 1.35)."""
+    return RequestInfo(
+        verb=verb,
+        path=info.path,
+        is_resource=info.is_resource,
+        api_group=info.api_group,
+        api_version=info.api_version,
+        namespace=info.namespace,
+        resource=info.resource,
+        subresource=info.subresource,
+        name=info.name,
+    )

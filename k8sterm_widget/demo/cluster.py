@@ -1,0 +1,273 @@
+"""``DemoCluster``: start and stop the whole demo cluster (API server, node agent, runtime) from Python.
+
+The server runs its own asyncio loop in a background thread, so the same object works in a test, a script
+and a notebook whose kernel already runs a loop.  ``start`` returns once the API answers and every pod has
+started what it can; ``stop`` is idempotent and leaves no process behind.  A ``state_dir`` keeps the CA,
+tokens, port and kubeconfig: a cluster restarted on it serves the same URL with the same credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import shutil
+import socket
+import ssl
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from . import apiserver, kubeconfig, objects, pki
+from . import scenario as scenario_mod
+from .auth import Authenticator
+from .node import Node
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+HOST = "127.0.0.1"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+class DemoCluster:
+    """A local cluster that kubectl, ``kubernetes`` and ``kubernetes_asyncio`` accept.
+
+    ``scenario``: a path to a scenario YAML, a loaded :class:`~.scenario.Scenario`, or None for the built-in
+    one.  ``port=0`` picks a free port (or the one a reused ``state_dir`` remembers).  ``state_dir=None``
+    uses a temporary directory removed by :meth:`stop`.  ``isolation``: ``auto``, ``namespaces``, ``process``.
+    """
+
+    def __init__(
+        self,
+        scenario: str | Path | scenario_mod.Scenario | None = None,
+        *,
+        port: int = 0,
+        state_dir: str | Path | None = None,
+        isolation: str = "auto",
+    ) -> None:
+        self.scenario = (
+            scenario if isinstance(scenario, scenario_mod.Scenario) else scenario_mod.load(scenario)
+        )
+        self._requested_port = port
+        self._own_state = state_dir is None
+        self.state_dir = (
+            Path(state_dir) if state_dir is not None else Path(tempfile.mkdtemp(prefix="k8sterm-demo-"))
+        )
+        self._isolation_request = isolation
+        self.port = 0
+        self.isolation = ""
+        self._tokens: dict[str, str] = {}
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._ctx: apiserver.ClusterContext | None = None
+        self._runtime: Any = None
+        self._node: Node | None = None
+        self._started = False
+        self._stopped = False
+        self._lock = threading.Lock()
+
+    # --- public properties ---------------------------------------------------------------------
+
+    @property
+    def kubeconfig(self) -> str:
+        """Path of the kubeconfig (mode 0600) with contexts ``demo-admin`` (current) and ``demo-viewer``."""
+        return str(self.state_dir / "kubeconfig")
+
+    @property
+    def context(self) -> str:
+        return kubeconfig.context_name(self.scenario.current_user)
+
+    @property
+    def server(self) -> str:
+        return f"https://{HOST}:{self.port}"
+
+    @property
+    def ca_file(self) -> str:
+        return str(self.state_dir / "ca.crt")
+
+    def token(self, user: str) -> str:
+        return self._tokens[user]
+
+    def context_for(self, user: str) -> str:
+        return kubeconfig.context_name(user)
+
+    @property
+    def running(self) -> bool:
+        return self._started and not self._stopped
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<DemoCluster {self.server} {state} isolation={self.isolation or '?'}>"
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> DemoCluster:
+        """Start the server thread; return when the API serves and the pods have started."""
+        with self._lock:
+            if self._started:
+                return self
+            self._started = True
+            self._stopped = False
+        ready: dict[str, Any] = {}
+        done = threading.Event()
+
+        def main() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self._astart())
+            except BaseException as exc:
+                ready["error"] = exc
+                done.set()
+                with contextlib.suppress(BaseException):
+                    loop.run_until_complete(self._astop())
+                loop.close()
+                return
+            done.set()
+            try:
+                loop.run_forever()
+            finally:
+                with contextlib.suppress(BaseException):
+                    loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.close()
+
+        self._thread = threading.Thread(target=main, name="k8sterm-demo-cluster", daemon=True)
+        self._thread.start()
+        done.wait()
+        if "error" in ready:
+            self._thread.join(timeout=10)
+            self._stopped = True
+            self._cleanup_state()
+            raise ready["error"]
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, end every exec session and kill every container process.  Idempotent."""
+        with self._lock:
+            if not self._started or self._stopped:
+                return
+            self._stopped = True
+        loop, thread = self._loop, self._thread
+        if loop is not None and thread is not None and thread.is_alive():
+            future = asyncio.run_coroutine_threadsafe(self._astop(), loop)
+            with contextlib.suppress(Exception):
+                future.result(timeout=30)
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout=30)
+        self._cleanup_state()
+
+    def __enter__(self) -> DemoCluster:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __del__(self) -> None:  # a forgotten cluster must not keep processes alive
+        with contextlib.suppress(Exception):
+            self.stop()
+
+    # --- internals (run on the server loop) ----------------------------------------------------
+
+    def _cleanup_state(self) -> None:
+        if self._own_state:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    def _choose_port(self) -> int:
+        if self._requested_port:
+            return self._requested_port
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            remembered = int(json.loads((self.state_dir / "cluster.json").read_text())["port"])
+            if remembered > 0:
+                return remembered
+        return _free_port()
+
+    async def _astart(self) -> None:
+        from .runtime import Runtime, images  # the runtime is heavy (probes namespaces); import late
+
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        sc = self.scenario
+        certs = pki.ensure_pki(self.state_dir)
+        self._tokens = kubeconfig.ensure_tokens(self.state_dir, [u.name for u in sc.users])
+        self._runtime = Runtime(self.state_dir / "runtime", isolation=self._isolation_request)
+        self.isolation = self._runtime.isolation
+        store = Store()
+        node = Node(store, self._runtime, images, sc.node)
+        self._node = node
+        self._ctx = apiserver.ClusterContext(
+            store=store, node=node, authenticator=Authenticator(sc.users, self._tokens)
+        )
+        now = time.time()
+        for ns in sc.namespaces:
+            store.add_namespace(objects.namespace_object(ns, now))
+        for pod in sc.pods:
+            node.add_pod(pod, now)
+
+        ssl_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ssl_ctx.load_cert_chain(certs.server_cert, certs.server_key)
+        ssl_ctx.set_alpn_protocols(["http/1.1"])
+        app = apiserver.build_app(self._ctx)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
+        await self._runner.setup()
+        self.port = self._choose_port()
+        site = web.TCPSite(self._runner, HOST, self.port, ssl_context=ssl_ctx, reuse_address=True)
+        await site.start()
+        (self.state_dir / "cluster.json").write_text(json.dumps({"port": self.port, "server": self.server}))
+        kubeconfig.write_kubeconfig(
+            Path(self.kubeconfig),
+            server=self.server,
+            ca_pem=certs.ca_pem,
+            tokens=self._tokens,
+            namespace=sc.namespace,
+            current_user=sc.current_user,
+        )
+        await node.wait_settled()
+
+    async def _astop(self) -> None:
+        ctx = self._ctx
+        if ctx is not None:
+            ctx.store.close_watches()
+        # Killing the containers ends every exec session the way a dying node does: the process exits
+        # (137), the session reports it and closes; the runner then drops whatever is still connected.
+        if self._node is not None:
+            await self._node.stop()
+        if self._runtime is not None:
+            try:
+                await self._runtime.stop()
+            except Exception:
+                log.exception("stopping the container runtime failed")
+        if self._runner is not None:
+            try:
+                await self._runner.cleanup()
+            except Exception:
+                log.exception("stopping the API server failed")
+
+
+@contextlib.contextmanager
+def cluster(
+    scenario: str | Path | scenario_mod.Scenario | None = None,
+    *,
+    port: int = 0,
+    state_dir: str | Path | None = None,
+    isolation: str = "auto",
+) -> Iterator[DemoCluster]:
+    """``with k8sterm_widget.demo.cluster() as c:`` — a started :class:`DemoCluster`, stopped on exit."""
+    c = DemoCluster(scenario, port=port, state_dir=state_dir, isolation=isolation)
+    c.start()
+    try:
+        yield c
+    finally:
+        c.stop()

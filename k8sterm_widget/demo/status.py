@@ -1,0 +1,170 @@
+"""``metav1.Status`` objects with the texts a real apiserver and kubelet produce.
+
+Clients match on these bytes: kubectl prints ``message`` verbatim, client-go decodes the exit code from the
+``ExitCode`` cause, the Python clients parse channel 3 with YAML.  So the builders keep Go's field order
+(``kind, apiVersion, metadata, status, message, reason, details, code``), omit empty fields as Go's
+``omitempty`` does, and reproduce the wording of apimachinery's ``errors.New*`` helpers.  HTTP responses carry
+``kind``/``apiVersion`` (Go clients need them to recognise a Status); the channel-3 Status of an exec session
+does not, because the kubelet and the apiserver's stream translator marshal the bare struct.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+Status = dict[str, Any]
+
+_GO_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def encode(obj: Any) -> bytes:
+    """Serialise like Go's ``encoding/json`` encoder: compact, HTML-escaped, UTF-8, trailing newline."""
+    text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    for raw, escaped in _GO_ESCAPES.items():
+        if raw in text:
+            text = text.replace(raw, escaped)
+    return (text + "\n").encode()
+
+
+def compact(obj: Any) -> bytes:
+    """Like :func:`encode` without the newline: ``json.Marshal`` as used for the channel-3 Status."""
+    return encode(obj)[:-1]
+
+
+def _status(
+    *,
+    status: str,
+    message: str = "",
+    reason: str = "",
+    details: dict[str, Any] | None = None,
+    code: int = 0,
+    typed: bool = True,
+) -> Status:
+    out: Status = {}
+    if typed:
+        out["kind"] = "Status"
+        out["apiVersion"] = "v1"
+    out["metadata"] = {}
+    out["status"] = status
+    if message:
+        out["message"] = message
+    if reason:
+        out["reason"] = reason
+    if details is not None:
+        out["details"] = details
+    if code:
+        out["code"] = code
+    return out
+
+
+def _details(
+    *, name: str = "", group: str = "", kind: str = "", causes: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if name:
+        out["name"] = name
+    if group:
+        out["group"] = group
+    if kind:
+        out["kind"] = kind
+    if causes:
+        out["causes"] = causes
+    return out
+
+
+def _qualified(resource: str, group: str) -> str:
+    return f"{resource}.{group}" if group else resource
+
+
+def success(*, typed: bool = False) -> Status:
+    """The channel-3 Status of a session whose command exited 0."""
+    return _status(status="Success", typed=typed)
+
+
+def unauthorized() -> Status:
+    """401: the bearer token is unknown (apiserver ``authentication`` filter)."""
+    return _status(status="Failure", message="Unauthorized", reason="Unauthorized", code=401)
+
+
+def forbidden(resource: str, name: str, err: str, *, group: str = "") -> Status:
+    """403 as ``apierrors.NewForbidden``; ``err`` is the authorizer's text (may be empty)."""
+    if not resource:
+        message = f"forbidden: {err}"
+    elif not name:
+        message = f"{_qualified(resource, group)} is forbidden: {err}"
+    else:
+        message = f'{_qualified(resource, group)} "{name}" is forbidden: {err}'
+    return _status(
+        status="Failure",
+        message=message,
+        reason="Forbidden",
+        details=_details(name=name, group=group, kind=resource),
+        code=403,
+    )
+
+
+def not_found(resource: str, name: str, *, group: str = "") -> Status:
+    """404 as ``apierrors.NewNotFound``: ``pods "p" not found``."""
+    return _status(
+        status="Failure",
+        message=f'{_qualified(resource, group)} "{name}" not found',
+        reason="NotFound",
+        details=_details(name=name, group=group, kind=resource),
+        code=404,
+    )
+
+
+def no_such_resource() -> Status:
+    """404 for an API path no handler serves (``the server could not find the requested resource``)."""
+    return _status(
+        status="Failure",
+        message="the server could not find the requested resource",
+        reason="NotFound",
+        details={},
+        code=404,
+    )
+
+
+def bad_request(message: str) -> Status:
+    """400 as ``apierrors.NewBadRequest`` (no details)."""
+    return _status(status="Failure", message=message, reason="BadRequest", code=400)
+
+
+def method_not_allowed() -> Status:
+    """405 for a verb the resource does not support."""
+    return _status(
+        status="Failure",
+        message="the server does not allow this method on the requested resource",
+        reason="MethodNotAllowed",
+        details={},
+        code=405,
+    )
+
+
+def gone(message: str) -> Status:
+    """410 Expired, e.g. a watch from a resourceVersion older than the kept history."""
+    return _status(status="Failure", message=message, reason="Expired", code=410)
+
+
+def internal_error(err: str, *, typed: bool = True) -> Status:
+    """500 as ``apierrors.NewInternalError``: the message gains the ``Internal error occurred:`` prefix."""
+    return _status(
+        status="Failure",
+        message=f"Internal error occurred: {err}",
+        reason="InternalError",
+        details=_details(causes=[{"message": err}]),
+        code=500,
+        typed=typed,
+    )
+
+
+def non_zero_exit(exit_code: int, message_detail: str, *, typed: bool = False) -> Status:
+    """The NonZeroExitCode Status; the cause *type* ``ExitCode`` is serialised as ``reason``."""
+    return _status(
+        status="Failure",
+        message=f"command terminated with non-zero exit code: {message_detail}",
+        reason="NonZeroExitCode",
+        details=_details(causes=[{"reason": "ExitCode", "message": str(exit_code)}]),
+        typed=typed,
+    )

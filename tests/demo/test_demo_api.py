@@ -1,0 +1,233 @@
+"""The REST side of the demo apiserver: discovery, auth, lists, paging, tables, watches, access reviews."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+import requests
+from demo_helpers import api
+
+TABLE = (
+    "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,"
+    "application/json"
+)
+
+
+def test_version_and_health_are_public(demo_cluster):
+    v = api(demo_cluster, "GET", "/version", user=None).json()
+    assert (v["major"], v["minor"]) == ("1", "37") and v["gitVersion"].startswith("v1.37.1")
+    for path in ("/healthz", "/livez", "/readyz"):
+        r = api(demo_cluster, "GET", path, user=None)
+        assert (r.status_code, r.text) == (200, "ok")
+
+
+def test_anonymous_is_forbidden_like_kind(demo_cluster):
+    r = api(demo_cluster, "GET", "/api/v1/namespaces/demo/pods", user=None)
+    assert r.status_code == 403
+    assert r.json()["message"] == (
+        'pods is forbidden: User "system:anonymous" cannot list resource "pods" in API group "" '
+        'in the namespace "demo"'
+    )
+    r = api(demo_cluster, "GET", "/api", user=None)
+    assert r.json()["message"] == 'forbidden: User "system:anonymous" cannot get path "/api"'
+
+
+def test_bad_token_is_401(demo_cluster):
+    r = api(demo_cluster, "GET", "/api", token="nope")
+    assert r.status_code == 401
+    assert r.json() == {
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": "Unauthorized", "reason": "Unauthorized", "code": 401,
+    }  # fmt: skip
+
+
+def test_discovery(demo_cluster):
+    assert api(demo_cluster, "GET", "/api").json()["versions"] == ["v1"]
+    groups = api(demo_cluster, "GET", "/apis").json()["groups"]
+    assert [g["name"] for g in groups] == ["authorization.k8s.io"]
+    resources = {r["name"]: r for r in api(demo_cluster, "GET", "/api/v1").json()["resources"]}
+    assert resources["pods"]["shortNames"] == ["po"] and resources["pods/exec"]["verbs"] == ["create", "get"]
+    # kubectl asks for aggregated discovery first; a plain JSON answer makes it fall back to these documents.
+    r = api(
+        demo_cluster,
+        "GET",
+        "/api",
+        headers={
+            "Accept": "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
+        },
+    )
+    assert r.headers["Content-Type"] == "application/json" and r.json()["kind"] == "APIVersions"
+
+
+def test_unknown_paths_and_methods(demo_cluster):
+    r = api(demo_cluster, "GET", "/api/v1/namespaces/demo/services")
+    assert r.status_code == 404 and r.json()["message"] == "the server could not find the requested resource"
+    assert api(demo_cluster, "GET", "/nonsense").text == "404 page not found\n"
+    r = api(demo_cluster, "DELETE", "/api/v1/namespaces/demo/pods/web-0")
+    assert r.status_code == 405 and r.json()["reason"] == "MethodNotAllowed"
+    assert (
+        api(demo_cluster, "GET", "/api/v1/namespaces/nope").json()["message"] == 'namespaces "nope" not found'
+    )
+
+
+def test_list_paging_with_continue(demo_cluster):
+    names, token = [], ""
+    while True:
+        r = api(
+            demo_cluster, "GET", "/api/v1/pods", params={"limit": 3, **({"continue": token} if token else {})}
+        )
+        body = r.json()
+        assert body["kind"] == "PodList" and "kind" not in body["items"][0]
+        names += [f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in body["items"]]
+        token = body["metadata"].get("continue", "")
+        if not token:
+            break
+        assert body["metadata"]["remainingItemCount"] > 0
+    assert names == sorted(names) and len(names) == 7 and names[-1] == "jobs/worker"
+    bad = api(demo_cluster, "GET", "/api/v1/pods", params={"continue": "%%%"})
+    assert bad.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("selector", "expected"),
+    [
+        ("app=web", ["web-0", "web-1"]),
+        ("app==web", ["web-0", "web-1"]),
+        ("app!=web", ["completed", "crashloop", "distroless", "pending"]),
+        ("app in (flaky, api)", ["crashloop", "distroless"]),
+        ("app notin (web,batch)", ["crashloop", "distroless"]),
+        ("app", ["completed", "crashloop", "distroless", "pending", "web-0", "web-1"]),
+        ("!app", []),
+        ("app=web,app!=web", []),
+    ],
+)
+def test_label_selectors(demo_cluster, selector, expected):
+    r = api(demo_cluster, "GET", "/api/v1/namespaces/demo/pods", params={"labelSelector": selector})
+    assert [p["metadata"]["name"] for p in r.json()["items"]] == expected
+
+
+@pytest.mark.parametrize(
+    ("selector", "expected"),
+    [
+        ("metadata.name=web-1", ["demo/web-1"]),
+        ("metadata.namespace=jobs", ["jobs/worker"]),
+        ("spec.nodeName=", ["demo/pending"]),
+        ("status.phase=Succeeded", ["demo/completed"]),
+        ("status.phase!=Running,metadata.namespace=demo", ["demo/completed", "demo/pending"]),
+    ],
+)
+def test_field_selectors(demo_cluster, selector, expected):
+    r = api(demo_cluster, "GET", "/api/v1/pods", params={"fieldSelector": selector})
+    assert [f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in r.json()["items"]] == expected
+
+
+def test_table_output(demo_cluster):
+    body = api(demo_cluster, "GET", "/api/v1/namespaces/demo/pods", headers={"Accept": TABLE}).json()
+    assert body["kind"] == "Table" and body["apiVersion"] == "meta.k8s.io/v1"
+    assert [c["name"] for c in body["columnDefinitions"]] == [
+        "Name", "Ready", "Status", "Restarts", "Age", "IP", "Node", "Nominated Node", "Readiness Gates",
+    ]  # fmt: skip
+    rows = {row["cells"][0]: row for row in body["rows"]}
+    assert rows["completed"]["conditions"] == [
+        {
+            "type": "Completed",
+            "status": "True",
+            "reason": "Succeeded",
+            "message": "The pod has completed successfully.",
+        }
+    ]
+    assert rows["web-0"]["object"]["kind"] == "PartialObjectMetadata"
+    assert rows["web-0"]["object"]["metadata"]["name"] == "web-0"
+    full = api(demo_cluster, "GET", "/api/v1/namespaces/demo/pods/web-0", headers={"Accept": TABLE},
+               params={"includeObject": "Object"}).json()  # fmt: skip
+    assert full["rows"][0]["object"]["kind"] == "Pod"
+    none = api(
+        demo_cluster, "GET", "/api/v1/namespaces", headers={"Accept": TABLE}, params={"includeObject": "None"}
+    )
+    assert [r["object"] for r in none.json()["rows"]] == [None] * 4
+
+
+def test_watch_stream(demo_cluster):
+    """A watch from a list's resourceVersion sees nothing old, bookmarks are JSON lines, timeouts end it."""
+    listed = api(demo_cluster, "GET", "/api/v1/namespaces/demo/pods").json()
+    rv = listed["metadata"]["resourceVersion"]
+    r = api(demo_cluster, "GET", "/api/v1/namespaces/demo/pods",
+            params={"watch": "true", "resourceVersion": rv, "timeoutSeconds": "1"}, stream=True)  # fmt: skip
+    started = time.monotonic()
+    lines = [json.loads(line) for line in r.iter_lines() if line]
+    assert lines == [] and 0.8 < time.monotonic() - started < 5
+    r = api(demo_cluster, "GET", "/api/v1/namespaces/jobs/pods",
+            params={"watch": "1", "timeoutSeconds": "1", "fieldSelector": "metadata.name=worker"},
+            stream=True)  # fmt: skip
+    events = [json.loads(line) for line in r.iter_lines() if line]
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("ADDED", "worker")]
+    old = api(
+        demo_cluster,
+        "GET",
+        "/api/v1/pods",
+        params={"watch": "true", "resourceVersion": "1", "timeoutSeconds": "1"},
+    )
+    # the history kept covers the whole (short) life of the demo cluster: rv 1 replays every change
+    assert old.status_code == 200
+
+
+def test_watch_initial_events_and_bookmark(demo_cluster):
+    """The watch-list form informers use: current objects as ADDED, then the initial-events-end bookmark."""
+    r = api(demo_cluster, "GET", "/api/v1/namespaces/demo/pods",
+            params={"watch": "true", "timeoutSeconds": "3", "allowWatchBookmarks": "true",
+                    "sendInitialEvents": "true", "resourceVersionMatch": "NotOlderThan"},
+            stream=True)  # fmt: skip
+    events = []
+
+    def consume() -> None:
+        for line in r.iter_lines():
+            if line:
+                events.append(json.loads(line))
+
+    t = threading.Thread(target=consume)
+    t.start()
+    t.join(5)
+    types = [e["type"] for e in events]
+    assert types[:6] == ["ADDED"] * 6
+    assert types[6] == "BOOKMARK"
+    assert events[6]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+
+
+def test_self_subject_access_review_json(demo_cluster):
+    review = {
+        "kind": "SelfSubjectAccessReview",
+        "apiVersion": "authorization.k8s.io/v1",
+        "spec": {
+            "resourceAttributes": {
+                "namespace": "demo",
+                "verb": "get",
+                "resource": "pods",
+                "subresource": "exec",
+            }
+        },
+    }
+    path = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+    viewer = api(demo_cluster, "POST", path, user="viewer", json=review)
+    assert viewer.status_code == 201 and viewer.json()["status"] == {"allowed": False}
+    admin = api(demo_cluster, "POST", path, json=review).json()
+    assert admin["status"]["allowed"] is True and admin["spec"] == review["spec"]
+    nonres = {"spec": {"nonResourceAttributes": {"path": "/api", "verb": "get"}}}
+    assert api(demo_cluster, "POST", path, user="viewer", json=nonres).json()["status"]["allowed"] is True
+    assert api(demo_cluster, "POST", path, data=b"{not json").status_code == 400
+
+
+def test_garbage_never_yields_a_traceback(demo_cluster):
+    for params in (
+        {"limit": "x"},
+        {"labelSelector": "a in ("},
+        {"fieldSelector": "nope"},
+        {"timeoutSeconds": "x", "watch": "1"},
+    ):
+        r = api(demo_cluster, "GET", "/api/v1/pods", params=params)
+        assert r.status_code == 400 and r.json()["kind"] == "Status", params
+    r = requests.get(demo_cluster.server + "/api/v1/pods", headers={"Authorization": "Basic Zm9vOmJhcg=="},
+                     verify=demo_cluster.ca_file, timeout=10)  # fmt: skip
+    assert r.status_code == 401
