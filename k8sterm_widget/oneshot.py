@@ -95,10 +95,13 @@ def exec(
     if not argv:
         raise ValueError("command must not be empty")
     data = input.encode("utf-8") if isinstance(input, str) else input
-    out, err = bytearray(), bytearray()
+    # Views of the received frames, joined once at the end: growing a bytearray instead cost more CPU
+    # than the whole transport (reallocation copies), halving download throughput.
+    out: list[memoryview] = []
+    err: list[memoryview] = []
 
-    def collect(stream: int, payload: bytes) -> None:
-        (out if stream == 1 else err).extend(payload)
+    def collect(stream: int, payload: memoryview) -> None:
+        (out if stream == 1 else err).append(payload)
 
     started = time.monotonic()
     deadline = None if timeout is None else started + timeout
@@ -125,8 +128,8 @@ def exec(
             session.container,
             argv,
             session.exit_code,
-            bytes(out),
-            bytes(err),
+            b"".join(out),
+            b"".join(err),
             time.monotonic() - started,
             session.notes,
         )

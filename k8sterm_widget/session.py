@@ -5,7 +5,8 @@ it asks :mod:`.kube.preflight` whether the exec can work, opens a :class:`.kube.
 and turns the stream's end into an exit code or a typed error (we parse channel 3 ourselves; the
 official client's ``returncode`` raises on an InternalError).
 
-Output goes either to a callback (the widget: called on the I/O thread, must not block for long) or to
+Output goes either to a callback (the widget: called on the I/O thread with a zero-copy ``memoryview``,
+must not block for long) or to
 an internal queue that :meth:`ExecSession.read` and iteration drain (scripts). The queue is bounded: when
 the reader falls behind, reading from the cluster pauses, so memory stays flat however chatty the pod.
 
@@ -45,7 +46,7 @@ SHELL_DETECT = (
 QUEUE_HIGH = 4 << 20  # pause the cluster stream when a script has this much unread output
 QUEUE_LOW = 1 << 20
 
-OnOutput = Callable[[int, bytes], None]
+OnOutput = Callable[[int, memoryview], None]  # (1 = stdout | 2 = stderr, read-only bytes-like view)
 OnEnd = Callable[["ExecSession"], None]
 
 
@@ -210,12 +211,12 @@ class ExecSession:
 
     # ------------------------------------------------------------------ output side
 
-    def _deliver(self, channel: int, payload: bytes) -> None:
+    def _deliver(self, channel: int, payload: memoryview) -> None:
         if self._on_output is not None:
             self._on_output(channel, payload)
             return
         with self._readable:
-            self._queue.append((channel, payload))
+            self._queue.append((channel, bytes(payload)))
             self._queued += len(payload)
             pause = self._queued > QUEUE_HIGH and not self._queue_paused
             if pause:

@@ -1,16 +1,13 @@
 """The exec transport: protocol negotiation, keepalive, flow control, idle cost, and dead servers."""
 
-import os
-import re
 import signal
-import subprocess
-import sys
 import threading
 import time
 
 import psutil
 import pytest
 
+from k8sterm_widget.demo.external import ExternalCluster
 from k8sterm_widget.errors import ConnectionLost, ProtocolError
 from k8sterm_widget.kube import config as kconfig
 from k8sterm_widget.kube.wsstream import STDIN, V4, V5, ExecStream
@@ -116,39 +113,14 @@ def test_ten_idle_shells_cost_no_cpu(cluster):
 @pytest.fixture
 def own_cluster(tmp_path):
     """A demo cluster in a child process, so the test can SIGKILL or SIGSTOP it."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "k8sterm_widget.demo", "--state-dir", str(tmp_path / "state")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    kubeconfig = None
-    deadline = time.monotonic() + 60
-    lines = []
-    while kubeconfig is None and time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if m := re.search(r"export KUBECONFIG=(\S+)", line):
-            kubeconfig = m.group(1).strip("'\"")
-    assert kubeconfig, "demo cluster did not start:\n" + "".join(lines)
-    threading.Thread(target=proc.stdout.read, daemon=True).start()
-    yield proc, kubeconfig
-    for sig in (signal.SIGCONT, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
-    proc.wait(10)
+    with ExternalCluster(state_dir=tmp_path / "state") as c:
+        yield c
 
 
 def test_killed_server_ends_the_session_with_a_reason(own_cluster):
-    proc, kubeconfig = own_cluster
-    s = ExecSession.open("web-0", None, "demo", kubeconfig=kubeconfig, ping_interval=1.0)
+    s = ExecSession.open("web-0", None, "demo", kubeconfig=own_cluster.kubeconfig, ping_interval=1.0)
     started = time.monotonic()
-    proc.kill()
+    own_cluster.kill()
     with pytest.raises(ConnectionLost) as info:
         s.wait(5)
     assert time.monotonic() - started < 1.5
@@ -156,9 +128,8 @@ def test_killed_server_ends_the_session_with_a_reason(own_cluster):
 
 
 def test_frozen_server_is_detected_by_keepalive(own_cluster):
-    proc, kubeconfig = own_cluster
-    s = ExecSession.open("web-0", None, "demo", kubeconfig=kubeconfig, ping_interval=0.5)
-    os.killpg(proc.pid, signal.SIGSTOP)
+    s = ExecSession.open("web-0", None, "demo", kubeconfig=own_cluster.kubeconfig, ping_interval=0.5)
+    own_cluster.signal(signal.SIGSTOP)
     started = time.monotonic()
     with pytest.raises(ConnectionLost, match="keepalive"):
         s.wait(5)
