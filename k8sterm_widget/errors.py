@@ -210,7 +210,69 @@ class CommandFailed(K8stermError):
         self.result = result
 
 
+class CellFailed(CommandFailed):
+    """``%%k8sexec``: the cell's script exited non-zero; IPython shows "… exited with code N" as one line."""
+
+    def __init__(self, pod: str, namespace: str, container: str, exit_code: int) -> None:
+        super().__init__(["sh"], exit_code, "")
+        self.message = f"cell script in {namespace}/{pod} [{container}] exited with code {exit_code}"
+        self.args = (self.message,)
+        self.pod = pod
+        self.namespace = namespace
+        self.container = container
+
+
+class FanoutFailed(K8stermError):
+    """``exec_many(..., check=True)``: at least one pod did not run the command to exit code 0.
+
+    ``result`` is the whole :class:`~k8sterm_widget.fanout.FanoutResult`, successes included.
+    """
+
+    def __init__(self, failed: Sequence[str], total: int, result: object = None) -> None:
+        shown = ", ".join(failed[:5]) + (f" and {len(failed) - 5} more" if len(failed) > 5 else "")
+        super().__init__(f"{len(failed)} of {total} pods failed: {shown}")
+        self.failed = list(failed)
+        self.result = result
+
+
+class TransferError(K8stermError):
+    """A file transfer to or from a container failed. ``path`` is the remote path concerned (may be None)."""
+
+    def __init__(self, message: str, *, path: str | None = None, hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.path = path
+
+
+class RemotePathNotFound(TransferError):
+    """The remote file or directory (or the directory a new file would go into) does not exist."""
+
+
+class RemoteNotADirectory(TransferError):
+    """A remote path used as a directory is a file (or a file would replace a directory, or the reverse)."""
+
+
+class RemoteWriteError(TransferError):
+    """The container refused the write: read-only file system, no permission, disk full, tar failed."""
+
+
+class UnsafeArchive(TransferError):
+    """The pod sent an archive member that would land outside the destination (``..``, absolute, links).
+
+    A pod is untrusted: a compromised or hostile container controls what its ``tar`` writes.
+    """
+
+
+class ChecksumMismatch(TransferError):
+    """The sha256 of a transferred file differs between this machine and the container."""
+
+
+class NoTransferTool(TransferError):
+    """The container lacks what a transfer needs (a shell; for downloads also tar, cat or base64)."""
+
+
 __all__ = [
+    "CellFailed",
+    "ChecksumMismatch",
     "ClusterUnreachable",
     "CommandFailed",
     "CommandNotFound",
@@ -219,13 +281,20 @@ __all__ = [
     "ContainerNotRunning",
     "ContainerNotValid",
     "ExecTimeout",
+    "FanoutFailed",
     "Forbidden",
     "K8stermError",
     "NoShellFound",
+    "NoTransferTool",
     "PodNotFound",
     "PodNotRunning",
     "ProtocolError",
     "RemoteError",
+    "RemoteNotADirectory",
+    "RemotePathNotFound",
+    "RemoteWriteError",
     "SessionClosed",
+    "TransferError",
     "Unauthorized",
+    "UnsafeArchive",
 ]

@@ -24,7 +24,15 @@ _KUBECONFIG_LINE = re.compile(r"export KUBECONFIG=(\S+)")
 class ExternalCluster:
     """``python -m k8sterm_widget.demo`` as a child process (its own session, so signals reach it alone)."""
 
-    def __init__(self, *, state_dir: str | Path | None = None, port: int = 0, timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        *,
+        state_dir: str | Path | None = None,
+        port: int = 0,
+        timeout: float = 60.0,
+        scenario: str | Path | None = None,
+    ) -> None:
+        self.scenario = scenario  # a scenario YAML (None: the built-in one)
         self._own_state = state_dir is None
         self.state_dir = Path(state_dir or tempfile.mkdtemp(prefix="k8sterm-demo-ext-"))
         self.port = port
@@ -37,6 +45,8 @@ class ExternalCluster:
         argv = [sys.executable, "-m", "k8sterm_widget.demo", "--state-dir", str(self.state_dir)]
         if self.port:
             argv += ["--port", str(self.port)]
+        if self.scenario is not None:
+            argv += ["--scenario", str(self.scenario)]
         self.proc = subprocess.Popen(
             argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
         )
