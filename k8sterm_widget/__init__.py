@@ -20,11 +20,22 @@ _LAZY = {
     "exec": ".oneshot",
     "ExecResult": ".oneshot",
     "ExecSession": ".session",
+    "shell": ".widget",
+    "Terminal": ".widget",
+    "exec_many": ".fanout",
+    "FanoutResult": ".fanout",
+    "PodResult": ".fanout",
+    "upload": ".transfer",
+    "download": ".transfer",
+    "TransferResult": ".transfer",
 }
 
 if TYPE_CHECKING:
+    from .fanout import FanoutResult, PodResult, exec_many  # noqa: F401
     from .oneshot import ExecResult, exec  # noqa: F401
     from .session import ExecSession  # noqa: F401
+    from .transfer import TransferResult, download, upload  # noqa: F401
+    from .widget import Terminal, shell  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:
@@ -50,3 +61,10 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
     from .server_extension import _jupyter_server_extension_points as points
 
     return points()
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext k8sterm_widget``: registers the ``%k8sterm`` line magic (see ``magics``)."""
+    from .magics import load_ipython_extension as load
+
+    load(ipython)

@@ -1,0 +1,10 @@
+"""The terminal widget: xterm.js in a notebook cell, bytes over the comm, the exec stream in the kernel.
+
+``_widget`` (the ``Terminal`` class and ``shell()``) is the lifecycle; ``protocol`` documents and
+validates the comm messages; ``coalesce``, ``flow`` and ``replay`` are pure policies (fake clocks in
+tests); ``output`` and ``stdin`` move bytes between the session and the comm.
+"""
+
+from ._widget import Terminal, shell
+
+__all__ = ["Terminal", "shell"]

@@ -1,0 +1,250 @@
+"""Helpers for the terminal widget's tests: a fake clock, a recording comm, browser-side probes.
+
+Imported by the test modules as ``helpers`` (pytest puts this directory on ``sys.path``; see demo_helpers).
+"""
+
+from __future__ import annotations
+
+
+class FakeClock:
+    """A monotonic clock that moves only when told to."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class Recorder:
+    """Every message a widget's comm publishes (comm_open with the state, updates, custom messages).
+
+    Use through the ``recorded`` fixture pattern: ``monkeypatch.setattr(comm, "create_comm", rec.create)``.
+    """
+
+    def __init__(self) -> None:
+        import threading
+
+        self.messages: list[tuple[str, dict, list[bytes]]] = []
+        self.comm_ids: list[str] = []  # the comm (widget model id) of each message
+        self.lock = threading.Lock()
+
+    def create(self, *args, **kwargs):
+        from comm.base_comm import BaseComm
+
+        recorder = self
+
+        class RecordingComm(BaseComm):
+            def publish_msg(self, msg_type, data=None, metadata=None, buffers=None, **keys):
+                with recorder.lock:
+                    recorder.messages.append((msg_type, data or {}, [bytes(b) for b in buffers or []]))
+                    recorder.comm_ids.append(self.comm_id)
+
+        return RecordingComm(*args, **kwargs)
+
+    def custom(self, kind: str | None = None, widget=None) -> list[tuple[dict, list[bytes]]]:
+        """Custom messages (optionally of one ``type``, of one widget) as (content, buffers)."""
+        with self.lock:
+            found = [
+                (data["content"], buffers)
+                for (msg_type, data, buffers), comm_id in zip(self.messages, self.comm_ids, strict=True)
+                if msg_type == "comm_msg"
+                and data.get("method") == "custom"
+                and (widget is None or comm_id == widget.model_id)
+            ]
+        return [(c, b) for c, b in found if kind is None or c.get("type") == kind]
+
+    def output(self, widget=None) -> bytes:
+        """A terminal's output stream as sent (output messages in order, checked to be contiguous)."""
+        out = bytearray()
+        for content, buffers in self.custom("output", widget):
+            assert content["offset"] == len(out), (content["offset"], len(out))
+            out += buffers[0]
+        return bytes(out)
+
+    def states(self) -> list[dict]:
+        """The synced state: the comm_open state, then every update."""
+        with self.lock:
+            return [
+                data.get("state", {})
+                for msg_type, data, _ in self.messages
+                if msg_type == "comm_open" or (msg_type == "comm_msg" and data.get("method") == "update")
+            ]
+
+
+def wait_until(predicate, timeout: float = 10.0, what: str = "condition"):
+    """Poll ``predicate`` until it returns something truthy (for kernel-side threads; no fixed sleeps)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.01)
+
+
+# ---- browser side ----------------------------------------------------------------------------------------
+# The widget root `.k8sterm` exposes the live xterm Terminal as `.terminal` (js/widget.js); these read it.
+
+JS_LINES = """([index, from]) => {
+    const root = document.querySelectorAll('.k8sterm')[index];
+    const term = root && root.terminal;
+    if (!term) return null;
+    const buffer = term.buffer.active, lines = [];
+    for (let i = from || 0; i < buffer.length; i++) lines.push(buffer.getLine(i).translateToString(true));
+    return lines;
+}"""
+
+JS_HAS_LINE = """([index, text, exact]) => {
+    const root = document.querySelectorAll('.k8sterm')[index];
+    const term = root && root.terminal;
+    if (!term) return false;
+    const buffer = term.buffer.active;
+    for (let i = 0; i < buffer.length; i++) {
+        const line = buffer.getLine(i).translateToString(true);
+        if (exact ? line === text : line.includes(text)) return true;
+    }
+    return false;
+}"""
+
+
+def term_lines(page, index: int = 0) -> list[str]:
+    return page.evaluate(JS_LINES, [index, 0]) or []
+
+
+def wait_line(page, text: str, *, index: int = 0, exact: bool = False, timeout: float = 15.0) -> None:
+    """Wait until a buffer line of terminal ``index`` contains (or equals) ``text``."""
+    try:
+        page.wait_for_function(JS_HAS_LINE, arg=[index, text, exact], timeout=timeout * 1000)
+    except Exception as e:
+        lines = [line for line in term_lines(page, index) if line.strip()]
+        raise AssertionError(f"{text!r} never appeared in terminal {index}; last lines: {lines[-12:]}") from e
+
+
+def wait_status(page, prefix: str, *, index: int = 0, timeout: float = 20.0) -> str:
+    """Wait until the header status of widget ``index`` starts with ``prefix``; return its text."""
+    js = """([index, prefix]) => {
+        const el = document.querySelectorAll('.k8sterm .k8sterm-status-text')[index];
+        return !!el && el.textContent.startsWith(prefix);
+    }"""
+    try:
+        page.wait_for_function(js, arg=[index, prefix], timeout=timeout * 1000)
+    except Exception as e:
+        raise AssertionError(f"status never became {prefix!r}: it is {status_text(page, index)!r}") from e
+    return status_text(page, index)
+
+
+def status_text(page, index: int = 0) -> str:
+    return page.evaluate(
+        "i => document.querySelectorAll('.k8sterm .k8sterm-status-text')[i]?.textContent ?? null", index
+    )
+
+
+def focus_terminal(page, index: int = 0) -> None:
+    page.locator(".k8sterm .xterm-screen").nth(index).click()
+    page.wait_for_function(
+        "i => document.activeElement === document.querySelectorAll('.k8sterm')[i].terminal.textarea",
+        arg=index,
+    )
+
+
+def type_line(page, text: str, index: int = 0) -> None:
+    """Type into terminal ``index`` as a user would (keyboard events), then Enter."""
+    focus_terminal(page, index)
+    page.keyboard.type(text)
+    page.keyboard.press("Enter")
+
+
+class Relay:
+    """A TCP relay on loopback that a test can cut: the network between the kernel and the cluster.
+
+    Stopping a demo cluster kills its containers first (exit 137, like a dying node), so a *lost
+    connection* is simulated here instead: ``cut()`` drops every relayed connection and refuses new ones,
+    ``restore()`` listens again on the same port.
+    """
+
+    def __init__(self, target_port: int, host: str = "127.0.0.1") -> None:
+        import socket
+        import threading
+
+        self.host, self.target_port = host, target_port
+        self._lock = threading.Lock()
+        self._conns: list[socket.socket] = []
+        with socket.socket() as s:
+            s.bind((host, 0))
+            self.port = s.getsockname()[1]
+        self._listener: socket.socket | None = None
+        self.restore()
+
+    def restore(self) -> None:
+        import socket
+        import threading
+
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((self.host, self.port))
+        listener.listen(16)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        import contextlib
+        import socket
+
+        with self._lock:
+            listener, self._listener = self._listener, None
+            conns, self._conns = self._conns, []
+        if listener is not None:
+            listener.close()
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+            conn.close()
+
+    def _accept(self, listener) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection((self.host, self.target_port), timeout=5)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src, dst) -> None:
+        import contextlib
+        import socket
+
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        with contextlib.suppress(OSError):
+            dst.shutdown(socket.SHUT_WR)
+
+    def kubeconfig(self, source: str, dest) -> str:
+        """A copy of ``source`` whose server URL goes through this relay."""
+        import re
+        from pathlib import Path
+
+        text = Path(source).read_text()
+        text = re.sub(r"(server: https://127\.0\.0\.1:)\d+", rf"\g<1>{self.port}", text)
+        Path(dest).write_text(text)
+        return str(dest)

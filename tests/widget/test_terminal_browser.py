@@ -1,0 +1,455 @@
+"""The terminal widget end to end: a real JupyterLab on loopback, Debian's Chromium, the demo cluster.
+
+One JupyterLab per comm mode (``commsOverSubshells`` default, and ``disabled`` through a per-server user
+settings dir), one browser, a fresh notebook (and kernel) per test. The terminal's screen is read through
+the automation hook (``.k8sterm`` → ``terminal``, the live xterm ``Terminal``), and every wait is a
+``wait_for_function``, never a fixed sleep. Terminals use the DOM renderer (``renderer="dom"``) so that
+headless Chromium without a GPU behaves like any browser.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import socket
+import time
+
+import pytest
+from helpers import Relay, focus_terminal, status_text, term_lines, type_line, wait_line, wait_status
+
+from k8sterm_widget.demo import DemoCluster
+
+pytestmark = pytest.mark.browser
+
+MODES = ["default", "disabled"]
+SHELL = 'import k8sterm_widget\nt = k8sterm_widget.shell("web-0", "demo", renderer="dom")\nt'
+TERM = "document.querySelector('.k8sterm').terminal"  # the automation hook, in page scripts
+
+
+@pytest.fixture(scope="module")
+def labs(start_lab, demo_cluster, tmp_path_factory):
+    """``labs(mode)``: the module's JupyterLab for a comm mode, started on first use.
+
+    The Lab server (and so every kernel) gets the demo cluster's KUBECONFIG in its environment.
+    """
+    started = {}
+
+    def get(mode: str):
+        if mode not in started:
+            args = []
+            if mode == "disabled":
+                settings = tmp_path_factory.mktemp("lab-settings-disabled")
+                path = settings / "@jupyterlab/apputils-extension/kernels-settings.jupyterlab-settings"
+                path.parent.mkdir(parents=True)
+                path.write_text(json.dumps({"commsOverSubshells": "disabled"}))
+                args.append(f"--LabApp.user_settings_dir={settings}")
+            saved = os.environ.get("KUBECONFIG")
+            os.environ["KUBECONFIG"] = demo_cluster.kubeconfig
+            try:
+                started[mode] = start_lab(*args)
+            finally:
+                if saved is None:
+                    os.environ.pop("KUBECONFIG", None)
+                else:
+                    os.environ["KUBECONFIG"] = saved
+        return started[mode]
+
+    return get
+
+
+def open_shell(lab, page, *cells: str, name: str | None = None, mode: str = "default"):
+    """Write a notebook with these cells, open it, run the first one, wait for the shell to connect."""
+    name = name or f"t-{time.monotonic_ns()}.ipynb"
+    lab.write_notebook(name, *cells)
+    lab.open_notebook(page, name)
+    want = "disabled" if mode == "disabled" else "perCommTarget"
+    assert page.evaluate("() => jupyterapp.serviceManager.kernels.commsOverSubshells") == want
+    lab.run_cell(page, 0)
+    page.locator(".k8sterm .xterm").first.wait_for()
+    wait_status(page, "connected")
+    return name
+
+
+def cell_count(page) -> int:
+    return page.locator(".jp-Notebook .jp-Cell").count()
+
+
+def execution_counts(page) -> list[str]:
+    return page.locator(".jp-Notebook .jp-Cell .jp-InputPrompt").all_inner_texts()
+
+
+def run_and_wait(lab, page, index: int, text: str, timeout: float = 30.0) -> float:
+    """Run cell ``index`` and wait until its output contains ``text``; returns the seconds it took."""
+    start = time.monotonic()
+    lab.run_cell(page, index)
+    page.wait_for_function(
+        """([i, text]) => {
+            const cell = document.querySelectorAll('.jp-Notebook .jp-Cell')[i];
+            return !!cell && (cell.querySelector('.jp-OutputArea')?.textContent ?? '').includes(text);
+        }""",
+        arg=[index, text],
+        timeout=timeout * 1000,
+    )
+    return time.monotonic() - start
+
+
+# ---- core behaviour, in both comm modes --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_shell_echo_size_and_exit_code(labs, page, mode):
+    lab = labs(mode)
+    open_shell(lab, page, SHELL, mode=mode)
+    type_line(page, "echo hi")
+    wait_line(page, "hi", exact=True)
+
+    type_line(page, "stty size")
+    size = page.evaluate(f"() => [{TERM}.rows, {TERM}.cols]")
+    wait_line(page, f"{size[0]} {size[1]}", exact=True)
+    assert size[1] > 100  # the width of the cell, not a default 80
+
+    type_line(page, "exit 3")
+    wait_status(page, "exited with code 3")
+    wait_line(page, "hi", exact=True)  # the last screen stays
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_keys_go_to_the_terminal_not_the_notebook(labs, page, mode):
+    lab = labs(mode)
+    open_shell(lab, page, SHELL, "1 + 1", mode=mode)
+    cells, counts = cell_count(page), execution_counts(page)
+    focus_terminal(page)
+    page.keyboard.type("echo X")
+    for key in ["a", "b", "m", "d", "d", "z", "Shift+Enter"]:  # notebook command-mode keys
+        page.keyboard.press(key)
+    wait_line(page, "Xabmddz", exact=True)  # Shift+Enter ran the command in the shell
+    assert cell_count(page) == cells and execution_counts(page) == counts  # no cell added, deleted or re-run
+    assert page.locator(".jp-Notebook .jp-Cell").first.get_attribute("class").count("jp-CodeCell") == 1
+
+    # Escape twice leaves the terminal (no keyboard trap); Enter on the viewport goes back in.
+    page.keyboard.press("Escape")
+    page.keyboard.press("Escape")
+    page.wait_for_function("() => document.activeElement?.classList.contains('xterm-viewport')")
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "() => document.activeElement === document.querySelector('.k8sterm').terminal.textarea"
+    )
+    # The first Escape went to the shell, as in JupyterLab (vi needs it): ESC + space is a no-op in bash.
+    page.keyboard.type(" echo back")
+    page.keyboard.press("Enter")
+    wait_line(page, "back", exact=True)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_ten_megabytes_arrive_byte_exact_and_the_kernel_stays_responsive(labs, page, mode):
+    lab = labs(mode)
+    open_shell(
+        lab,
+        page,
+        SHELL.replace('renderer="dom"', 'renderer="dom", scrollback=101000'),  # keep all 100k lines
+        "6 * 7",
+        mode=mode,
+    )
+    type_line(page, "head -c 7500000 /dev/urandom | base64 -w 100 > /tmp/big; sha256sum /tmp/big")
+    wait_line(page, "/tmp/big", exact=False)
+    page.wait_for_function(
+        f"""() => [...Array(40).keys()].some(i => /^[0-9a-f]{{64}}  \\/tmp\\/big$/.test(
+            {TERM}.buffer.active.getLine(i)?.translateToString(true) ?? ''))"""
+    )
+    expected = next(
+        line.split()[0] for line in term_lines(page) if re.fullmatch(r"[0-9a-f]{64}  /tmp/big", line)
+    )
+    type_line(page, "clear; echo BEG''IN; cat /tmp/big; echo EN''D")
+    start = time.monotonic()
+    busy = run_and_wait(lab, page, 1, "42")  # another cell while the terminal streams
+    wait_line(page, "END", exact=True, timeout=90)
+    elapsed = time.monotonic() - start
+    digest = page.evaluate(
+        """async () => {
+            const buffer = document.querySelector('.k8sterm').terminal.buffer.active;
+            const lines = [];
+            for (let i = 0; i < buffer.length; i++) lines.push(buffer.getLine(i).translateToString(true));
+            const body = lines.slice(lines.indexOf('BEGIN') + 1, lines.indexOf('END'));
+            const bytes = new TextEncoder().encode(body.join('\\n') + '\\n');
+            const hash = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+            return [body.length, [...hash].map(b => b.toString(16).padStart(2, '0')).join('')];
+        }"""
+    )
+    assert digest == [100_000, expected]
+    assert busy < 10, f"a cell took {busy:.1f} s while the terminal streamed"
+    print(f"\n[{mode}] 10 MB through the terminal in {elapsed:.2f} s; a cell meanwhile took {busy:.2f} s")
+
+
+# ---- the rest, in the default mode -------------------------------------------------------------------------
+
+
+def test_cjk_and_emoji_have_the_right_widths(labs, page):
+    lab = labs("default")
+    open_shell(lab, page, SHELL)
+    # 中文 😀 x, as octal escapes so the keyboard only types ASCII
+    type_line(page, r"printf '\344\270\255\346\226\207 \360\237\230\200 x\n'")
+    wait_line(page, "中文 😀 x", exact=True)
+    cells = page.evaluate(
+        """() => {
+            const buffer = document.querySelector('.k8sterm').terminal.buffer.active;
+            for (let i = 0; i < buffer.length; i++) {
+                const line = buffer.getLine(i);
+                if (line.translateToString(true) !== '中文 😀 x') continue;
+                const out = [];
+                for (let x = 0; x < 9; x++) {
+                    const cell = line.getCell(x);
+                    out.push([cell.getChars(), cell.getWidth()]);
+                }
+                return out;
+            }
+        }"""
+    )
+    assert cells == [
+        ["中", 2], ["", 0], ["文", 2], ["", 0], [" ", 1], ["😀", 2], ["", 0], [" ", 1], ["x", 1],
+    ]  # fmt: skip
+    # typed (not only printed) wide characters survive the round trip and the shell's line editor
+    type_line(page, "echo 漢字 ok")
+    wait_line(page, "root@web-0:/# echo 漢字 ok", exact=True)
+    wait_line(page, "漢字 ok", exact=True)
+
+
+def test_a_bad_pod_shows_the_preflight_error_line(labs, page):
+    lab = labs("default")
+    name = f"bad-{time.monotonic_ns()}.ipynb"
+    lab.write_notebook(name, 'import k8sterm_widget\nk8sterm_widget.shell("web-9", "demo", renderer="dom")')
+    lab.open_notebook(page, name)
+    lab.run_cell(page, 0)
+    text = wait_status(page, "error — ")
+    message = page.locator(".k8sterm .k8sterm-message")
+    message.wait_for()
+    assert 'pod "web-9" not found in namespace "demo"' in message.inner_text()
+    assert "web-0" in message.inner_text()  # the suggestion
+    assert "\n" not in message.inner_text().strip() and "Traceback" not in text
+    assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
+    assert page.locator(".k8sterm .k8sterm-body").is_hidden()  # nothing printed yet: just the line
+
+
+CHECKPOINTED = """import time
+for _ in range(200):  # the front end checkpoints ~1 s after output settles
+    c = t._pipe.replay.checkpoint
+    if c is not None and c.offset == t._pipe.replay.end:
+        break
+    time.sleep(0.05)
+print("checkpointed", c is not None and c.offset == t._pipe.replay.end)"""
+
+
+def test_second_view_and_page_reload_replay_the_screen(labs, page):
+    lab = labs("default")
+    open_shell(lab, page, SHELL, "t", CHECKPOINTED)
+    type_line(page, "echo first-$((6*7))")
+    wait_line(page, "first-42", exact=True)
+    lab.run_cell(page, 1)  # a second view of the same widget
+    page.locator(".k8sterm").nth(1).locator(".xterm").wait_for()
+    wait_line(page, "first-42", exact=True, index=1)
+    type_line(page, "echo second-$((7*7))", index=1)  # typed in view 2, seen in view 1
+    wait_line(page, "second-49", exact=True, index=0)
+
+    # a full-screen app: the alternate screen must come back as a screen, not as a byte log
+    type_line(page, r"printf '\033[?1049h\033[2J\033[HFULL''SCREEN\n'; sleep 600")
+    wait_line(page, "FULLSCREEN", exact=True)
+    page.wait_for_function(f"() => {TERM}.buffer.active.type === 'alternate'")
+    run_and_wait(lab, page, 2, "checkpointed True")  # the kernel holds the screen as of now
+    page.evaluate("() => jupyterapp.commands.execute('docmanager:save')")
+    page.wait_for_function("() => !jupyterapp.shell.currentWidget.context.model.dirty")
+    page.reload()
+    page.locator(".k8sterm .xterm").first.wait_for(timeout=60_000)
+    page.wait_for_function(
+        """() => { const t = document.querySelector('.k8sterm')?.terminal;
+                   return t && t.buffer.active.type === 'alternate'
+                       && t.buffer.active.getLine(0).translateToString(true) === 'FULLSCREEN'; }""",
+        timeout=30_000,
+    )
+    wait_status(page, "connected")
+    focus_terminal(page)
+    page.keyboard.press("Control+C")  # still the same live shell
+    type_line(page, r"printf '\033[?1049l'; echo after-reload-$((2+2))")
+    wait_line(page, "after-reload-4", exact=True)
+    wait_line(page, "first-42", exact=True)  # the normal screen came back too
+
+
+def test_theme_follows_jupyterlab_light_and_dark(labs, page):
+    lab = labs("default")
+    open_shell(lab, page, SHELL)
+    background = "() => document.querySelector('.k8sterm').terminal.options.theme.background"
+    light = page.evaluate(background)
+    page.evaluate("() => jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
+    page.wait_for_function(f"() => ({background})() !== {json.dumps(light)}", timeout=20_000)
+    dark = page.evaluate(background)
+    assert dark.lower() in ("#111111", "#111"), dark
+    page.evaluate("() => jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
+    page.wait_for_function(f"() => ({background})() === {json.dumps(light)}", timeout=20_000)
+
+
+def test_clearing_the_output_ends_the_remote_shell(labs, page):
+    lab = labs("default")
+    cells = (
+        "import k8sterm_widget\nimport k8sterm_widget.widget._widget as w\nw.CLEARED_GRACE = 0.5\n"
+        't = k8sterm_widget.shell("web-0", "demo", renderer="dom")\nt',
+        "import time\nfor _ in range(100):\n    if t.status != 'connected':\n        break\n"
+        "    time.sleep(0.05)\nt.status",
+    )
+    open_shell(lab, page, *cells)
+    page.evaluate("() => jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
+    page.locator(".k8sterm").wait_for(state="detached")
+    run_and_wait(lab, page, 1, "'closed'")
+
+
+def test_notebook7_smoke(labs, page):
+    lab = labs("default")
+    name = f"nb7-{time.monotonic_ns()}.ipynb"
+    lab.write_notebook(name, SHELL)
+    page.goto(f"{lab.url}notebooks/{name}")
+    page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
+    page.wait_for_function(
+        "() => document.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset.status === 'idle'"
+        " || document.querySelector('#jp-kernel-status, .jp-KernelStatus')?.textContent?.includes('Idle')",
+        timeout=60_000,
+    )
+    lab.run_cell(page, 0)
+    page.locator(".k8sterm .xterm").wait_for(timeout=60_000)
+    wait_status(page, "connected")
+    counts = execution_counts(page)
+    type_line(page, "echo nb7-$((5*5))")
+    wait_line(page, "nb7-25", exact=True)
+    focus_terminal(page)
+    page.keyboard.type("echo shift-enter")
+    page.keyboard.press("Shift+Enter")  # Notebook 7's Lumino listens first: must not re-run the cell
+    wait_line(page, "shift-enter", exact=True)
+    assert execution_counts(page) == counts
+
+
+# ---- lost connection and reconnect (a private cluster, reached through a relay the test can cut) ----------
+
+
+def test_lost_connection_shows_disconnected_and_reconnect_works_after_a_restart(labs, page, tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    state = tmp_path / "cluster"
+    cluster = DemoCluster(port=port, state_dir=state).start()
+    relay = Relay(port)
+    try:
+        kubeconfig = relay.kubeconfig(cluster.kubeconfig, tmp_path / "relayed.kubeconfig")
+        lab = labs("default")
+        open_shell(
+            lab,
+            page,
+            f'import k8sterm_widget\nk8sterm_widget.shell("web-0", "demo", kubeconfig={kubeconfig!r}, '
+            'renderer="dom")',
+        )
+        type_line(page, "echo before-$((1+1))")
+        wait_line(page, "before-2", exact=True)
+
+        relay.cut()  # the network drops
+        text = wait_status(page, "disconnected — ", timeout=40)
+        assert len(text) > len("disconnected — ") + 5, text  # with a reason
+        cluster.stop()  # the cluster goes down too: reconnecting now fails with a readable line
+        page.locator(".k8sterm button[data-action='reconnect']").click()
+        text = wait_status(page, "error — ", timeout=40)
+        assert "cannot reach the Kubernetes API server" in text, text
+        wait_line(page, "before-2", exact=True)  # the old screen stays
+
+        cluster = DemoCluster(port=port, state_dir=state).start()  # same URL, same credentials
+        relay.restore()
+        page.locator(".k8sterm button[data-action='reconnect']").click()
+        wait_status(page, "connected", timeout=30)
+        type_line(page, "echo after-$((2+2))")
+        wait_line(page, "after-4", exact=True)
+        wait_line(page, "before-2", exact=True)
+        assert status_text(page) == "connected"
+    finally:
+        relay.cut()
+        cluster.stop()
+
+
+# ---- more of what a daily user does ----------------------------------------------------------------------
+
+
+def test_resizing_the_page_resizes_the_pty(labs, page):
+    lab = labs("default")
+    open_shell(lab, page, SHELL)
+    before = page.evaluate(f"() => {TERM}.cols")
+    page.set_viewport_size({"width": 900, "height": 900})
+    page.wait_for_function(f"cols => {TERM}.cols < cols", arg=before)
+    size = page.evaluate(f"() => [{TERM}.rows, {TERM}.cols]")
+    type_line(page, "stty size")
+    wait_line(page, f"{size[0]} {size[1]}", exact=True)
+
+
+def test_ctrl_c_stops_a_flood_promptly(labs, page):
+    lab = labs("default")
+    open_shell(lab, page, SHELL)
+    type_line(page, "yes flood-line")
+    wait_line(page, "flood-line", exact=True)
+    page.wait_for_function(f"() => {TERM}.buffer.active.length >= 5000")  # a full scrollback: a real flood
+    start = time.monotonic()
+    page.keyboard.press("Control+C")
+    page.wait_for_function(
+        f"""() => {{ const b = {TERM}.buffer.active;
+                    return b.getLine(b.baseY + b.cursorY).translateToString(true).endsWith('# '); }}""",
+        timeout=15_000,
+    )
+    elapsed = time.monotonic() - start
+    assert elapsed < 3, f"the prompt came back {elapsed:.1f} s after Ctrl+C"
+    print(f"\nprompt back {elapsed * 1000:.0f} ms after Ctrl+C during a flood")
+
+
+def test_find_and_copy(labs, page):
+    lab = labs("default")
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=lab.url.rstrip("/"))
+    open_shell(lab, page, SHELL)
+    type_line(page, "echo needle-one; echo hay; echo needle-two")
+    wait_line(page, "needle-two", exact=True)
+
+    page.locator(".k8sterm button[data-action='find']").click()
+    page.locator(".k8sterm .k8sterm-query").fill("needle-")
+    page.wait_for_function(
+        "() => /^\\d+\\/\\d+$/.test(document.querySelector('.k8sterm .k8sterm-count').textContent)"
+    )
+    total = int(page.locator(".k8sterm .k8sterm-count").inner_text().split("/")[1])
+    assert total >= 4  # two commands typed, two lines printed
+    page.keyboard.press("Escape")
+    assert page.locator(".k8sterm .k8sterm-search").is_hidden()
+
+    page.locator(".k8sterm button[data-action='copy']").click()  # nothing selected: the whole terminal
+    page.wait_for_function("() => navigator.clipboard.readText().then(t => t.includes('needle-two'))")
+    page.evaluate("() => navigator.clipboard.writeText('')")
+
+    focus_terminal(page)
+    page.evaluate(f"() => {TERM}.select(0, {TERM}.buffer.active.cursorY - 1, 10)")
+    page.keyboard.press("Control+C")  # with a selection: copies, and sends nothing to the shell
+    page.wait_for_function("() => navigator.clipboard.readText().then(t => t.length === 10)")
+    type_line(page, "echo still-$((3*4))")
+    wait_line(page, "still-12", exact=True)
+    assert "^C" not in "\n".join(term_lines(page))
+
+
+def test_base64_fallback_and_a_big_paste_when_the_host_drops_buffers(labs, page):
+    """Colab and Positron drop comm buffers: simulate a host that drops them both ways, then paste 300 KB."""
+    lab = labs("default")
+    cell = (
+        "import k8sterm_widget\n"
+        't = k8sterm_widget.shell("web-0", "demo", renderer="dom")\n'
+        "_send, _recv = t.send, t._on_custom_msg\n"
+        "t.send = lambda content, buffers=None: _send(content, None)  # kernel -> browser: dropped\n"
+        "t.on_msg(_recv, remove=True)\n"
+        "t.on_msg(lambda w, content, buffers: _recv(w, content, []))  # browser -> kernel: dropped\n"
+        "t"
+    )
+    open_shell(lab, page, cell)
+    type_line(page, "echo b64-$((8*8))")
+    wait_line(page, "b64-64", exact=True)
+    lines = [f"{i:06d} " + "x" * 93 for i in range(3000)]  # 300 kB in lines a tty accepts
+    text = "\n".join(lines) + "\n"
+    type_line(page, "stty -echo; cat > /tmp/paste; stty echo; sha256sum /tmp/paste")
+    page.wait_for_function(f"() => !{TERM}.modes.bracketedPasteMode")  # bash has run the line: cat reads
+    page.evaluate(f"text => {TERM}.paste(text)", text)
+    page.keyboard.press("Control+D")
+    wait_line(page, hashlib.sha256(text.encode()).hexdigest(), timeout=30)

@@ -1,0 +1,328 @@
+"""The Terminal widget driven in-process on the demo cluster: its comm is a recorder, its front end is us.
+
+These cover the kernel side without a browser: the secrets audit over every synced trait and every message
+of real sessions, the first-size rule, exit status, the cleared-output rule, reconnect, garbage from the
+front end, and the atexit cleanup.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import comm
+import pytest
+import yaml
+from helpers import Recorder, wait_until
+
+from k8sterm_widget import errors
+from k8sterm_widget.widget import _widget
+from k8sterm_widget.widget._widget import Terminal, shell
+
+SYNCED = {
+    # names and state only; anything added here must be reviewed for secrets
+    "pod", "namespace", "container", "context", "status", "status_detail", "exit_code", "notes",
+    "renderer", "font_size", "rows", "scrollback", "_uid",
+}  # fmt: skip
+
+
+@pytest.fixture
+def rec(monkeypatch):
+    recorder = Recorder()
+    monkeypatch.setattr(comm, "create_comm", recorder.create)
+    return recorder
+
+
+@pytest.fixture
+def kc(demo_cluster):
+    return {"kubeconfig": demo_cluster.kubeconfig, "context": "demo-admin"}
+
+
+class FrontEnd:
+    """Numbers messages like js/transport.js does (input, resize and views carry id and seq)."""
+
+    def __init__(self, w: Terminal, id: str = "fe1"):
+        self.w, self.id, self.seq = w, id, {}
+
+    def send(self, content: dict, buffers=()):
+        kind = content["type"]
+        if kind in ("input", "resize", "views"):
+            content = {**content, "id": self.id, "seq": self.seq.get(kind, 0)}
+            self.seq[kind] = content["seq"] + 1
+        self.w._on_custom_msg(self.w, content, list(buffers))
+
+
+def handshake(w: Terminal, size=(100, 30), fe="fe1"):
+    """What the browser does at start-up: probe, size, replay request."""
+    w._fe = FrontEnd(w, fe)
+    w._fe.send({"type": "ready", "id": fe}, [b"\0"])
+    w._fe.send({"type": "resize", "cols": size[0], "rows": size[1]})
+    w._fe.send({"type": "replay", "id": fe, "b64": False})
+
+
+def type_(w: Terminal, text: str):
+    if not hasattr(w, "_fe"):
+        w._fe = FrontEnd(w)
+    w._fe.send({"type": "input"}, [text.encode()])
+
+
+def connected(w):
+    return wait_until(lambda: w.status != "connecting", 20, "the session to open") and w.status == "connected"
+
+
+def test_synced_traits_are_names_and_state_only(rec, kc):
+    w = Terminal("web-0", "demo", connect=False, **kc)
+    base = _widget.anywidget.AnyWidget()
+    assert set(w.keys) - set(base.keys) - {"_css"} == SYNCED  # _css: the bundled stylesheet
+    w.close(keep_view=False)
+    base.close()
+
+
+def secrets_of(kubeconfig: str) -> list[str]:
+    """Every credential-like string of a kubeconfig, plus fragments long enough to be recognisable."""
+    config = yaml.safe_load(Path(kubeconfig).read_text())
+    found = []
+    for user in config["users"]:
+        for key, value in user["user"].items():
+            if isinstance(value, str):
+                found.append(value)
+                if key.endswith("-data"):
+                    found.append(base64.b64decode(value).decode(errors="replace"))
+    for cluster in config["clusters"]:
+        data = cluster["cluster"].get("certificate-authority-data")
+        if data:
+            found.append(data)
+            pem = base64.b64decode(data).decode()
+            found += [line for line in pem.splitlines() if len(line) > 40]  # the certificate body
+    found.append(Path(kubeconfig).read_text())
+    fragments = []
+    for secret in found:
+        fragments.append(secret)
+        if len(secret) > 24:
+            fragments += [secret[i : i + 24] for i in range(0, len(secret) - 24, 12)]
+    return fragments
+
+
+def exec_plugin_kubeconfig(demo_cluster, tmp_path) -> tuple[str, str]:
+    """A copy of the demo kubeconfig whose user gets the admin token from an exec plugin."""
+    config = yaml.safe_load(Path(demo_cluster.kubeconfig).read_text())
+    token = next(u["user"]["token"] for u in config["users"] if u["name"] == "admin")
+    plugin = tmp_path / "plugin.py"
+    plugin.write_text(
+        textwrap.dedent(f"""
+        import json
+        print(json.dumps({{"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential",
+                          "status": {{"token": {token!r}}}}}))
+        """)
+    )
+    config["users"] = [
+        {
+            "name": "plugged",
+            "user": {
+                "exec": {
+                    "apiVersion": "client.authentication.k8s.io/v1",
+                    "command": sys.executable,
+                    "args": [str(plugin)],
+                    "interactiveMode": "Never",
+                }
+            },
+        }
+    ]
+    config["contexts"] = [{"name": "plugged", "context": {"cluster": "k8sterm-demo", "user": "plugged"}}]
+    config["current-context"] = "plugged"
+    path = tmp_path / "plugged.kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    return str(path), token
+
+
+def test_no_secret_in_any_trait_or_message_of_real_sessions(rec, demo_cluster, tmp_path):
+    plugged, token = exec_plugin_kubeconfig(demo_cluster, tmp_path)
+    terminals = [
+        shell("web-0", "demo", kubeconfig=demo_cluster.kubeconfig, context="demo-admin"),
+        shell("web-0", "demo", kubeconfig=plugged),  # credentials from an exec plugin
+        shell("no-such-pod", "demo", kubeconfig=demo_cluster.kubeconfig),  # pre-flight error text
+        shell("web-0", "demo", kubeconfig=demo_cluster.kubeconfig, context="demo-viewer"),  # RBAC refusal
+    ]
+    for i, w in enumerate(terminals):
+        handshake(w, fe=f"fe{i}")
+    for w in terminals[:2]:
+        assert connected(w), w
+        type_(w, "echo $((6*7)); env | grep -ci token; exit 0\n")
+        wait_until(lambda w=w: w.status == "exited", 10, "exit")
+        w._on_custom_msg(w, {"type": "checkpoint", "offset": 0, "cols": 100, "rows": 30}, [b"screen"])
+        w._on_custom_msg(w, {"type": "reconnect"}, [])
+        assert connected(w)
+        w._on_custom_msg(w, {"type": "replay", "id": "again", "b64": True}, [])
+        w.close()
+    assert wait_until(lambda: terminals[2].status == "error")
+    assert wait_until(lambda: terminals[3].status == "error")
+    assert isinstance(terminals[3].error, errors.Forbidden)
+
+    blob = json.dumps([(t, d) for t, d, _ in rec.messages], default=str)
+    blob += "".join(b.decode("latin-1") for _, _, bufs in rec.messages for b in bufs)
+    blob += json.dumps([w.get_state() for w in terminals], default=str)
+    assert all(b"42" in rec.output(w) for w in terminals[:2])  # the sessions did run
+    assert len(rec.messages) > 20
+    for secret in [*secrets_of(demo_cluster.kubeconfig), token, demo_cluster.kubeconfig, plugged]:
+        assert secret not in blob, f"a credential fragment reached the front end: {secret[:12]}…"
+
+
+def test_a_bad_pod_is_one_readable_line_and_a_typed_error(rec, kc):
+    w = shell("web-9", "demo", **kc)
+    wait_until(lambda: w.status == "error", 10)
+    assert isinstance(w.error, errors.PodNotFound)
+    assert "\n" not in w.status_detail and 'pod "web-9" not found' in w.status_detail
+    assert "Traceback" not in w.status_detail
+    assert w.session is None
+
+
+def test_the_stream_opens_at_the_first_size_a_view_reports(rec, kc):
+    w = shell("web-0", "demo", **kc)
+    wait_until(lambda: w.container == "nginx", 10, "pre-flight")  # pre-flight is done, but no size yet
+    assert w.status == "connecting" and w.session is None
+    handshake(w, size=(123, 45))
+    assert connected(w)
+    assert w.session.size == (123, 45) == w.size
+    type_(w, "stty size\n")
+    wait_until(lambda: b"45 123" in rec.output(), 10, "stty output")
+    w.close()
+
+
+def test_headless_terminals_open_after_the_wait_at_80x24(rec, kc, monkeypatch):
+    monkeypatch.setattr(_widget, "FIRST_SIZE_WAIT", 0.3)
+    w = shell("web-0", "demo", **kc)
+    assert connected(w)
+    assert w.session.size == (80, 24)
+    assert rec.custom("output") == []  # nobody asked: nothing sent, all kept for a replay
+    type_(w, "echo headless-$((1+1))\n")
+    wait_until(lambda: b"headless-2" in w._pipe.replay.snapshot().tail, 10)
+    w.close()
+
+
+def test_exit_code_and_the_last_output_comes_before_the_status(rec, kc):
+    w = shell("web-0", "demo", **kc)
+    handshake(w)
+    assert connected(w)
+    type_(w, "echo bye; exit 3\n")
+    wait_until(lambda: w.status == "exited", 10)
+    assert w.exit_code == 3 and w.status_detail == ""
+    order = [
+        "out" if d.get("method") == "custom" else d.get("state", {}).get("status")
+        for t, d, _ in rec.messages
+        if t == "comm_msg"
+    ]
+    assert order.index("exited") > max(i for i, o in enumerate(order) if o == "out")
+    assert b"bye" in rec.output()
+
+
+def test_typed_ahead_keys_reach_the_shell(rec, kc):
+    w = shell("web-0", "demo", **kc)
+    type_(w, "echo early-$((2+3))\n")  # before the stream exists
+    handshake(w)
+    assert connected(w)
+    wait_until(lambda: b"early-5" in rec.output(), 10)
+    w.close()
+
+
+def test_reconnect_continues_the_same_stream(rec, kc):
+    w = shell("web-0", "demo", **kc)
+    handshake(w)
+    assert connected(w)
+    type_(w, "exit 7\n")
+    wait_until(lambda: w.status == "exited")
+    w._on_custom_msg(w, {"type": "reconnect"}, [])
+    assert connected(w)
+    type_(w, "echo again-$((4*4))\n")
+    wait_until(lambda: b"again-16" in rec.output(), 10)
+    assert b"[reconnecting to demo/web-0]" in rec.output()  # offsets contiguous: checked by output()
+    w.close()
+    assert w.status == "closed" and w.session is None
+
+
+def test_clearing_the_output_closes_the_session_after_a_grace_period(rec, kc, monkeypatch):
+    monkeypatch.setattr(_widget, "CLEARED_GRACE", 0.3)
+    w = shell("web-0", "demo", **kc)
+    handshake(w)
+    assert connected(w)
+    w._fe.send({"type": "views", "count": 1})
+    w._fe.send({"type": "views", "count": 0})
+    w._fe.send({"type": "views", "count": 1})  # re-rendered: comes back
+    session = w.session
+    time.sleep(0.5)  # longer than the grace period: nothing may happen
+    assert w.status == "connected"
+    w._fe.send({"type": "views", "count": 0})
+    wait_until(lambda: w.status == "closed", 5, "the grace period to end the session")
+    assert session.ended
+
+
+def test_garbage_from_the_front_end_is_dropped_and_the_terminal_keeps_working(rec, kc, caplog):
+    w = shell("web-0", "demo", **kc)
+    handshake(w)
+    assert connected(w)
+    rng = random.Random(4)
+    junk = [
+        None, 42, "input", [], {"type": None}, {"type": "input"}, {"type": "input", "b64": 5},
+        {"type": "resize", "cols": -5, "rows": 10**9}, {"type": "ack", "offset": "1"},
+        {"type": "ack", "offset": 10**30}, {"type": "checkpoint", "offset": 0}, {"type": "views"},
+        {"type": "__init__"}, {"type": "_on_input"}, {"type": "ready", "id": {"x": 1}},
+        {"type": "input", "id": "fe1", "seq": -1, "b64": "eA=="}, {"type": "resize", "cols": 80, "rows": 24},
+    ]  # fmt: skip
+    with caplog.at_level("WARNING", logger="k8sterm_widget.widget"):
+        for content in junk:
+            w._on_custom_msg(w, content, [])
+        for _ in range(300):
+            content = {rng.choice(["type", "b64", "offset", "x"]): rng.choice([None, 1, "ack", [], {}])}
+            buffers = rng.choice([[], [b"\xff" * rng.randrange(10)], [object()], None, [b"a", b"b"]])
+            w._on_custom_msg(w, content, buffers)
+        w._on_custom_msg(w, {"type": "ack", "offset": 10**12}, [])  # well-formed but beyond the stream
+    assert caplog.records, "drops must be logged"
+    assert w.status == "connected"
+    type_(w, "echo still-$((3*3))\n")
+    wait_until(lambda: b"still-9" in rec.output(), 10)
+    w.close()
+
+
+def test_rate_limit_drops_a_flood_of_messages(rec, kc, caplog):
+    w = Terminal("web-0", "demo", connect=False, **kc)
+    with caplog.at_level("WARNING", logger="k8sterm_widget.widget"):
+        for _ in range(10_000):
+            w._on_custom_msg(w, {"type": "ack", "offset": 0}, [])
+    assert any("rate limit" in r.getMessage() for r in caplog.records)
+    w.close(keep_view=False)
+
+
+def test_kernel_exit_closes_every_live_session(rec, kc):
+    w = shell("web-0", "demo", **kc)
+    handshake(w)
+    assert connected(w)
+    session = w.session
+    _widget._close_all_at_exit()
+    assert session.ended and w.status == "closed"
+
+
+def test_input_handled_by_two_threads_reaches_the_shell_in_order(rec, kc):
+    """JupyterLab sends to the main shell until the subshell exists: two threads, one keystroke stream."""
+    import threading
+
+    w = shell("web-0", "demo", **kc)
+    handshake(w)
+    assert connected(w)
+    text = "echo " + "".join(f"{i % 10}" for i in range(200)) + "\n"
+    messages = [({"type": "input", "id": "fe1", "seq": i}, [ch.encode()]) for i, ch in enumerate(text)]
+    odd, even = messages[1::2], messages[0::2]
+    threads = [
+        threading.Thread(target=lambda ms=ms: [w._on_custom_msg(w, c, b) for c, b in reversed(ms)])
+        for ms in (odd, even)
+    ]  # each thread even delivers its half backwards
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    digits = "".join(f"{i % 10}" for i in range(200))
+    wait_until(lambda: f"\r{digits}\r\n".encode() in rec.output(w), 10, "the digits in order")
+    w.close()
