@@ -25,7 +25,10 @@ class K8stermError(Exception):
         self.code = code
 
     def __str__(self) -> str:
-        return f"{self.message} {self.hint}".strip() if self.hint else self.message
+        if not self.hint:
+            return self.message
+        sep = " " if self.message.rstrip().endswith((".", "!", "?", ":")) else ". "
+        return f"{self.message.rstrip()}{sep}{self.hint}"
 
     def _render_traceback_(self) -> list[str]:
         """IPython hook: show one readable line in a notebook instead of a traceback wall."""

@@ -8,6 +8,7 @@ import time
 import psutil
 import pytest
 
+from k8sterm_widget.demo.external import ExternalCluster
 from k8sterm_widget.errors import NoShellFound, SessionClosed
 from k8sterm_widget.session import ExecSession
 
@@ -120,24 +121,28 @@ def test_multibyte_character_split_at_every_offset_arrives_intact(kc, char):
         assert "".join(decoder.decode(f) for f in frames) + decoder.decode(b"", final=True) == char
 
 
-def test_close_is_prompt_and_leaves_no_threads_or_sockets(kc):
-    # Warm up once so lazily created pools and caches are not counted as leaks.
-    ExecSession.open("web-0", ["true"], "demo", tty=False, stdin=False, **kc).wait(10)
-    proc = psutil.Process()
-    threads_before = {t.ident for t in threading.enumerate()}
-    fds_before = proc.num_fds()
-    sessions = [ExecSession.open("web-0", None, "demo", **kc) for _ in range(5)]
-    assert proc.num_fds() > fds_before
-    started = time.monotonic()
-    for s in sessions:
-        s.close()
-    assert time.monotonic() - started < 5
-    assert all(s.ended and s.end_reason == "closed" for s in sessions)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        leaked = {t.ident for t in threading.enumerate()} - threads_before
-        if not leaked and proc.num_fds() <= fds_before:
-            break
-        time.sleep(0.05)
-    assert not ({t.ident for t in threading.enumerate()} - threads_before)
-    assert proc.num_fds() <= fds_before
+def test_close_is_prompt_and_leaves_no_threads_or_sockets(tmp_path):
+    # The cluster runs in a child process here: in-process, its own threads and descriptors would blur
+    # what this process holds on the client side.
+    with ExternalCluster(state_dir=tmp_path / "state") as cluster:
+        kc = {"kubeconfig": cluster.kubeconfig, "context": "demo-admin"}
+        # Warm up once so lazily created pools and caches are not counted as leaks.
+        ExecSession.open("web-0", ["true"], "demo", tty=False, stdin=False, **kc).wait(10)
+        proc = psutil.Process()
+        threads_before = {t.ident for t in threading.enumerate()}
+        fds_before = proc.num_fds()
+        sessions = [ExecSession.open("web-0", None, "demo", **kc) for _ in range(5)]
+        assert proc.num_fds() > fds_before
+        started = time.monotonic()
+        for s in sessions:
+            s.close()
+        assert time.monotonic() - started < 5
+        assert all(s.ended and s.end_reason == "closed" for s in sessions)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            leaked = {t.ident for t in threading.enumerate()} - threads_before
+            if not leaked and proc.num_fds() <= fds_before:
+                break
+            time.sleep(0.05)
+        assert not [t.name for t in threading.enumerate() if t.ident not in threads_before]
+        assert proc.num_fds() <= fds_before
