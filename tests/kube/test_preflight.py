@@ -108,28 +108,11 @@ def test_unreachable_names_the_server_but_no_secret(demo_cluster, tmp_path):
 
 def test_wrong_ca_is_a_tls_failure(demo_cluster, tmp_path):
     import base64
-    import datetime
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    from k8sterm_widget.demo import pki
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "someone-else-ca")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    pem = base64.b64encode(cert.public_bytes(serialization.Encoding.PEM)).decode()
+    # Another demo cluster's CA: a valid CA, just not the one that signed this server's certificate.
+    pem = base64.b64encode(pki.ensure_pki(tmp_path / "other").ca_pem).decode()
 
     def other_ca(doc):
         for c in doc["clusters"]:
