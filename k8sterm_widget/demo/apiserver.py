@@ -3,8 +3,9 @@
 Requests pass authentication (401), the RBAC filter (403), then a resource handler; every failure, including
 a bug in a handler, becomes a ``metav1.Status`` with the apiserver's wording, never a traceback.  Lists
 support selectors, ``limit``/``continue`` and server-side printing (Tables for kubectl); watches stream JSON
-events with resourceVersions and bookmarks.  ``pods/exec`` and ``pods/attach`` are handed to
-:mod:`.exec_ws`.
+events with resourceVersions and bookmarks, and end when their client leaves.  Subresources have modules
+of their own: ``pods/exec`` and ``pods/attach`` (:mod:`.exec_ws`), ``pods/ephemeralcontainers``
+(:mod:`.ephemeral`), ``pods/log`` (:mod:`.logs`); so do the review APIs (:mod:`.reviews`).
 """
 
 from __future__ import annotations
@@ -12,22 +13,23 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import json
 import logging
 import random
 import time
-import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
-from . import auth, discovery, exec_ws, protobuf, tables
+from . import auth, discovery, ephemeral, exec_ws, logs, reviews, tables
 from . import status as st
+from .context import CTX, INFO, USER, ClusterContext, respond_json, respond_status, response_headers
 from .objects import Obj
 from .selectors import SelectorError, match_fields, match_labels, parse_fields, parse_labels
-from .store import Store, TooOld
+from .store import TooOld
 
 log = logging.getLogger(__name__)
 
@@ -36,41 +38,9 @@ POD_FIELDS = {
     "spec.serviceAccountName", "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName",
 }  # fmt: skip
 NAMESPACE_FIELDS = {"metadata.name", "metadata.namespace", "status.phase"}
+MAX_BODY = 3 << 20  # the apiserver's limit for a request body
 BOOKMARK_INTERVAL = 60.0
 DEFAULT_WATCH_TIMEOUT = 1800.0
-
-
-@dataclass
-class ClusterContext:
-    """What the handlers share: the store, the node agent, authentication and the live exec sessions."""
-
-    store: Store
-    node: Any
-    authenticator: auth.Authenticator
-    sessions: set[Any] = field(default_factory=set)
-
-
-CTX = web.AppKey("ctx", ClusterContext)
-# Typed request keys where aiohttp has them (3.13+), plain strings before.
-USER: Any = web.RequestKey("user", auth.User) if hasattr(web, "RequestKey") else "user"
-INFO: Any = web.RequestKey("info", auth.RequestInfo) if hasattr(web, "RequestKey") else "info"
-
-
-# --- responses ------------------------------------------------------------------------------------
-
-
-def _headers() -> dict[str, str]:
-    return {"Audit-Id": str(uuid.uuid4()), "Cache-Control": "no-cache, private"}
-
-
-def respond_json(obj: Any, status: int = 200) -> web.Response:
-    return web.Response(
-        status=status, body=st.encode(obj), content_type="application/json", headers=_headers()
-    )
-
-
-def respond_status(status: st.Status) -> web.Response:
-    return respond_json(status, int(status.get("code", 500)))
 
 
 # --- middleware -----------------------------------------------------------------------------------
@@ -87,6 +57,8 @@ async def handle_errors(
             return _not_found(request)
         if exc.status == 405:
             return respond_status(st.method_not_allowed())
+        if exc.status == 413:
+            return respond_status(st.too_large(f"Request entity too large: limit is {MAX_BODY}"))
         raise
     except (asyncio.CancelledError, ConnectionError):
         raise
@@ -99,7 +71,7 @@ def _not_found(request: web.Request) -> web.Response:
     if request.path.startswith(("/api/", "/apis/")):
         return respond_status(st.no_such_resource())
     return web.Response(
-        status=404, text="404 page not found\n", content_type="text/plain", headers=_headers()
+        status=404, text="404 page not found\n", content_type="text/plain", headers=response_headers()
     )
 
 
@@ -131,7 +103,7 @@ async def get_health(request: web.Request) -> web.Response:
     name = request.path.strip("/")
     verbose = f"[+]ping ok\n[+]log ok\n[+]etcd ok\n{name} check passed\n"
     text = verbose if "verbose" in request.query else "ok"
-    return web.Response(text=text, content_type="text/plain", headers=_headers())
+    return web.Response(text=text, content_type="text/plain", headers=response_headers())
 
 
 def _static(doc: Callable[[], Obj]) -> Callable[[web.Request], Awaitable[web.Response]]:
@@ -174,7 +146,9 @@ def _list_options(request: web.Request, supported_fields: set[str]) -> ListOptio
             start = str(decoded["start"])
         except (ValueError, KeyError, TypeError):
             raise SelectorError(f"continue key is not valid: illegal base64 data: {token!r}") from None
-    timeout = q.get("timeoutSeconds")
+    # timeoutSeconds=0 is "no timeout of my own" (the apiserver then picks its random 30-60 min), not
+    # "end at once", which would make a client that passes 0 re-watch in a tight loop.
+    timeout = _int(q.get("timeoutSeconds") or "0", "timeoutSeconds")
     watch = exec_ws.parse_bool(q.getall("watch", []))
     return ListOptions(
         labels=parse_labels(q.get("labelSelector", "")),
@@ -183,9 +157,7 @@ def _list_options(request: web.Request, supported_fields: set[str]) -> ListOptio
         start_after=start,
         watch=watch,
         resource_version=q.get("resourceVersion", ""),
-        timeout=float(_int(timeout, "timeoutSeconds"))
-        if timeout
-        else DEFAULT_WATCH_TIMEOUT * (1 + random.random()),
+        timeout=float(timeout) if timeout > 0 else DEFAULT_WATCH_TIMEOUT * (1 + random.random()),
         bookmarks=exec_ws.parse_bool(q.getall("allowWatchBookmarks", [])),
         initial_events=exec_ws.parse_bool(q.getall("sendInitialEvents", [])),
     )
@@ -309,7 +281,9 @@ async def _watch(
             return respond_status(
                 st.bad_request(f"resourceVersion: Invalid value: {rv_text!r}: must be an integer")
             )
-    response = web.StreamResponse(status=200, headers={**_headers(), "Content-Type": "application/json"})
+    response = web.StreamResponse(
+        status=200, headers={**response_headers(), "Content-Type": "application/json"}
+    )
     response.enable_chunked_encoding()
     first_table = True
 
@@ -335,11 +309,13 @@ async def _watch(
         await response.write(st.encode({"type": "ERROR", "object": st.gone(str(exc))}))
         await response.write_eof()
         return response
+    # The state the watch starts from is taken together with the registration: a change made while the
+    # response is being prepared then arrives once, as a MODIFIED event after it, and never twice.
+    sent_rv = store.resource_version
+    current = (store.pods(namespace) if kind == "Pod" else store.namespaces()) if since is None else []
     try:
         await response.prepare(request)
-        sent_rv = store.resource_version
         if since is None:
-            current = store.pods(namespace) if kind == "Pod" else store.namespaces()
             for obj in current:
                 if _matches(obj, opts):
                     await response.write(st.encode(render("ADDED", obj)))
@@ -412,91 +388,33 @@ async def pod_attach(request: web.Request) -> web.StreamResponse:
     return await exec_ws.serve(request, request.app[CTX], "attach", respond_status)
 
 
-# --- SelfSubjectAccessReview ----------------------------------------------------------------------
-
-
-async def create_ssar(request: web.Request) -> web.Response:
-    try:
-        raw = await request.read()
-        if request.content_type == "application/vnd.kubernetes.protobuf":
-            body = protobuf.decode_ssar(raw)
-        else:
-            body = json.loads(raw)
-        spec = body["spec"]
-        if not isinstance(spec, dict):
-            raise TypeError
-    except (ValueError, KeyError, TypeError):
-        return respond_status(
-            st.bad_request(
-                "the body of the request was in an unknown format - accepted media types include: "
-                "application/json, application/yaml, application/vnd.kubernetes.protobuf"
-            )
-        )
-    user: auth.User = request[USER]
-    res, nonres = spec.get("resourceAttributes"), spec.get("nonResourceAttributes")
-    if isinstance(res, dict):
-        resource = str(res.get("resource", ""))
-        info = auth.RequestInfo(
-            verb=str(res.get("verb", "")),
-            path="",
-            is_resource=True,
-            api_group=str(res.get("group", "")),
-            namespace=str(res.get("namespace", "")),
-            resource=resource,
-            subresource=str(res.get("subresource", "")),
-            name=str(res.get("name", "")),
-        )
-    elif isinstance(nonres, dict):
-        info = auth.RequestInfo(verb=str(nonres.get("verb", "")), path=str(nonres.get("path", "")))
-    else:
-        return respond_status(
-            {
-                **st.bad_request(""),
-                "message": 'SelfSubjectAccessReview.authorization.k8s.io "" is invalid: '
-                "spec.resourceAttributes: "
-                'Invalid value: "null": exactly one of nonResourceAttributes or resourceAttributes '
-                "must be specified",
-                "reason": "Invalid",
-                "code": 422,
-            }
-        )
-    allowed = auth.allowed(user, info)
-    result: Obj = {"allowed": allowed}
-    if allowed:
-        result["reason"] = (
-            f'RBAC: allowed by ClusterRoleBinding "demo-{user.name}" of ClusterRole "demo-{user.name}" '
-            f'to User "{user.name}"'
-        )
-    return respond_json(
-        {
-            "kind": "SelfSubjectAccessReview",
-            "apiVersion": "authorization.k8s.io/v1",
-            "metadata": {"creationTimestamp": None},
-            "spec": spec,
-            "status": result,
-        },
-        201,
-    )
-
-
 # --- the application ------------------------------------------------------------------------------
 
 
+async def _drop_server_header(_: web.Request, response: web.StreamResponse) -> None:
+    """A kube-apiserver sends no ``Server`` header; aiohttp adds one unless it is removed here, where
+    aiohttp's default headers are already set and not yet sent."""
+    response.headers.popall("Server", None)
+
+
 def build_app(ctx: ClusterContext) -> web.Application:
-    app = web.Application(middlewares=[handle_errors, authenticate_and_authorize], client_max_size=4 << 20)
+    app = web.Application(middlewares=[handle_errors, authenticate_and_authorize], client_max_size=MAX_BODY)
     app[CTX] = ctx
+    app.on_response_prepare.append(_drop_server_header)
     r = app.router
     r.add_get("/version", get_version)
     r.add_get("/version/", get_version)
     for path in ("/healthz", "/livez", "/readyz"):
         r.add_get(path, get_health)
-    for path, doc in (
+    documents: list[tuple[str, Callable[[], Obj]]] = [
         ("/api", discovery.api_versions),
         ("/apis", discovery.api_group_list),
         ("/api/v1", discovery.core_v1_resources),
-        ("/apis/authorization.k8s.io", discovery.authorization_group),
-        ("/apis/authorization.k8s.io/v1", discovery.authorization_v1_resources),
-    ):
+    ]
+    for group in discovery.GROUPS:
+        documents.append((f"/apis/{group}", functools.partial(discovery.api_group, group)))
+        documents.append((f"/apis/{group}/v1", functools.partial(discovery.group_v1_resources, group)))
+    for path, doc in documents:
         r.add_get(path, _static(doc))
         r.add_get(path + "/", _static(doc))
     r.add_get("/api/v1/namespaces", list_namespaces)
@@ -507,5 +425,11 @@ def build_app(ctx: ClusterContext) -> web.Application:
     r.add_get("/api/v1/namespaces/{namespace}/pods/{name}/status", get_pod)
     r.add_route("*", "/api/v1/namespaces/{namespace}/pods/{name}/exec", pod_exec)
     r.add_route("*", "/api/v1/namespaces/{namespace}/pods/{name}/attach", pod_attach)
-    r.add_post("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", create_ssar)
+    r.add_get("/api/v1/namespaces/{namespace}/pods/{name}/log", logs.get_log)
+    ephemeral_path = "/api/v1/namespaces/{namespace}/pods/{name}/ephemeralcontainers"
+    r.add_get(ephemeral_path, ephemeral.get)
+    r.add_patch(ephemeral_path, ephemeral.patch)
+    r.add_put(ephemeral_path, ephemeral.put)
+    r.add_post("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", reviews.create_ssar)
+    r.add_post("/apis/authentication.k8s.io/v1/selfsubjectreviews", reviews.create_ssr)
     return app

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .scenario import Rule, UserSpec
 
@@ -116,8 +116,10 @@ class Authenticator:
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             return None
+        # aiohttp hands header bytes that are not UTF-8 over as surrogates: compare the bytes that came in
+        presented = token.encode("utf-8", "surrogateescape")
         for known, spec in self._by_token:
-            if hmac.compare_digest(known.encode(), token.encode()):
+            if hmac.compare_digest(known.encode(), presented):
                 return User(spec.name, ("system:authenticated",), (*spec.rules, _DISCOVERY, _BASIC_USER))
         return None
 
@@ -169,14 +171,4 @@ def forbidden_reason(user: User, info: RequestInfo) -> str:
 
 def with_verb(info: RequestInfo, verb: str) -> RequestInfo:
     """The same request authorised for another verb (the WebSocket exec ``create`` check since 1.35)."""
-    return RequestInfo(
-        verb=verb,
-        path=info.path,
-        is_resource=info.is_resource,
-        api_group=info.api_group,
-        api_version=info.api_version,
-        namespace=info.namespace,
-        resource=info.resource,
-        subresource=info.subresource,
-        name=info.name,
-    )
+    return replace(info, verb=verb)

@@ -220,7 +220,11 @@ class DemoCluster:
         ssl_ctx.load_cert_chain(certs.server_cert, certs.server_key)
         ssl_ctx.set_alpn_protocols(["http/1.1"])
         app = apiserver.build_app(self._ctx)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
+        # handler_cancellation: a client that goes away ends its request (a watch, a log stream) at once,
+        # as Go cancels a request's context, instead of when the next write fails.
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=2.0, handler_cancellation=True
+        )
         await self._runner.setup()
         self.port = self._choose_port()
         site = web.TCPSite(self._runner, HOST, self.port, ssl_context=ssl_ctx, reuse_address=True)

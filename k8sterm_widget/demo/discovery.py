@@ -41,19 +41,24 @@ def api_versions() -> dict[str, Any]:
     }
 
 
-_AUTHZ_GROUP = {
-    "name": "authorization.k8s.io",
-    "versions": [{"groupVersion": "authorization.k8s.io/v1", "version": "v1"}],
-    "preferredVersion": {"groupVersion": "authorization.k8s.io/v1", "version": "v1"},
+#: The API groups besides core, in the apiserver's priority order; each serves one review resource.
+GROUPS = {
+    "authentication.k8s.io": ("selfsubjectreviews", "SelfSubjectReview"),
+    "authorization.k8s.io": ("selfsubjectaccessreviews", "SelfSubjectAccessReview"),
 }
 
 
+def _group(name: str) -> dict[str, Any]:
+    version = {"groupVersion": f"{name}/v1", "version": "v1"}
+    return {"name": name, "versions": [version], "preferredVersion": version}
+
+
 def api_group_list() -> dict[str, Any]:
-    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [_AUTHZ_GROUP]}
+    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [_group(name) for name in GROUPS]}
 
 
-def authorization_group() -> dict[str, Any]:
-    return {"kind": "APIGroup", "apiVersion": "v1", **_AUTHZ_GROUP}
+def api_group(name: str) -> dict[str, Any]:
+    return {"kind": "APIGroup", "apiVersion": "v1", **_group(name)}
 
 
 def _resource(
@@ -102,24 +107,19 @@ def core_v1_resources() -> dict[str, Any]:
                 storage_hash="xPOwRZ+Yhw8=",
             ),
             _resource("pods/attach", "PodAttachOptions", ["create", "get"]),
+            _resource("pods/ephemeralcontainers", "Pod", ["get", "patch", "update"]),
             _resource("pods/exec", "PodExecOptions", ["create", "get"]),
+            _resource("pods/log", "Pod", ["get"]),
             _resource("pods/status", "Pod", ["get"]),
         ],
     }
 
 
-def authorization_v1_resources() -> dict[str, Any]:
+def group_v1_resources(name: str) -> dict[str, Any]:
+    resource, kind = GROUPS[name]
     return {
         "kind": "APIResourceList",
         "apiVersion": "v1",
-        "groupVersion": "authorization.k8s.io/v1",
-        "resources": [
-            _resource(
-                "selfsubjectaccessreviews",
-                "SelfSubjectAccessReview",
-                ["create"],
-                singular="selfsubjectaccessreview",
-                namespaced=False,
-            )
-        ],
+        "groupVersion": f"{name}/v1",
+        "resources": [_resource(resource, kind, ["create"], singular=resource[:-1], namespaced=False)],
     }

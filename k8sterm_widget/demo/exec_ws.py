@@ -213,6 +213,7 @@ class Session:
         self.v4_status = spec.negotiation.translator or (spec.negotiation.protocol or "").startswith("v4.")
         self.resize = ResizeStream()
         self.process: Any = None
+        self.tasks: list[asyncio.Future[Any]] = []  # output pump and client reader, while streaming
 
     # -- framing --
 
@@ -297,6 +298,7 @@ class Session:
                 return
             pump = asyncio.ensure_future(self.pump_output())
             reader = asyncio.ensure_future(self.read_client())
+            self.tasks = [pump, reader]
             done, _ = await asyncio.wait({pump, reader}, return_when=asyncio.FIRST_COMPLETED)
             if pump in done:
                 await _cancel(reader)
@@ -321,6 +323,10 @@ class Session:
             with contextlib.suppress(Exception):
                 await self._finish(st.internal_error(f"{type(exc).__name__}: {exc}", typed=False))
         finally:
+            # Also when the handler itself is cancelled (its client vanished): then neither task has been
+            # reaped yet, and the pump would go on writing to a closing socket.
+            for task in self.tasks:
+                await _cancel(task)
             await self._kill()
 
     async def _kill(self) -> None:
@@ -428,7 +434,7 @@ async def serve(
 ) -> web.StreamResponse:
     """Handle ``GET|POST …/pods/{name}/{exec,attach}`` after authentication and the RBAC filter."""
     from . import auth  # local: auth has no dependency on this module's aiohttp types
-    from .apiserver import INFO, USER
+    from .context import INFO, USER
     from .runtime.errors import ContainerNotRunning, ExecError
 
     info, user = request[INFO], request[USER]

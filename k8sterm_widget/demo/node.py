@@ -3,9 +3,11 @@
 This is the kubelet's part of the demo.  It starts each scheduled pod's containers as real processes, writes
 the container statuses a kubelet would (``ContainerCreating`` → ``running``; an unknown image →
 ``ErrImagePull``/``ImagePullBackOff``; an exited container → ``terminated`` or, under a restarting policy,
-``CrashLoopBackOff`` with the kubelet's back-off), and answers the one question exec and attach ask: which
-runtime container is *running* under this pod and name.  Containers the scenario freezes get their status
-without a process.
+``CrashLoopBackOff`` with the kubelet's back-off), and answers the questions exec, attach and logs ask:
+which runtime container is *running* under this pod and name, and whose output ``kubectl logs`` shows.
+Containers the scenario freezes get their status without a process.  Ephemeral containers added through
+the API start at once, never restart, share their target container's processes, and are reported in
+``ephemeralContainerStatuses``.
 """
 
 from __future__ import annotations
@@ -58,6 +60,10 @@ class _Live:
     started_at: float = 0.0
     handle: Any = None  # the runtime Container while it runs
     exited: asyncio.Future[int] | None = None
+    ephemeral: bool = False
+    target: str = ""  # an ephemeral container's targetContainerName
+    run: Any = None  # the runtime Container of the latest run, kept after it exits (for logs)
+    previous_run: Any = None  # and of the run before it
 
     def status(self) -> Obj:
         return objects.container_status(
@@ -68,7 +74,7 @@ class _Live:
             restart_count=self.restart_count,
             cid=self.cid,
             ready=self.ready,
-            started=self.started,
+            started=None if self.ephemeral else self.started,
             pulled=self.pulled,
         )
 
@@ -107,6 +113,31 @@ class Node:
             return None
         return live.handle
 
+    def log_source(self, namespace: str, pod: str, name: str, previous: bool) -> tuple[Any, str]:
+        """The runtime container whose output ``pods/log`` shows, or the kubelet's refusal.
+
+        The kubelet's ``validateContainerLogStatus``: the current run while it runs or after it ended, the
+        one before with ``previous``; a container that never ran has no logs.  ``(None, "")`` means an
+        empty log (a container the scenario froze has no output to show).
+        """
+        p = self._pods.get((namespace, pod))
+        live = p.containers.get(name) if p else None
+        if live is None:
+            return None, f'container "{name}" in pod "{pod}" is not available'
+        waiting, last = live.state.get("waiting"), live.last_state.get("terminated")
+        if previous:
+            if last is None:
+                return None, f'previous terminated container "{name}" in pod "{pod}" not found'
+            return (live.previous_run if "running" in live.state else live.run), ""
+        if waiting is not None and last is None:
+            reason = waiting.get("reason", "")
+            if reason == "ErrImagePull":
+                reason = "image can't be pulled"
+            elif reason == "ImagePullBackOff":
+                reason = "trying and failing to pull image"
+            return None, f'container "{name}" in pod "{pod}" is waiting to start: {reason}'
+        return live.run, ""
+
     # --- lifecycle -----------------------------------------------------------------------------
 
     def add_pod(self, spec: PodSpec, created: float) -> None:
@@ -139,6 +170,46 @@ class Node:
         self.store.add_pod(obj)
         if spec.scheduled:
             pod.task = asyncio.get_running_loop().create_task(self._run_pod(pod))
+
+    def add_ephemeral(self, namespace: str, pod_name: str, container: Obj) -> None:
+        """Start an ephemeral container the API just added (``container`` is its normalized spec).
+
+        Like a kubelet, only a scheduled pod that has not finished runs it; its status starts as
+        ``ContainerCreating`` (one watch event) and becomes ``running`` once the process is up.
+        """
+        pod = self._pods.get((namespace, pod_name))
+        obj = self.store.pod(namespace, pod_name)
+        if pod is None or obj is None or self._stopping or not pod.spec.scheduled:
+            return
+        if obj["status"].get("phase") in ("Succeeded", "Failed"):
+            return
+        env = {
+            str(e["name"]): str(e.get("value", ""))
+            for e in container.get("env", [])
+            if isinstance(e, dict) and "name" in e
+        }
+        spec = ContainerSpec(
+            name=container["name"],
+            image=container["image"],
+            command=container.get("command"),
+            args=container.get("args"),
+            env=env,
+            working_dir=container.get("workingDir"),
+            tty=bool(container.get("tty")),
+            stdin=bool(container.get("stdin")),
+        )
+        live = _Live(
+            spec,
+            False,
+            objects.waiting("ContainerCreating"),
+            ephemeral=True,
+            target=container.get("targetContainerName", ""),
+        )
+        pod.containers[spec.name] = live
+        self._sync(pod)
+        task = asyncio.get_running_loop().create_task(self._start(pod, live))
+        pod.restarts.add(task)
+        task.add_done_callback(pod.restarts.discard)
 
     async def wait_settled(self, timeout: float = 30.0) -> None:
         """Wait until every pod has started what it can (a running init container counts as settled)."""
@@ -186,11 +257,14 @@ class Node:
                     f"container={live.spec.name} pod={pod.spec.name}_{pod.spec.namespace}({pod.uid})"
                 )
         inits = [live.status() for live in pod.containers.values() if live.init]
-        regular = [live.status() for live in pod.containers.values() if not live.init]
+        regular = [live.status() for live in pod.containers.values() if not live.init and not live.ephemeral]
+        ephemeral = [live.status() for live in pod.containers.values() if live.ephemeral]
         status = obj["status"]
         if inits:
             status["initContainerStatuses"] = inits
         status["containerStatuses"] = regular
+        if ephemeral:
+            status["ephemeralContainerStatuses"] = ephemeral
 
     def _sync(self, pod: _Pod) -> None:
         if self._stopping:
@@ -218,11 +292,12 @@ class Node:
                 code = await live.exited if live.exited else 1
                 if code != 0:
                     return  # the pod stays Init:Error; no init retries in the demo
-            for live in [lv for lv in pod.containers.values() if not lv.init]:
+            regular = [lv for lv in pod.containers.values() if not lv.init and not lv.ephemeral]
+            for live in regular:
                 if live.state.get("waiting", {}).get("reason") == "PodInitializing":
                     live.state = objects.waiting("ContainerCreating")
             self._sync(pod)
-            for live in [lv for lv in pod.containers.values() if not lv.init]:
+            for live in regular:
                 if not live.frozen:
                     await self._start(pod, live)
         except asyncio.CancelledError:
@@ -252,6 +327,9 @@ class Node:
 
             loop.call_soon_threadsafe(deliver)
 
+        target = pod.containers.get(live.target) if live.target else None
+        # an ephemeral container sees its target's processes (the target must run for that)
+        shared = {"share_pid_with": target.handle} if target is not None and target.handle else {}
         pod.starting += 1
         try:
             handle = await self.runtime.run_container(
@@ -266,6 +344,7 @@ class Node:
                 tty=live.spec.tty,
                 stdin=live.spec.stdin,
                 on_exit=on_exit,
+                **shared,
             )
         except Exception as exc:  # StartError and friends: the container never ran
             pod.starting -= 1
@@ -278,7 +357,7 @@ class Node:
             live.handle = None
             term = objects.terminated(128, now, now, live.cid, "StartError")
             term["terminated"]["message"] = message
-            if pod.spec.restart_policy == "Never":
+            if _restart_policy(pod, live) == "Never":
                 live.state = term
             else:
                 live.restart_count += 1
@@ -293,10 +372,12 @@ class Node:
                 await handle.stop()
             return False
         live.handle = handle
+        live.previous_run, live.run = live.run, handle
         live.cid = objects.container_id()
         live.started_at = time.time()
         live.state = objects.running(live.started_at)
-        live.started = live.ready = True
+        live.started = True
+        live.ready = not live.ephemeral  # ephemeral containers are never ready
         self._sync(pod)
         return True
 
@@ -323,9 +404,7 @@ class Node:
         live.handle = None
         live.ready = live.started = False
         term = objects.terminated(code, live.started_at, now, live.cid or objects.container_id())
-        policy = "Always" if live.init and live.spec.restart_policy == "Always" else pod.spec.restart_policy
-        if live.init and live.spec.restart_policy != "Always":
-            policy = "Never"  # the demo does not retry init containers
+        policy = _restart_policy(pod, live)
         if policy == "Always" or (policy == "OnFailure" and code != 0):
             if now - live.started_at >= BACKOFF_RESET:
                 live.restart_count = 0
@@ -354,6 +433,13 @@ class Node:
             task.add_done_callback(done)
 
         pod.timers.add(asyncio.get_running_loop().call_later(delay, restart))
+
+
+def _restart_policy(pod: _Pod, live: _Live) -> str:
+    """Sidecars always restart; ephemeral containers never; the demo does not retry init containers."""
+    if live.init:
+        return "Always" if live.spec.restart_policy == "Always" else "Never"
+    return "Never" if live.ephemeral else pod.spec.restart_policy
 
 
 def _backoff(restart_count: int) -> float:

@@ -59,6 +59,14 @@ def qualified_image(image: str) -> str:
     return name
 
 
+def pull_policy(image: str) -> str:
+    """The API's default ``imagePullPolicy``: ``Always`` for ``:latest`` or no tag, else ``IfNotPresent``."""
+    if "@" in image:
+        return "IfNotPresent"
+    tag = image.rsplit("/", 1)[-1].partition(":")[2]
+    return "Always" if tag in ("", "latest") else "IfNotPresent"
+
+
 def image_id(image: str) -> str:
     """A stable ``repo@sha256:…`` for the image (there are no real digests here)."""
     repo = qualified_image(image).rsplit(":", 1)[0]
@@ -91,7 +99,7 @@ def _container_spec(c: ContainerSpec, policy: str | None = None) -> Obj:
     ]
     out["terminationMessagePath"] = "/dev/termination-log"
     out["terminationMessagePolicy"] = "File"
-    out["imagePullPolicy"] = "Always" if c.image.endswith(":latest") or ":" not in c.image else "IfNotPresent"
+    out["imagePullPolicy"] = pull_policy(c.image)
     if c.stdin:
         out["stdin"] = True
     if c.tty:
@@ -186,9 +194,11 @@ def container_status(
     restart_count: int = 0,
     cid: str | None = None,
     ready: bool = False,
-    started: bool = False,
+    started: bool | None = False,
     pulled: bool = True,
 ) -> Obj:
+    """A ``ContainerStatus``; ``started=None`` leaves the field out, as for ephemeral containers (no
+    startup probes run for them, so the kubelet never sets it)."""
     out: Obj = {
         "name": name,
         "state": state,
@@ -200,7 +210,8 @@ def container_status(
     }
     if cid:
         out["containerID"] = cid
-    out["started"] = started
+    if started is not None:
+        out["started"] = started
     return out
 
 

@@ -45,7 +45,10 @@ class ServerPKI:
 def _write_private(path: Path, data: bytes) -> None:
     """Write a file readable by the owner only (keys and tokens must not be world readable)."""
     tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # A leftover temporary file would keep its own mode (open's mode applies only to new files), and a
+    # planted symlink would redirect the write: start from nothing, and refuse to follow a link.
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
         os.write(fd, data)
     finally:

@@ -11,6 +11,7 @@ does not, because the kubelet and the apiserver's stream translator marshal the 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 Status = dict[str, Any]
@@ -142,6 +143,11 @@ def method_not_allowed() -> Status:
     )
 
 
+def too_large(message: str) -> Status:
+    """413 as ``apierrors.NewRequestEntityTooLargeError``."""
+    return _status(status="Failure", message=message, reason="RequestEntityTooLarge", code=413)
+
+
 def gone(message: str) -> Status:
     """410 Expired, e.g. a watch from a resourceVersion older than the kept history."""
     return _status(status="Failure", message=message, reason="Expired", code=410)
@@ -167,4 +173,77 @@ def non_zero_exit(exit_code: int, message_detail: str, *, typed: bool = False) -
         reason="NonZeroExitCode",
         details=_details(causes=[{"reason": "ExitCode", "message": str(exit_code)}]),
         typed=typed,
+    )
+
+
+def conflict(resource: str, name: str) -> Status:
+    """409 for an update against a stale resourceVersion (``apierrors.NewConflict``)."""
+    return _status(
+        status="Failure",
+        message=(
+            f'Operation cannot be fulfilled on {resource} "{name}": the object has been modified; '
+            "please apply your changes to the latest version and try again"
+        ),
+        reason="Conflict",
+        details=_details(name=name, kind=resource),
+        code=409,
+    )
+
+
+# Cause types of field errors (``field.ErrorType``) and the words their messages start with.
+INVALID, REQUIRED, DUPLICATE, NOT_FOUND, FORBIDDEN = (
+    "FieldValueInvalid",
+    "FieldValueRequired",
+    "FieldValueDuplicate",
+    "FieldValueNotFound",
+    "FieldValueForbidden",
+)
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One ``field.Error``: ``body`` is its ``ErrorBody()``, e.g. ``Duplicate value: "app"``."""
+
+    field: str
+    type: str
+    body: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.body}"
+
+
+def invalid(kind: str, name: str, errors: list[FieldError], *, group: str = "") -> Status:
+    """422 as ``apierrors.NewInvalid``: ``Pod "p" is invalid: <error>`` or ``…: [<e1>, <e2>]``."""
+    texts = list(dict.fromkeys(str(e) for e in errors))  # the aggregate drops repeated messages
+    summary = texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
+    qualified = f"{kind}.{group}" if group else kind
+    causes = [{"reason": e.type, "message": e.body, "field": e.field} for e in errors]
+    return _status(
+        status="Failure",
+        message=f'{qualified} "{name}" is invalid: {summary}',
+        reason="Invalid",
+        details={**_details(name=name, group=group, kind=kind), "causes": causes},
+        code=422,
+    )
+
+
+def unprocessable() -> Status:
+    """422 that hides its cause, as the apiserver answers a JSON patch that does not apply."""
+    return _status(
+        status="Failure",
+        message="the server rejected our request due to an error in our request",
+        reason="Invalid",
+        details={},
+        code=422,
+    )
+
+
+def unsupported_media_type(accepted: list[str]) -> Status:
+    """415 for a request body in a format the endpoint does not take."""
+    return _status(
+        status="Failure",
+        message="the body of the request was in an unknown format - accepted media types include: "
+        + ", ".join(accepted),
+        reason="UnsupportedMediaType",
+        code=415,
     )

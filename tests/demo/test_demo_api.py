@@ -47,7 +47,7 @@ def test_bad_token_is_401(demo_cluster):
 def test_discovery(demo_cluster):
     assert api(demo_cluster, "GET", "/api").json()["versions"] == ["v1"]
     groups = api(demo_cluster, "GET", "/apis").json()["groups"]
-    assert [g["name"] for g in groups] == ["authorization.k8s.io"]
+    assert [g["name"] for g in groups] == ["authentication.k8s.io", "authorization.k8s.io"]
     resources = {r["name"]: r for r in api(demo_cluster, "GET", "/api/v1").json()["resources"]}
     assert resources["pods"]["shortNames"] == ["po"] and resources["pods/exec"]["verbs"] == ["create", "get"]
     # kubectl asks for aggregated discovery first; a plain JSON answer makes it fall back to these documents.

@@ -161,8 +161,12 @@ def descendants(pid: int) -> list[int]:
 
 
 def unique_sleep() -> str:
-    """A sleep duration nobody else uses, to find exactly our process in the host's process table."""
-    return f"{1000 + int(uuid.uuid4().int % 100000) / 1000:.3f}"
+    """A sleep duration nobody else uses, to find exactly our process in the host's process table.
+
+    The host's table is shared with every other test run on the machine, so the duration is drawn from a
+    billion values (never a fixed one): a match is this test's process, not another run's.
+    """
+    return f"{1000 + uuid.uuid4().int % 10**9 / 10**6:.6f}"
 
 
 # -- exec basics --------------------------------------------------------------------------------------
@@ -476,7 +480,9 @@ def test_100mb_round_trip_through_cat(tmp_path: Path, mode: str) -> None:
 
     rate = run(main(), timeout=60)
     print(f"cat round trip ({mode}): {rate:.0f} MB/s")
-    assert rate > 100
+    # Hundreds of MB/s on an idle machine; the bound only catches a pathological path (per-byte I/O,
+    # polling), because test runs sharing the machine slow any throughput down (benchmarks/ measures it).
+    assert rate > 10
 
 
 @BOTH
@@ -581,7 +587,9 @@ def test_runtime_stop_leaves_no_process(tmp_path: Path, mode: str) -> None:
         assert len(ours) >= 6 and processes_with(f"sleep {duration}")
         began = time.monotonic()
         await rt.stop()
-        assert time.monotonic() - began < 3  # the busybox main ignores SIGTERM: SIGKILL after the grace
+        # The busybox main ignores SIGTERM: SIGKILL after the 1 s grace (bound loosely: the machine may be
+        # shared with other test runs; without the escalation stop() would never return).
+        assert time.monotonic() - began < 10
         assert wait_gone(ours) == []
         assert processes_with(f"sleep {duration}") == []
         assert rt.containers == [] and not a.running and not b.running
@@ -605,7 +613,7 @@ SERVER = textwrap.dedent(
             namespace="d", pod="b", name="c", image=images.BUSYBOX, command=["sleep", "infinity"]
         )
         shell = await a.exec(["sh"], tty=True, stdin=True, stdout=True, stderr=False)
-        await shell.write(b"sleep 1000.321 & echo ready-$((3*3))\\n")
+        await shell.write(f"sleep {sys.argv[3]} & echo ready-$((3*3))\\n".encode())
         buf = b""
         while b"ready-9" not in buf:
             buf += (await shell.read())[1]
@@ -619,8 +627,11 @@ SERVER = textwrap.dedent(
 
 @BOTH
 def test_sigkilled_server_leaves_no_process(tmp_path: Path, mode: str) -> None:
+    duration = unique_sleep()
     server = subprocess.Popen(
-        [sys.executable, "-c", SERVER, str(tmp_path / "state"), mode], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", SERVER, str(tmp_path / "state"), mode, duration],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert server.stdout is not None
@@ -630,7 +641,7 @@ def test_sigkilled_server_leaves_no_process(tmp_path: Path, mode: str) -> None:
         os.kill(server.pid, signal.SIGKILL)
         server.wait()
         assert wait_gone(tree) == []
-        assert processes_with("sleep 1000.321") == []
+        assert processes_with(f"sleep {duration}") == []
     finally:
         if server.poll() is None:
             server.kill()

@@ -81,14 +81,16 @@ def test_pings_keep_an_idle_stream_alive(cluster):
 
 def test_paused_reading_applies_backpressure_and_resume_delivers_everything(cluster):
     size = 20 * 1024 * 1024
-    s, out, ended, _ = open_stream(cluster, ["head", "-c", str(size), "/dev/zero"])
+    s, out, ended, ends = open_stream(cluster, ["head", "-c", str(size), "/dev/zero"])
     s.pause_reading()
     time.sleep(1.0)
     stalled = len(out)
     time.sleep(0.5)
+    assert not ended.is_set(), ends  # the server must still be waiting for us to read
     assert len(out) == stalled < size  # nothing more arrives while paused
     s.resume_reading()
     assert ended.wait(30)
+    assert ends[0].clean and b'"Success"' in (ends[0].status or b""), ends
     assert len(out) == size
 
 

@@ -23,6 +23,10 @@ Two isolation modes, chosen once by a probe (``Runtime(isolation="auto")``):
     files, ``hostname`` prints the host's name, ``ps`` shows every host process and ``/tmp`` is shared.
     Clean-up relies on an environment marker (``K8STERM_CONTAINER_ID``) instead of a PID namespace.
 
+A debug (ephemeral) container can join another container's PID namespace
+(``run_container(share_pid_with=target)``): it keeps its own root filesystem but sees, and is seen by, the
+target's processes, as ``kubectl debug --target`` gives on containerd.
+
 In both modes nothing outlives its owner: an exec session is killed with its whole process tree when it
 is killed or its process exits; a container's pid 1 holds the read end of a *lifeline* pipe whose only
 write end is in the server, so even a SIGKILLed server takes every container down (the kernel closes the

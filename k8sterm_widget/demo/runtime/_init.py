@@ -27,10 +27,12 @@ writes to it; when the server process ends for any reason, SIGKILL included, the
 end, this process sees EOF and exits at once, and the container's PID namespace dies with it. No orphans
 survive a crashed server.
 
-In process mode (no namespaces available) there is no PID namespace to collapse, so every process of the
-container carries ``K8STERM_CONTAINER_ID=<id>`` in its environment, and on lifeline EOF or main exit this
-process SIGKILLs every process whose environment has that marker. Best effort: a process that rewrites its
-environment escapes; that mode is a fallback and documented as such.
+In process mode (no namespaces available), and for a container that joined another one's PID namespace
+(``shared_pid``: then this process is not that namespace's init), there is no PID namespace of its own to
+collapse, so every process of the container carries ``K8STERM_CONTAINER_ID=<id>`` in its environment,
+and on lifeline EOF or main exit this process SIGKILLs every process whose environment has that marker.
+Best effort: a process that rewrites its environment escapes; process mode is a fallback and documented as
+such, and a debug container's processes also die with its target's namespace.
 """
 
 from __future__ import annotations
@@ -371,7 +373,7 @@ def main() -> None:
         os.close(fd)
     report(status, event="ready", workdir=os.getcwd())
     code = supervisor.run()
-    if not namespaces:
+    if not namespaces or cfg.get("shared_pid"):  # no PID namespace of our own dies with us
         proctree.kill_marked(cfg["marker"])
     if code is None:  # lifeline EOF: the server is gone; exiting kills the namespace
         os._exit(137)

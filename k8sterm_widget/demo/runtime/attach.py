@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections import deque
 
 from .fdio import FdWriter, OutputMux
@@ -52,7 +53,7 @@ class MainIO:
         self._fds = [fd for fd in {master, stdout_fd, stderr_fd} if fd is not None]
         self._writer = FdWriter(loop, stdin_fd, owns_fd=stdin_fd != master) if stdin_fd is not None else None
         self._attachers: set[AttachProcess] = set()
-        self._log: deque[bytes] = deque()
+        self._log: deque[tuple[int, bytes]] = deque()  # (time read in ns since the epoch, chunk)
         self._log_size = 0
         self.ended = asyncio.Event()
         self._pump = loop.create_task(self._run())
@@ -74,14 +75,19 @@ class MainIO:
             self._release()
 
     def _remember(self, data: bytes) -> None:
-        self._log.append(data)
+        self._log.append((time.time_ns(), data))
         self._log_size += len(data)
-        while self._log_size - len(self._log[0]) >= LOG_LIMIT:
-            self._log_size -= len(self._log.popleft())
+        while self._log_size - len(self._log[0][1]) >= LOG_LIMIT:
+            self._log_size -= len(self._log.popleft()[1])
 
     def logs(self) -> bytes:
         """The last ~1 MiB of the main process's output (stdout and stderr interleaved)."""
-        return b"".join(self._log)[-LOG_LIMIT:]
+        return b"".join(chunk for _, chunk in self._log)[-LOG_LIMIT:]
+
+    def log_chunks(self) -> list[tuple[int, bytes]]:
+        """The chunks behind :meth:`logs`, each with the time it was read (ns since the epoch), as a
+        runtime's log file keeps them for ``kubectl logs --timestamps``/``--since``."""
+        return list(self._log)
 
     def _release(self) -> None:
         self._mux.close()

@@ -33,7 +33,7 @@ from .attach import MainIO
 from .errors import ContainerNotRunning, ExecError, StartError
 from .fdio import pipe
 from .images import Image
-from .isolation import Isolation, enter_argv, init_argv, unshare_argv, write_config
+from .isolation import Isolation, enter_argv, init_argv, share_pid_argv, unshare_argv, write_config
 from .lookpath import LookPathError, look_path
 from .process import DEFAULT_SIZE, ExecProcess, Process, high_fd, set_winsize, watch_exit
 from .proctree import MARKER
@@ -72,6 +72,7 @@ class Container:
         tty: bool,
         stdin: bool,
         on_exit: Callable[[int], None] | None,
+        share_pid_with: Container | None = None,
     ) -> None:
         self.namespace = namespace
         self.pod = pod
@@ -87,6 +88,8 @@ class Container:
         #: The container's working directory as pid 1 could enter it.
         self.working_dir = "/"
         self._isolation = isolation
+        #: Host pid of the pid 1 whose PID namespace this container joins (namespace mode only).
+        self._share_pid = share_pid_with.pid if share_pid_with is not None and self.namespaces else None
         self._staged = staged
         self._env = env
         self._on_exit = on_exit
@@ -150,6 +153,7 @@ class Container:
                 "tty": self.tty,
                 "marker": self._marker,
                 "overlay": self._overlay(),
+                "shared_pid": self._share_pid is not None,
             }
             if self.namespaces:
                 root = state_dir / "rootfs"
@@ -158,7 +162,11 @@ class Container:
                 config["mounts"] = rootfs.plan(str(root), self._staged)
             config_fd = write_config(config)
             child_fds.append(config_fd)
-            prefix = unshare_argv(self._isolation.userns) if self.namespaces else []
+            prefix = []
+            if self._share_pid is not None:
+                prefix = share_pid_argv(self._share_pid, self._isolation.userns)
+            elif self.namespaces:
+                prefix = unshare_argv(self._isolation.userns)
             logs = state_dir / "logs"
             logs.mkdir(parents=True, exist_ok=True)
             with open(logs / f"{self.namespace}_{self.pod}_{self.name}.log", "ab") as log_file:
@@ -199,7 +207,8 @@ class Container:
         self.working_dir = str(event.get("workdir") or "/")
         self.pid = self._popen.pid
         if self.namespaces:
-            kids = proctree.children(self._popen.pid)  # unshare --fork's only child is pid 1
+            # the only child of unshare --fork (or nsenter --pid) is the container's pid 1
+            kids = proctree.children(self._popen.pid)
             self.pid = kids[0] if kids else None
         self.running = True
         self.started_at = datetime.now(timezone.utc)
@@ -235,7 +244,7 @@ class Container:
         if code is None:  # pid 1 was killed, or the lifeline broke: the runtime says SIGKILL
             code = returncode if returncode >= 128 else 137
         self._close_lifeline()
-        if not self.namespaces:  # backstop: a SIGKILLed pid 1 could not kill the marked processes
+        if self._marked:  # backstop: a SIGKILLed pid 1 could not kill the marked processes
             await asyncio.get_running_loop().run_in_executor(None, proctree.kill_marked, self._marker)
         for process in list(self._execs):
             await process.kill()
@@ -264,11 +273,16 @@ class Container:
             os.close(self._lifeline)
             self._lifeline = None
 
+    @property
+    def _marked(self) -> bool:
+        """Whether this container's processes carry the marker: no PID namespace of its own ends them."""
+        return not self.namespaces or self._share_pid is not None
+
     def _env_for(self, tty: bool) -> dict[str, str]:
         env = dict(self._env)
         if tty:
             env.setdefault("TERM", "xterm")
-        if not self.namespaces:
+        if self._marked:
             env[MARKER] = self._marker
         return env
 
@@ -336,6 +350,10 @@ class Container:
     def logs(self) -> bytes:
         """The last ~1 MiB the main process wrote (``kubectl logs``)."""
         return self._io.logs() if self._io is not None else b""
+
+    def log_chunks(self) -> list[tuple[int, bytes]]:
+        """:meth:`logs` as ``(ns since the epoch, bytes)`` chunks in the order they were written."""
+        return self._io.log_chunks() if self._io is not None else []
 
     async def wait(self) -> int:
         """The main process's exit code, once the container has exited."""

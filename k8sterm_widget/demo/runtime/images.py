@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TypeVar
 
-__all__ = ["BUSYBOX", "DISTROLESS", "IMAGES", "NGINX", "Image", "lookup", "normalize"]
+__all__ = ["BUSYBOX", "DISTROLESS", "IMAGES", "NGINX", "UBI_MICRO", "Image", "lookup", "normalize"]
 
 #: The PATH every Debian-based image sets (and runc's default when an image sets none).
 STANDARD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -52,6 +52,8 @@ class Image:
     sources: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: _frozen({}))
     #: Extra container files (absolute path) -> host program names to copy there, first found wins.
     files: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: _frozen({}))
+    #: Userland name -> shell script staged instead of a host program (where the host's differs).
+    scripts: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
 
     @property
     def restricted(self) -> bool:
@@ -96,6 +98,28 @@ _BUSYBOX_APPLETS = (
     "watch", "wc", "which", "whoami", "xargs", "yes", "zcat",
 )  # fmt: skip
 
+# busybox's ps lists every process of the PID namespace in its own format; procps' ps, run without options,
+# only those of the calling terminal — and a debug container's first `ps` must show its target's processes.
+_BUSYBOX_PS = r"""#!/bin/sh
+echo "PID   USER     TIME  COMMAND"
+for pid in $(for d in /proc/[0-9]*; do echo "${d#/proc/}"; done | sort -n); do
+    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+    set -- ${stat##*) }
+    shift 11
+    ticks=$(( ($1 + $2) / 100 ))
+    uid=$(sed -n 's/^Uid:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$pid/status" 2>/dev/null)
+    user=$(sed -n "s/^\([^:]*\):[^:]*:$uid:.*/\1/p" /etc/passwd 2>/dev/null | head -n 1)
+    if [ "$pid" = "$$" ]; then
+        cmd=ps
+    else
+        cmd=$(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null)
+        while [ "${cmd% }" != "$cmd" ]; do cmd=${cmd% }; done
+        [ -n "$cmd" ] || cmd="[$(cat "/proc/$pid/comm" 2>/dev/null)]"
+    fi
+    printf '%5s %-8.8s %2d:%02d %s\n' "$pid" "${user:-$uid}" $((ticks / 60)) $((ticks % 60)) "$cmd"
+done
+"""
+
 BUSYBOX = Image(
     name="busybox:1.36",
     aliases=("busybox", "busybox:latest", "busybox:1", "busybox:1.36.1", "busybox:stable"),
@@ -110,6 +134,7 @@ BUSYBOX = Image(
             "vi": ("vi", "vim.tiny", "nvi"),
         }
     ),
+    scripts=_frozen({"ps": _BUSYBOX_PS}),
 )
 
 DISTROLESS = Image(
@@ -127,7 +152,32 @@ DISTROLESS = Image(
     files=_frozen({"/app/server": ("sleep",)}),
 )
 
-IMAGES: tuple[Image, ...] = (NGINX, BUSYBOX, DISTROLESS)
+#: ubi-micro's userland: bash and coreutils-single, but no tar, find, grep or package manager. ``kubectl cp``
+#: fails on such images (kubernetes/kubernetes#58512); the tar-free transfer path of ``upload``/``download``
+#: is tested on it.
+_UBI_MICRO_PROGRAMS = (
+    "bash", "sh", "[", "base64", "basename", "cat", "chgrp", "chmod", "chown", "cp", "cut", "date", "dd",
+    "df", "dirname", "du", "echo", "env", "expr", "false", "head", "id", "ln", "ls", "md5sum", "mkdir",
+    "mktemp", "mv", "nproc", "od", "printf", "pwd", "readlink", "realpath", "rm", "rmdir", "seq", "sha1sum",
+    "sha256sum", "sha512sum", "sleep", "sort", "stat", "tail", "tee", "test", "touch", "tr", "true",
+    "uname", "uniq", "wc", "whoami", "yes",
+)  # fmt: skip
+
+UBI_MICRO = Image(
+    name="registry.access.redhat.com/ubi9/ubi-micro:9.5",
+    aliases=(
+        "ubi-micro",
+        "ubi9/ubi-micro",
+        "registry.access.redhat.com/ubi9/ubi-micro",
+        "registry.access.redhat.com/ubi9/ubi-micro:latest",
+    ),
+    env=_frozen({"PATH": STANDARD_PATH, "container": "oci"}),
+    cmd=("/bin/bash",),
+    userland=_UBI_MICRO_PROGRAMS,
+    sources=_frozen({"sh": ("bash",)}),
+)
+
+IMAGES: tuple[Image, ...] = (NGINX, BUSYBOX, DISTROLESS, UBI_MICRO)
 
 _REGISTRY_PREFIXES = ("docker.io/library/", "index.docker.io/library/", "docker.io/", "library/")
 

@@ -29,11 +29,21 @@ from . import rootfs
 from .fdio import pipe, set_pipe_size
 from .userland import Staged
 
-__all__ = ["ENTER_SCRIPT", "INIT_SCRIPT", "Isolation", "enter_argv", "init_argv", "probe", "unshare_argv"]
+__all__ = [
+    "ENTER_SCRIPT",
+    "INIT_SCRIPT",
+    "Isolation",
+    "enter_argv",
+    "init_argv",
+    "probe",
+    "share_pid_argv",
+    "unshare_argv",
+]
 
 INIT_SCRIPT = str(Path(__file__).with_name("_init.py"))
 ENTER_SCRIPT = str(Path(__file__).with_name("_enter.py"))
 UNSHARE = shutil.which("unshare", path="/usr/bin:/bin") or "/usr/bin/unshare"
+NSENTER = shutil.which("nsenter", path="/usr/bin:/bin") or "/usr/bin/nsenter"
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,22 @@ def unshare_argv(userns: bool) -> list[str]:
     if userns:
         argv += ["--user", "--map-root-user"]
     return [*argv, "--pid", "--fork", "--mount", "--uts", "--kill-child", "--"]
+
+
+def share_pid_argv(pid1: int, userns: bool) -> list[str]:
+    """Like :func:`unshare_argv`, but the container joins the PID namespace whose pid 1 is ``pid1``.
+
+    What an ephemeral container with a ``targetContainerName`` gets: its processes live in the target's
+    PID namespace (``ps`` shows the target's processes) while it keeps its own root filesystem and
+    hostname.  ``nsenter --pid`` forks, so its child is inside; that child's ``unshare`` makes the mount
+    and UTS namespaces.  The container's pid 1 is then *not* the namespace's init, so its end does not
+    kill its processes by itself: they carry the environment marker and are killed by it (see
+    ``_init.py``); if the target's namespace ends first, the kernel takes them all.
+    """
+    argv = [NSENTER, f"--target={pid1}"]
+    if userns:  # the namespace belongs to the target's user namespace: join that first
+        argv += ["--user", "--preserve-credentials"]
+    return [*argv, "--pid", "--", UNSHARE, "--mount", "--uts", "--"]
 
 
 def init_argv(config_fd: int) -> list[str]:

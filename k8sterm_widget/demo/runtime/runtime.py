@@ -88,12 +88,15 @@ class Runtime:
         tty: bool = False,
         stdin: bool = False,
         on_exit: Callable[[int], None] | None = None,
+        share_pid_with: Container | None = None,
     ) -> Container:
         """Start a container and return once its main process runs.
 
         Raises :class:`~.errors.StartError` (runc's wording) when the main process cannot be started, e.g.
         its command is not in the image. ``on_exit(code)`` is called from the event loop when the
         container's main process exits on its own — not after :meth:`Container.stop` or :meth:`stop`.
+        ``share_pid_with``: a running container whose PID namespace this one joins (an ephemeral debug
+        container's target); ignored in process mode, where there are no PID namespaces.
         """
         if self._stopped:
             raise RuntimeError("runtime is stopped")
@@ -109,6 +112,7 @@ class Runtime:
             tty=tty,
             stdin=stdin,
             on_exit=on_exit,
+            share_pid_with=share_pid_with,
         )
         container._on_finished = self._containers.discard
         self._containers.add(container)

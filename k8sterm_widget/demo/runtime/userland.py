@@ -7,6 +7,7 @@ Staging happens once per runtime and image, into ``<state_dir>/userland/<image>/
   ``mawk``) because the container will not see the host's ``/etc/alternatives`` targets under the same
   names, and a staged *file* works wherever it is mounted.
 * ``files/`` holds extra container files such as distroless's ``/app/server``.
+* a few programs are small shell scripts instead (busybox's ``ps``, see :mod:`.images`).
 
 In namespace mode the files are **hard links** where possible (no copying, no disk use); that is safe
 because the container only ever sees them through a read-only bind mount. In process mode the container
@@ -81,7 +82,12 @@ def stage(image: Image, state_dir: Path, *, hardlink: bool) -> Staged:
     bin_dir = dest / "bin"
     bin_dir.mkdir(parents=True, mode=0o755)
     missing: list[str] = []
+    for name, script in image.scripts.items():
+        (bin_dir / name).write_text(script)
+        os.chmod(bin_dir / name, 0o755)
     for name in image.userland or ():
+        if name in image.scripts:  # never a hard link to the host's program: the script is written
+            continue
         src = _first_program(image.sources.get(name, (name,)))
         if src is None:
             missing.append(name)
