@@ -8,9 +8,11 @@ The rule, on each chunk from the pod:
 
 1. Nothing pending and nothing sent for ``quiet`` (16 ms): send it now. A person types far slower than
    60 keys/s, so every echo takes this path and coalescing adds no latency to typing.
-2. Otherwise the chunk joins the pending batch, which goes out ``delay`` (16 ms) after its first byte, or
-   as soon as it holds ``max_bytes`` (64 KiB), but never sooner than ``min_gap`` (8 ms) after the
-   previous send; a faster pod just makes the batches bigger.
+2. Otherwise the chunk joins the pending batch, which goes out when the quiet period after the previous
+   send is over (at most ``delay``, 16 ms, after its first byte), or as soon as it holds ``max_bytes``
+   (64 KiB), but never sooner than ``min_gap`` (8 ms) after the previous send; a faster pod just makes the
+   batches bigger. Counting from the previous send rather than from the chunk matters for typing: a key
+   whose echo lands 10 ms after the last output waits 6 ms, not 16.
 
 So consecutive sends are at least ``min_gap`` apart: at most 125 messages/s per terminal whatever the
 pod does, which leaves room for several busy terminals under the server's limit. Pure policy: the clock
@@ -63,7 +65,7 @@ class Coalescer:
         """When the pending batch is due (monotonic seconds), or None when nothing is pending."""
         if not self._pending or self._first_at is None:
             return None
-        due = self._first_at + self.delay
+        due = min(self._first_at + self.delay, self._last_send + self.quiet)
         if len(self._pending) >= self.max_bytes:
             due = min(due, self._last_send + self.min_gap)
         return max(due, self._last_send + self.min_gap)

@@ -21,19 +21,28 @@ def test_a_lone_echo_goes_out_at_once():
     assert c.take() == b"b"
 
 
-def test_a_chunk_right_after_a_send_waits_for_the_batch_deadline():
+def test_a_chunk_right_after_a_send_waits_for_the_end_of_the_quiet_period():
     c, clock = make()
     assert c.add(b"echo") is True
     c.take()
     clock.advance(0.001)
     assert c.add(b"prompt") is False
-    assert abs(c.deadline() - (clock.now + 0.016)) < 1e-9  # 16 ms after its first byte
+    assert abs(c.deadline() - (clock.now + 0.015)) < 1e-9  # 16 ms after the previous send
     assert not c.due()
-    clock.advance(0.015)
+    clock.advance(0.014)
     assert not c.due()
     clock.advance(0.0011)
     assert c.due()
     assert c.take() == b"prompt"
+
+
+def test_a_fast_typists_echo_waits_only_for_the_rest_of_the_quiet_period():
+    c, clock = make()
+    assert c.add(b"a") is True
+    c.take()
+    clock.advance(0.010)  # the next key's echo, 10 ms after the previous one went out
+    assert c.add(b"b") is False
+    assert abs(c.deadline() - (clock.now + 0.006)) < 1e-9  # 6 ms more, not a fresh 16
 
 
 def test_a_flood_is_batched_and_never_exceeds_125_messages_per_second():

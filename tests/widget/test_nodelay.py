@@ -1,6 +1,7 @@
-"""The TCP_NODELAY server extension (k8sterm_widget/server_extension.py): enabled by `make`, works, harmless.
+"""The server extension (k8sterm_widget/server_extension.py): enabled by `make`, works, harmless.
 
-The browser test measures a bare anywidget ping-pong in JupyterLab with and without the extension in one run.
+TCP_NODELAY: the browser test measures a bare anywidget ping-pong in JupyterLab with and without the extension
+in one run. Comm status: with the extension, widget messages leave the page's kernel status alone.
 """
 
 from __future__ import annotations
@@ -27,7 +28,12 @@ from tornado import web
 from tornado.httpserver import HTTPServer
 from tornado.websocket import WebSocketHandler
 
-from k8sterm_widget.server_extension import NoDelayAfterUpgrade, _load_jupyter_server_extension
+from k8sterm_widget.server_extension import (
+    NoDelayAfterUpgrade,
+    _load_jupyter_server_extension,
+    chain_page_config_hook,
+    untrack_comm_status,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 LOAD_LINE = "k8sterm_widget: TCP_NODELAY on"
@@ -66,6 +72,28 @@ def test_load_adds_the_transform_once_and_logs_one_line(caplog):
     assert app.web_app.transforms.count(NoDelayAfterUpgrade) == 1
     lines = [record.getMessage() for record in caplog.records]
     assert len(lines) == 2 and all(line.startswith(LOAD_LINE) for line in lines), lines  # one per load
+    hook = app.web_app.settings["page_config_hook"]
+    assert hook(None, {})["untracked_message_types"] == ["comm_msg"]
+
+
+def test_page_config_hook_adds_comm_msg_once_and_keeps_a_previous_hook():
+    config = {"untracked_message_types": ["status", "stream"], "other": 1}
+    assert untrack_comm_status(config)["untracked_message_types"] == ["status", "stream", "comm_msg"]
+    assert untrack_comm_status(config)["untracked_message_types"] == ["status", "stream", "comm_msg"]
+
+    calls = []
+
+    def previous(handler, page_config):
+        calls.append(handler)
+        return {**page_config, "hub": True}
+
+    hook = chain_page_config_hook(previous)
+    assert chain_page_config_hook(hook) is hook  # loading twice does not stack
+    assert hook("handler", {"untracked_message_types": ["status"]}) == {
+        "untracked_message_types": ["status", "comm_msg"],
+        "hub": True,
+    }
+    assert calls == ["handler"]
 
 
 # ---- the transform on a bare tornado server: TCP and unix socket -------------------------------------------
@@ -267,3 +295,60 @@ def test_comm_round_trip_with_and_without_the_extension(labs, page, record_prope
     (with_p50, _), (without_p50, _) = stats["with"], stats["without"]
     assert with_p50 < 20, stats
     assert without_p50 > 30, stats
+
+
+STATUS_PROBE = '''\
+import anywidget
+
+class Echo(anywidget.AnyWidget):
+    _esm = """
+    export default { render({ model, el }) {
+      el.className = "status-probe";
+      el.ping = (n) => new Promise((resolve) => {
+        let left = n;
+        model.on("msg:custom", () => (--left > 0 ? model.send({}) : resolve()));
+        model.send({});
+      });
+    } };
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.on_msg(lambda widget, content, buffers: widget.send({}))
+
+Echo()
+'''
+
+DISPLAY_STATUS = "jupyterapp.shell.currentWidget.sessionContext.kernelDisplayStatus"
+JS_STATUS_DURING_PINGS = """async (n) => {
+    const context = jupyterapp.shell.currentWidget.sessionContext, seen = [];
+    const record = (_, status) => seen.push(status);
+    context.statusChanged.connect(record);
+    await document.querySelector(".status-probe").ping(n);
+    await new Promise((resolve) => setTimeout(resolve, 300));  // the last idle has arrived
+    context.statusChanged.disconnect(record);
+    return { seen, now: context.kernelDisplayStatus };
+}"""
+
+
+@pytest.mark.browser
+def test_widget_messages_leave_the_kernel_status_alone(labs, page):
+    """With the extension a ping-pong neither flashes the indicator busy nor, during a cell, makes it idle."""
+    for name in ("without", "with"):
+        lab = labs[name]
+        notebook = lab.write_notebook("status.ipynb", STATUS_PROBE, "import time; time.sleep(4)")
+        lab.open_notebook(page, notebook)
+        lab.run_cell(page, 0)
+        page.locator(".status-probe").wait_for(state="attached")
+        page.wait_for_function(f"() => {DISPLAY_STATUS} === 'idle'")
+        idle = page.evaluate(JS_STATUS_DURING_PINGS, 10)
+
+        lab.run_cell(page, 1)  # a running cell: comms are handled on a subshell meanwhile
+        page.wait_for_function(f"() => {DISPLAY_STATUS} === 'busy'")
+        running = page.evaluate(JS_STATUS_DURING_PINGS, 10)
+        if name == "with":
+            assert idle == {"seen": [], "now": "idle"}, idle
+            assert running == {"seen": [], "now": "busy"}, running
+        else:  # the control: every comm message is a busy/idle pair, and the idle one lies during a cell
+            assert "busy" in idle["seen"] and idle["now"] == "idle", idle
+            assert "idle" in running["seen"], running

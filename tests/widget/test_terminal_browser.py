@@ -453,3 +453,100 @@ def test_base64_fallback_and_a_big_paste_when_the_host_drops_buffers(labs, page)
     page.evaluate(f"text => {TERM}.paste(text)", text)
     page.keyboard.press("Control+D")
     wait_line(page, hashlib.sha256(text.encode()).hexdigest(), timeout=30)
+
+
+# ---- beside JupyterLab's own terminal ----------------------------------------------------------------------
+
+# Computed styles of the parts of an xterm that xterm.css lays out, keyed by selector within its element.
+JS_XTERM_STYLES = """(term) => {
+    const props = ["position", "overflow-y", "z-index", "opacity", "left", "top", "width", "height",
+                   "visibility", "cursor", "user-select", "background-color", "display", "font-family",
+                   "transform-origin"];
+    const out = { size: [term.rows, term.cols] };
+    for (const sel of [".xterm", ".xterm-viewport", ".xterm-screen", ".xterm-helpers",
+                       ".xterm-helper-textarea", ".xterm-char-measure-element",
+                       ".xterm-accessibility-tree", ".xterm-accessibility-tree > div"]) {
+        const el = term.element.matches(sel) ? term.element : term.element.querySelector(sel);
+        if (!el) { out[sel] = null; continue; }
+        const style = getComputedStyle(el);
+        out[sel] = Object.fromEntries(props.map((p) => [p, style.getPropertyValue(p)]));
+    }
+    return out;
+}"""
+
+# Every selector of our stylesheet (the one anywidget injected: it styles `.k8sterm-header`).
+JS_OUR_SELECTORS = """() => {
+    const ours = (sheet) => sheet.ownerNode?.textContent.includes(".k8sterm-header");
+    const sheets = [...document.styleSheets].filter(ours);
+    const selectors = [];
+    const walk = (rules) => { for (const rule of rules) {
+        if (rule.selectorText !== undefined && !(rule.parentRule instanceof CSSKeyframesRule)) {
+            selectors.push(...rule.selectorText.split(",").map((s) => s.trim()));
+        }
+        if (rule.cssRules) walk(rule.cssRules);
+    } };
+    for (const sheet of sheets) walk(sheet.cssRules);
+    return { sheets: sheets.length, selectors };
+}"""
+
+
+def test_xterm_css_is_scoped_and_jupyterlabs_terminal_is_left_alone(labs, page):
+    """anywidget puts our CSS into the whole page; JupyterLab's terminal (its own xterm.js and xterm.css) must
+    look and size the same with our widget beside it, and ours must still get xterm's layout rules."""
+    lab = labs("default")
+    name = f"t-{time.monotonic_ns()}.ipynb"
+    lab.write_notebook(name, SHELL)
+    lab.open_notebook(page, name)
+    lab_term = page.evaluate_handle(
+        """async () => {
+            const notebook = jupyterapp.shell.currentWidget;
+            const w = await jupyterapp.commands.execute("terminal:create-new");
+            jupyterapp.shell.add(w, "main", { mode: "split-bottom", ref: notebook.id });
+            jupyterapp.shell.activateById(notebook.id);
+            while (!(w.content._term && w.content._termOpened)) await new Promise((r) => setTimeout(r, 50));
+            // Screen-reader mode adds the accessibility tree, which xterm 6's CSS styles unlike xterm 5's.
+            w.content._term.options.screenReaderMode = true;
+            return w.content._term;
+        }"""
+    )
+    prompt = """(t) => t.buffer.active.getLine(0).translateToString(true).trim() !== ''
+                       && !!t.element.querySelector('.xterm-accessibility-tree > div')"""
+    page.wait_for_function(prompt, arg=lab_term)
+    before = page.evaluate(JS_XTERM_STYLES, lab_term)
+    assert page.evaluate(JS_OUR_SELECTORS)["sheets"] == 0  # nothing of ours in the page yet
+
+    lab.run_cell(page, 0)
+    page.locator(".k8sterm .xterm").first.wait_for()
+    wait_status(page, "connected")
+    ours = page.evaluate(JS_OUR_SELECTORS)
+    assert ours["sheets"] >= 1 and len(ours["selectors"]) > 50, ours
+    assert [s for s in ours["selectors"] if not s.startswith(".k8sterm")] == []
+
+    # JupyterLab's terminal: the same styles and size as before our CSS came; its shell agrees on the size.
+    assert page.evaluate(JS_XTERM_STYLES, lab_term) == before
+    rows, cols = before["size"]
+    page.evaluate("(t) => t.input('stty size\\r', true)", lab_term)
+    page.wait_for_function(
+        """([t, text]) => { const b = t.buffer.active;
+            for (let i = 0; i < b.length; i++) if (b.getLine(i).translateToString(true) === text) return true;
+            return false; }""",
+        arg=[lab_term, f"{rows} {cols}"],
+    )
+    fits = page.evaluate(
+        """(t) => { const panel = t.element.closest(".jp-Terminal").getBoundingClientRect();
+                    const screen = t.element.querySelector(".xterm-screen").getBoundingClientRect();
+                    return [screen.width <= panel.width + 1, screen.height <= panel.height + 1,
+                            screen.width > panel.width * 0.8, screen.height > panel.height * 0.8]; }""",
+        lab_term,
+    )
+    assert fits == [True, True, True, True], fits
+
+    # Ours: xterm's rules apply inside .k8sterm (the helper textarea is hidden, the viewport overlays the
+    # screen), and the pty size matches the xterm.
+    styles = page.evaluate(JS_XTERM_STYLES, page.evaluate_handle(f"() => {TERM}"))
+    assert styles[".xterm-helper-textarea"]["opacity"] == "0"
+    assert styles[".xterm-helper-textarea"]["position"] == "absolute"
+    assert styles[".xterm-viewport"]["position"] == "absolute"
+    assert styles[".xterm-char-measure-element"]["visibility"] == "hidden"
+    type_line(page, "stty size")
+    wait_line(page, f"{styles['size'][0]} {styles['size'][1]}", exact=True)
