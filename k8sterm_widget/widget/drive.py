@@ -1,0 +1,550 @@
+"""Scripting a live terminal, pexpect-style, while the person watching it sees every keystroke and byte.
+
+``Terminal`` gets ``send``/``sendline``, ``expect``/``expect_exact``, ``run``, ``wait_exit``,
+``interrupt`` and ``screen`` from :class:`Drivable`. The keys go through the same stdin path as typing in
+the view, and the output is the same stream the view shows: a script drives *that* shell, not a second one.
+
+**Threads.** The engine's I/O thread only appends the raw bytes to an :class:`OutputTap` (a bounded
+queue: a terminal nobody scripts keeps just its last :data:`RAW_LIMIT` bytes, and the I/O thread never
+waits for a script). Everything else — UTF-8 decoding, removing escape sequences, matching, the screen
+model — runs in the thread that calls ``expect``/``run``, when it calls. One such call runs at a time per
+terminal; a second thread waits for it until its own timeout, then gets :class:`TerminalBusy`.
+
+**No browser needed.** A terminal opens its exec when the first view reports its size, or after a grace
+period when none does. The first scripting call skips that wait, so headless runs (nbclient, a plain
+Python script with no kernel) start at once, at 80x24.
+
+**How ``run`` finds the output without knowing the prompt**: see :mod:`.runline`.
+
+**Busy and interrupted.** A ``run`` that times out leaves its command running; until its end mark comes,
+the next ``run`` raises :class:`~k8sterm_widget.errors.TerminalBusy` instead of typing into it.
+``interrupt()`` sends Ctrl-C, after which the next ``run`` first types a probe (a line that only prints a
+mark) until the shell answers it: a program dying of Ctrl-C can still swallow a line typed right after.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
+
+from .. import errors
+from .runline import MARK_MAX, RunResult, begin_mark, end_mark, probe_line, probe_mark, typed_line
+from .screen import ScreenTail
+from .textstream import MatchBuffer, TextStream
+
+if TYPE_CHECKING:
+    from ._widget import Terminal
+
+RAW_LIMIT = 1 << 20  # bytes kept for a script that has not read them yet
+BUFFER_LIMIT = 256 * 1024  # characters expect() searches (pexpect's buffer, bounded)
+DEFAULT_TIMEOUT = 30.0
+LINE_LIMIT = 4000  # a tty in canonical mode drops input past 4095 bytes per line
+PROBE_INTERVAL = 0.5  # seconds between probes while waiting for the shell after Ctrl-C
+SCREEN_LINES = 12  # lines of the screen an error quotes
+DEFAULT_SIZE = (80, 24)
+LIVE = ("connecting", "connected")
+CTRL_C = "\x03"
+
+Pattern = str | re.Pattern[str]
+T = TypeVar("T")
+
+
+# ------------------------------------------------------------------------------------- I/O thread side
+
+
+class OutputTap:
+    """Raw output from the I/O thread to whichever thread scripts the terminal. Never blocks the producer.
+
+    ``None`` in the queue marks the start of a new session (a reconnect): the consumer resets its decoder.
+    ``seq`` counts every change (bytes, a new session, a status change) so that a waiting consumer can
+    tell whether anything happened since it last looked.
+    """
+
+    def __init__(self, limit: int = RAW_LIMIT) -> None:
+        self.limit = limit
+        self._cond = threading.Condition()
+        self._items: deque[bytes | None] = deque()
+        self._size = 0
+        self._lost = 0
+        self.seq = 0
+
+    def feed(self, data: bytes | memoryview) -> None:
+        chunk = bytes(data)  # the session hands us a view of its receive buffer
+        with self._cond:
+            self._items.append(chunk)
+            self._size += len(chunk)
+            while self._size > self.limit and len(self._items) > 1:
+                dropped = self._items.popleft()
+                if dropped is not None:
+                    self._size -= len(dropped)
+                    self._lost += len(dropped)
+            self.seq += 1
+            self._cond.notify_all()
+
+    def new_session(self) -> None:
+        with self._cond:
+            self._items.append(None)
+            self.seq += 1
+            self._cond.notify_all()
+
+    def poke(self) -> None:
+        """Something else changed (the terminal's status): wake a waiting consumer."""
+        with self._cond:
+            self.seq += 1
+            self._cond.notify_all()
+
+    def take(self) -> tuple[list[bytes | None], int]:
+        """Everything queued, and how many bytes were dropped before it (0: nothing was lost)."""
+        with self._cond:
+            items, self._items = list(self._items), deque()
+            lost, self._lost, self._size = self._lost, 0, 0
+            return items, lost
+
+    def wait(self, seen: int, timeout: float | None) -> None:
+        """Return once ``seq`` differs from ``seen``, or after ``timeout`` seconds."""
+        with self._cond:
+            self._cond.wait_for(lambda: self.seq != seen, timeout)
+
+
+# ------------------------------------------------------------------------------------- script side
+
+
+class Driver:
+    """The scripting state of one terminal: the text stream, pexpect's buffer, the screen tail."""
+
+    def __init__(self, terminal: Terminal) -> None:
+        self._terminal_ref = weakref.ref(terminal)
+        self.tap = OutputTap()
+        self.stream = TextStream()
+        self.buffer = MatchBuffer(BUFFER_LIMIT)
+        self.screen_tail = ScreenTail()
+        self.before = ""
+        self.after = ""
+        self.match: re.Match[str] | None = None
+        self.last_exit_code: int | None = None
+        self.pending: tuple[str, str] | None = None  # (token, command) of a run that timed out
+        self.interrupted = False  # Ctrl-C was sent: the next run() first checks that the shell is back
+        self.collecting = False  # run() is moving output out of the buffer: do not trim it
+        self._lock = threading.Lock()  # the state above; held briefly, never while waiting
+        self._busy = threading.Lock()  # one expect/run at a time
+        terminal.observe(self._status_changed, names="status")
+
+    @property
+    def terminal(self) -> Terminal:
+        terminal = self._terminal_ref()
+        if terminal is None:  # pragma: no cover - the terminal owns the driver
+            raise errors.SessionClosed("the terminal no longer exists")
+        return terminal
+
+    def _status_changed(self, change: dict) -> None:
+        if change["new"] == "connecting" and change["old"] != "connecting":
+            self.tap.new_session()  # reconnect(): what follows is another shell
+        else:
+            self.tap.poke()
+
+    # ------------------------------------------------------------------ consuming output
+
+    def pump(self) -> None:
+        """Move what the I/O thread queued into the text buffer and the screen tail (in order)."""
+        with self._lock:
+            items, lost = self.tap.take()
+            if not items:
+                return
+            if lost:
+                self.stream.reset()  # the next chunk may start mid-character or mid-sequence
+            marks = [i for i, item in enumerate(items) if item is None]
+            if marks:  # a new session began: only what follows its mark belongs to the current shell
+                items = items[marks[-1] + 1 :]
+                self.stream.reset()
+                self.buffer.clear()
+                self.screen_tail.clear()
+                self.pending = None
+            data = b"".join(item for item in items if item is not None)
+            if data:
+                text = self.stream.decode(data)
+                self.screen_tail.add(text)
+                self.buffer.append(self.stream.clean(text))
+            if not self.collecting:
+                self.buffer.trim()
+
+    def screen(self) -> list[str]:
+        self.pump()
+        with self._lock:
+            return self.screen_tail.lines(*self._size())
+
+    def _screen_lines(self) -> list[str]:
+        self.pump()
+        with self._lock:
+            return self.screen_tail.last_lines(*self._size(), count=SCREEN_LINES)
+
+    def _size(self) -> tuple[int, int]:
+        terminal = self.terminal
+        session = terminal.session
+        return terminal.size or (session.size if session is not None else None) or DEFAULT_SIZE
+
+    # ------------------------------------------------------------------ waiting
+
+    def start_now(self) -> None:
+        """Open the exec now rather than after the first-size grace period (headless scripts)."""
+        self.terminal._size_known.set()
+
+    def _ended_error(self, status: str) -> errors.K8stermError:
+        terminal = self.terminal
+        if status in ("error", "disconnected") and terminal.error is not None:
+            return terminal.error
+        return errors.TerminalEnded(status, terminal.exit_code, self._screen_lines())
+
+    def _await(self, find: Callable[[], T | None], deadline: float | None) -> T:
+        """Pump output until ``find()`` returns something; raise ``TimeoutError`` or the end's typed error."""
+        while True:
+            seen = self.tap.seq
+            status = self.terminal.status  # read before pumping: bytes always arrive before the end
+            self.pump()
+            with self._lock:
+                found = find()
+            if found is not None:
+                return found
+            if status not in LIVE:
+                raise self._ended_error(status)
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise TimeoutError
+            self.tap.wait(seen, remaining)
+
+    def _hold(self, deadline: float | None) -> None:
+        timeout = -1 if deadline is None else max(0.0, deadline - time.monotonic())
+        if not self._busy.acquire(timeout=timeout):
+            raise errors.TerminalBusy("another thread is scripting this terminal")
+
+    # ------------------------------------------------------------------ expect
+
+    def expect(self, patterns: Sequence[re.Pattern[str]], timeout: float | None, what: str) -> re.Match[str]:
+        deadline = _deadline(timeout)
+        self._hold(deadline)
+        try:
+            self._start_if_waiting()
+
+            def find() -> re.Match[str] | None:
+                best = None
+                for pattern in patterns:
+                    m = pattern.search(self.buffer.text)
+                    if m is not None and (best is None or m.start() < best.start()):
+                        best = m
+                if best is not None:
+                    self.before = self.buffer.consume(best.end())[: best.start()]
+                    self.after, self.match = best.group(0), best
+                return best
+
+            try:
+                return self._await(find, deadline)
+            except TimeoutError:
+                with self._lock:
+                    before = self.buffer.text
+                raise errors.ExpectTimeout(what, timeout, self._screen_lines(), before=before) from None
+        finally:
+            self._busy.release()
+
+    def ready_for_input(self) -> None:
+        """Raise the typed error of a terminal that is over; start one that waits for a view."""
+        status = self.terminal.status
+        if status not in LIVE:
+            self.pump()
+            raise self._ended_error(status)
+        self._start_if_waiting()
+
+    def _start_if_waiting(self) -> None:
+        """A script is waiting: open the exec now if it only waits for a view's size."""
+        if self.terminal.status == "connecting":
+            self.start_now()
+
+    # ------------------------------------------------------------------ run
+
+    def run(self, command: str, timeout: float | None, check: bool) -> RunResult:
+        if not isinstance(command, str):
+            raise TypeError("run() takes the command as one string (it is typed into the shell)")
+        if not command.strip():
+            raise ValueError("run() needs a command")
+        token = secrets.token_hex(4)
+        line = typed_line(command, token)
+        if any(len(part.encode()) > LINE_LIMIT for part in line.split("\n")):
+            raise ValueError(
+                f"a line of this command is longer than {LINE_LIMIT} bytes, more than a terminal takes; "
+                "use k8sterm_widget.exec() or %%k8sexec for long scripts"
+            )
+        deadline = _deadline(timeout)
+        self._hold(deadline)
+        try:
+            self.ready_for_input()
+            self._settle_pending()
+            if self.interrupted:
+                self._probe(command, timeout, deadline)
+            with self._lock:
+                self.pending = (token, command)
+            self.terminal.write(line)
+            output, code = self._collect(token, command, timeout, deadline)
+        finally:
+            self._busy.release()
+        result = RunResult(output, code, command)
+        self.last_exit_code = code
+        if check and code != 0:
+            raise errors.CommandFailed([command], code, _tail(output), result=result)
+        return result
+
+    def _settle_pending(self) -> None:
+        """A run that timed out earlier: fine if its end mark has come since, busy otherwise."""
+        self.pump()
+        with self._lock:
+            if self.pending is None:
+                return
+            token, command = self.pending
+            m = end_mark(token).search(self.buffer.text)
+            if m is not None:
+                self.buffer.consume(m.end())
+                self.pending = None
+                return
+        raise errors.TerminalBusy(
+            f"the command {command!r} of an earlier run() is still running", command=command
+        )
+
+    def _collect(
+        self, token: str, command: str, timeout: float | None, deadline: float | None
+    ) -> tuple[str, int]:
+        begin, end = begin_mark(token), end_mark(token)
+        parts: list[str] = []
+
+        def started() -> bool | None:
+            m = begin.search(self.buffer.text)
+            if m is None:
+                return None
+            self.buffer.consume(m.end())
+            return True
+
+        def finished() -> int | None:
+            m = end.search(self.buffer.text)
+            if m is not None:
+                parts.append(self.buffer.text[: m.start()])
+                self.buffer.consume(m.end())
+                self.pending = None
+                return int(m.group(1))
+            keep = len(self.buffer.text) - MARK_MAX  # the rest could be the start of the end mark
+            if keep > 0:
+                parts.append(self.buffer.consume(keep))
+            return None
+
+        self.collecting = True
+        try:
+            try:
+                self._await(started, deadline)
+            except TimeoutError:
+                stage = "connect" if self.terminal.status == "connecting" else "start"
+                raise errors.RunTimeout(command, timeout, self._screen_lines(), stage=stage) from None
+            try:
+                code = self._await(finished, deadline)
+            except TimeoutError:
+                with self._lock:
+                    partial = "".join(parts) + self.buffer.text
+                raise errors.RunTimeout(command, timeout, self._screen_lines(), partial) from None
+        finally:
+            self.collecting = False
+        return "".join(parts), code
+
+    # ------------------------------------------------------------------ wait_exit
+
+    def wait_exit(self, timeout: float | None) -> int | None:
+        deadline = _deadline(timeout)
+        terminal = self.terminal
+        self._start_if_waiting()
+        while True:
+            seen = self.tap.seq
+            status = terminal.status
+            if status == "exited":
+                return terminal.exit_code
+            if status == "closed":
+                return None
+            if status not in LIVE:
+                raise self._ended_error(status)
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise errors.ExpectTimeout(
+                    "the end of the process",
+                    timeout,
+                    self._screen_lines(),
+                    message=f"the process did not exit within {timeout:g} s",
+                )
+            self.tap.wait(seen, remaining)
+
+    def interrupt(self) -> None:
+        with self._lock:
+            self.pending = None
+            self.interrupted = True
+        self.terminal.write(CTRL_C)
+
+    def _probe(self, command: str, timeout: float | None, deadline: float | None) -> None:
+        """After Ctrl-C, wait until the shell itself reads the keyboard again before typing a command.
+
+        Why: a program dying of Ctrl-C can still read what is typed right after it (its read returns the
+        line, then the signal kills it), and that line would be lost. A probe only prints a mark, so
+        typing it again until one comes back is harmless; the command goes after.
+        """
+        token = secrets.token_hex(4)
+        mark = probe_mark(token)
+
+        def seen() -> bool | None:
+            m = mark.search(self.buffer.text)
+            if m is None:
+                return None
+            self.buffer.consume(m.end())
+            return True
+
+        while True:
+            self.terminal.write(probe_line(token))
+            step = time.monotonic() + PROBE_INTERVAL
+            try:
+                self._await(seen, step if deadline is None else min(step, deadline))
+                break
+            except TimeoutError:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise errors.RunTimeout(command, timeout, self._screen_lines(), stage="start") from None
+        with self._lock:
+            self.interrupted = False
+
+
+def _deadline(timeout: float | None) -> float | None:
+    if timeout is not None and timeout < 0:
+        raise ValueError("timeout must be >= 0 (or None to wait forever)")
+    return None if timeout is None else time.monotonic() + timeout
+
+
+def _tail(text: str, lines: int = 5, chars: int = 500) -> str:
+    return "\n".join(text.rstrip().splitlines()[-lines:])[-chars:]
+
+
+def _compile(pattern: Pattern) -> re.Pattern[str]:
+    if isinstance(pattern, re.Pattern):
+        if not isinstance(pattern.pattern, str):
+            raise TypeError("expect() matches text: use a str pattern, not bytes")
+        return pattern
+    if isinstance(pattern, str):
+        return re.compile(pattern)
+    raise TypeError(f"expect() takes a str or compiled regular expression, not {type(pattern).__name__}")
+
+
+# ------------------------------------------------------------------------------------- the mixin
+
+
+class Drivable:
+    """The scripting methods of :class:`~k8sterm_widget.widget.Terminal` (pexpect's vocabulary).
+
+    Text is matched after UTF-8 decoding, with escape sequences removed and ``\\r\\n`` as ``\\n``; the
+    search covers the output not yet consumed by an earlier match (up to :data:`BUFFER_LIMIT`
+    characters). Timeouts are in seconds, ``None`` waits forever.
+    """
+
+    _driver: Driver
+
+    def send(self, data: str | bytes, buffers: list | None = None) -> None:  # type: ignore[override]
+        """Type ``data`` into the terminal (str is UTF-8 encoded; ``"\\r"`` is Enter, ``"\\x03"`` Ctrl-C).
+
+        A ``dict`` is ipywidgets' ``Widget.send`` (a message to the front end), kept for the widget.
+        """
+        if isinstance(data, dict):
+            super().send(data, buffers)  # type: ignore[misc]
+            return
+        if not isinstance(data, (str, bytes, bytearray, memoryview)):
+            raise TypeError(f"send() takes str or bytes, not {type(data).__name__}")
+        self._driver.ready_for_input()
+        self.write(data if isinstance(data, str) else bytes(data))  # type: ignore[attr-defined]
+
+    def sendline(self, line: str = "") -> None:
+        """``send(line + "\\r")``: a line, and Enter as the keyboard sends it."""
+        self.send(line + "\r")
+
+    def expect(
+        self, pattern: Pattern | Sequence[Pattern], timeout: float | None = DEFAULT_TIMEOUT
+    ) -> re.Match[str]:
+        """Wait until the output matches ``pattern`` (a regex: str or compiled) and return the match.
+
+        A list of patterns waits for whichever matches first in the output (``match.re`` tells which).
+        The text up to the match's end is consumed: ``before`` is what came before it, ``after`` the
+        matched text. Raises :class:`~k8sterm_widget.errors.ExpectTimeout` (with the last screen lines),
+        :class:`~k8sterm_widget.errors.TerminalEnded` when the process ends first, or the terminal's
+        typed error when it could not connect.
+        """
+        patterns = list(pattern) if isinstance(pattern, (list, tuple)) else [pattern]
+        compiled = [_compile(p) for p in patterns]
+        what = " or ".join(repr(p.pattern) for p in compiled)
+        return self._driver.expect(compiled, timeout, what)
+
+    def expect_exact(
+        self, text: str | Sequence[str], timeout: float | None = DEFAULT_TIMEOUT
+    ) -> re.Match[str]:
+        """:meth:`expect` for literal text (no regex syntax)."""
+        texts = [text] if isinstance(text, str) else list(text)
+        compiled = [re.compile(re.escape(t)) for t in texts]
+        return self._driver.expect(compiled, timeout, " or ".join(repr(t) for t in texts))
+
+    def run(self, command: str, timeout: float | None = DEFAULT_TIMEOUT, *, check: bool = False) -> RunResult:
+        """Type ``command`` at the shell prompt, wait for it to finish, return its output.
+
+        The result is a ``str`` (:class:`RunResult`) without the echoed command line or the prompt, with
+        ``.exit_code``; ``last_exit_code`` keeps the latest. ``check=True`` raises
+        :class:`~k8sterm_widget.errors.CommandFailed` on a non-zero exit. The end is found by marks the
+        shell prints, not by the prompt (see :mod:`k8sterm_widget.widget.drive`), so any PS1 works.
+        Raises :class:`~k8sterm_widget.errors.RunTimeout` (the command may still run: ``interrupt()``),
+        :class:`~k8sterm_widget.errors.TerminalBusy` while an earlier timed-out command still runs,
+        :class:`~k8sterm_widget.errors.TerminalEnded` if the shell exits (``run("exit")``), or the
+        terminal's typed error (``NoShellFound`` …) when it could not connect. The command must not read
+        from the terminal; drive interactive programs with ``sendline``/``expect``.
+        """
+        return self._driver.run(command, timeout, check)
+
+    def wait_exit(self, timeout: float | None = DEFAULT_TIMEOUT) -> int | None:
+        """Wait for the process to end; return its exit code (None if the terminal was closed).
+
+        Raises the terminal's typed error when the connection was lost or never made, and
+        :class:`~k8sterm_widget.errors.ExpectTimeout` when it is still running after ``timeout``.
+        """
+        return self._driver.wait_exit(timeout)
+
+    def interrupt(self) -> None:
+        """Send Ctrl-C, and stop waiting for the command of a ``run`` that timed out."""
+        self._driver.interrupt()
+
+    def screen(self) -> list[str]:
+        """The rows the terminal shows now, rebuilt from its recent output (trailing spaces removed)."""
+        return self._driver.screen()
+
+    @property
+    def before(self) -> str:
+        """The text before the last ``expect`` match (after the previous one)."""
+        return self._driver.before
+
+    @property
+    def after(self) -> str:
+        """The text the last ``expect`` matched."""
+        return self._driver.after
+
+    @property
+    def match(self) -> re.Match[str] | None:
+        """The last ``expect`` match."""
+        return self._driver.match
+
+    @property
+    def last_exit_code(self) -> int | None:
+        """The exit code of the last command ``run`` completed."""
+        return self._driver.last_exit_code
+
+    def __enter__(self) -> Drivable:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()  # type: ignore[attr-defined]
+
+
+__all__ = ["Drivable", "Driver", "OutputTap", "RunResult"]

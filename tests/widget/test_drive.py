@@ -1,0 +1,301 @@
+"""Scripting a terminal (send/expect/run/wait_exit) against a fake shell: no cluster, no browser, fast.
+
+The terminal is a real ``Terminal`` that never connects (``connect=False``); its output is fed the way
+the engine's I/O thread feeds it (``_on_output`` from another thread, in small pieces), and what the
+script types goes to a fake shell that answers ``run``'s line like a POSIX shell would.
+"""
+
+from __future__ import annotations
+
+import pickle
+import re
+import shlex
+import threading
+import time
+
+import comm
+import pytest
+from helpers import Recorder
+
+from k8sterm_widget import errors
+from k8sterm_widget.widget import drive
+from k8sterm_widget.widget._widget import Terminal
+
+PROBE = re.compile(r"133;A;k8s-([0-9a-f]+)")
+RUN_LINE = re.compile(r"k8s-([0-9a-f]+)\\7';command eval (.*);printf '\\33\]133;D", re.S)
+
+
+@pytest.fixture
+def rec(monkeypatch):
+    recorder = Recorder()
+    monkeypatch.setattr(comm, "create_comm", recorder.create)
+    return recorder
+
+
+class FakeShell:
+    """Answers ``run``'s line: echo, the start mark, the output, the end mark, a prompt; in tiny pieces.
+
+    ``answers`` maps a command to (output, exit code), or to None for a command that never finishes.
+    Pieces are fed from a thread of their own, like the engine's I/O thread.
+    """
+
+    def __init__(self, term: Terminal, answers: dict, piece: int = 3, prompt: str = "\x1b[1m$\x1b[0m "):
+        self.term, self.answers, self.piece, self.prompt = term, answers, piece, prompt
+        self.typed: list[str] = []
+        self.probes_lost = 0
+        term.write = self.write  # what send() and run() type ends up here
+        self.output(prompt)
+
+    def output(self, text: str) -> None:
+        data = text.encode()
+        pieces = [data[i : i + self.piece] for i in range(0, len(data), self.piece)]
+
+        def feed():
+            for p in pieces:
+                self.term._on_output(self.term._gen, memoryview(p))
+
+        thread = threading.Thread(target=feed)
+        thread.start()
+        thread.join()
+
+    def write(self, data) -> None:
+        text = data if isinstance(data, str) else bytes(data).decode()
+        self.typed.append(text)
+        m = RUN_LINE.search(text)
+        probe = PROBE.search(text)
+        if m is None:
+            self.output(text.replace("\r", "\r\n"))  # plain typing: echo
+            if probe is not None and self.probes_lost:
+                self.probes_lost -= 1  # eaten by a program dying of Ctrl-C
+            elif probe is not None:
+                self.output(f"\x1b]133;A;k8s-{probe.group(1)}\x07{self.prompt}")
+            return
+        token, command = m.group(1), shlex.split(m.group(2).replace("\x16", ""))[0]
+        self.output(text.replace("\x15", "").replace("\r", "\r\n"))  # the echo: never holds a mark
+        self.output(f"\x1b[?2004l\r\x1b]133;C;k8s-{token}\x07")
+        answer = self.answers[command]
+        if answer is None:
+            return
+        out, code = answer
+        self.output(out.replace("\n", "\r\n") + f"\x1b]133;D;{code};k8s-{token}\x07{self.prompt}")
+
+
+@pytest.fixture
+def term(rec):
+    t = Terminal("web-0", "demo", connect=False)
+    yield t
+    t.close(keep_view=False)
+
+
+def test_run_returns_exact_output_and_exit_code_from_byte_sized_pieces(term):
+    shell = FakeShell(
+        term,
+        {
+            "hostname": ("web-0\n", 0),
+            "printf 'é日本🙂\\033[31mred\\033[0m'": ("é日本🙂\x1b[31mred\x1b[0m", 0),
+            "false": ("", 1),
+            "ls /nope": ("ls: /nope: No such file or directory\n", 2),
+        },
+        piece=1,
+    )
+    out = term.run("hostname")
+    assert out == "web-0\n" and isinstance(out, str) and out.exit_code == 0 and out.ok
+    assert term.run("printf 'é日本🙂\\033[31mred\\033[0m'") == "é日本🙂red"
+    assert term.run("false").exit_code == 1 and term.last_exit_code == 1
+    with pytest.raises(errors.CommandFailed) as info:
+        term.run("ls /nope", check=True)
+    assert info.value.exit_code == 2 and "No such file" in str(info.value)
+    assert info.value.result == "ls: /nope: No such file or directory\n"
+    assert shell.typed[0].startswith("\x15 printf")  # Ctrl-U first: a half-typed line is cleared
+
+
+def test_run_keeps_output_larger_than_the_match_buffer_even_when_it_arrives_at_once(term):
+    big = "".join(f"line {i} é\n" for i in range(60000))  # ~700 K characters, > BUFFER_LIMIT
+    FakeShell(term, {"big": (big, 0)}, piece=65536)
+    assert len(big) > drive.BUFFER_LIMIT
+    assert term.run("big") == big
+
+
+def test_run_is_not_fooled_by_another_runs_marks_or_a_prompt_lookalike(term):
+    stale = "\x1b]133;C;k8s-00000000\x07stale\x1b]133;D;9;k8s-00000000\x07"
+    FakeShell(term, {"echo hi": ("$ hi\n" + stale, 0)})
+    assert term.run("echo hi") == "$ hi\n" + stale
+
+
+def test_the_result_is_a_plain_enough_str():
+    r = drive.RunResult("out\n", 3, "cmd")
+    assert pickle.loads(pickle.dumps(r)) == "out\n"
+    assert type(r.output) is str and r.output == "out\n" and not r.ok
+
+
+def test_expect_matches_across_pieces_and_keeps_pexpect_semantics(term):
+    shell = FakeShell(term, {}, piece=2)
+    shell.output("loading…\r\nREADY 42\r\nnext\r\n")
+    m = term.expect(r"READY (\d+)")
+    assert m.group(1) == "42" and term.after == "READY 42"
+    assert term.before.endswith("loading…\n")
+    m = term.expect([r"never", r"ne(x)t"])  # the earliest match of a list wins; .re tells which
+    assert m.re.pattern == r"ne(x)t" and term.match is m
+    shell.output("a+b?\r\n")
+    assert term.expect_exact("a+b?").group(0) == "a+b?"
+
+
+def test_expect_timeout_names_the_pattern_and_shows_the_screen(term):
+    shell = FakeShell(term, {})
+    shell.output("Password for admin: ")
+    started = time.monotonic()
+    with pytest.raises(errors.ExpectTimeout) as info:
+        term.expect("\\$ $", timeout=0.2)
+    assert time.monotonic() - started < 2
+    e = info.value
+    assert e.screen[-1] == "$ Password for admin:" and "\n    $ Password for admin:" in str(e)
+    assert "'\\\\$ $' did not appear within 0.2 s" in str(e)
+    assert e.before.endswith("Password for admin: ")
+
+
+def test_a_command_that_does_not_finish_times_out_then_the_terminal_is_busy(term):
+    shell = FakeShell(term, {"sleep 100": None, "echo ok": ("ok\n", 0)})
+    with pytest.raises(errors.RunTimeout) as info:
+        term.run("sleep 100", timeout=0.2)
+    assert info.value.stage == "finish" and "may still be running" in str(info.value)
+    with pytest.raises(errors.TerminalBusy, match="sleep 100"):
+        term.run("echo ok", timeout=0.2)
+    term.interrupt()
+    assert shell.typed[-1] == "\x03"
+    shell.probes_lost = 2  # the dying program reads what is typed next: probe until the shell answers
+    assert term.run("echo ok") == "ok\n"
+    assert [PROBE.search(t) is not None for t in shell.typed[-4:]] == [True, True, True, False]
+    assert term.run("echo ok") == "ok\n"  # no probe when there was no Ctrl-C
+    assert PROBE.search(shell.typed[-2]) is None
+
+
+def test_the_busy_state_ends_by_itself_when_the_slow_command_finishes(term):
+    shell = FakeShell(term, {"slow": None, "echo ok": ("ok\n", 0)})
+    with pytest.raises(errors.RunTimeout):
+        term.run("slow", timeout=0.1)
+    token = RUN_LINE.search(shell.typed[-1]).group(1)
+    shell.output(f"done\r\n\x1b]133;D;0;k8s-{token}\x07$ ")
+    assert term.run("echo ok") == "ok\n"
+
+
+def test_a_second_thread_waits_for_the_first_and_then_gets_terminal_busy(term):
+    FakeShell(term, {})
+    errors_seen = []
+
+    def hold():
+        with pytest.raises(errors.ExpectTimeout):
+            term.expect("x", timeout=1)
+
+    first = threading.Thread(target=hold)
+    first.start()
+    time.sleep(0.1)
+    try:
+        term.expect("y", timeout=0.2)
+    except errors.TerminalBusy as e:
+        errors_seen.append(e)
+    first.join()
+    assert errors_seen and "another thread" in str(errors_seen[0])
+
+
+def test_an_ended_terminal_raises_typed_errors_after_what_it_printed(term):
+    shell = FakeShell(term, {})
+    shell.output("bye\r\n")
+    term._update(status="exited", exit_code=3)
+    assert term.expect("bye")  # output that came before the end still matches
+    with pytest.raises(errors.TerminalEnded) as info:
+        term.expect("more")
+    assert info.value.exit_code == 3 and "exited with code 3" in str(info.value)
+    assert isinstance(info.value, errors.SessionClosed)
+    with pytest.raises(errors.TerminalEnded):
+        term.run("true")
+    with pytest.raises(errors.TerminalEnded):
+        term.send("x")
+    assert term.wait_exit(0) == 3
+
+
+def test_a_terminal_that_failed_to_connect_raises_its_own_error(term):
+    term.error = errors.PodNotFound("web-9", "demo")
+    term._update(status="error", status_detail=str(term.error))
+    for call in (
+        lambda: term.run("true"),
+        lambda: term.expect("x"),
+        lambda: term.wait_exit(),
+        lambda: term.send("x"),
+    ):
+        with pytest.raises(errors.PodNotFound):
+            call()
+
+
+def test_waiting_wakes_on_the_end_not_on_the_timeout(term):
+    FakeShell(term, {})
+    threading.Timer(0.2, lambda: term._update(status="exited", exit_code=0)).start()
+    started = time.monotonic()
+    with pytest.raises(errors.TerminalEnded):
+        term.expect("never", timeout=20)
+    assert time.monotonic() - started < 5
+
+
+def test_wait_exit_times_out_with_the_screen(term):
+    shell = FakeShell(term, {})
+    shell.output("still here")
+    with pytest.raises(errors.ExpectTimeout, match=r"did not exit within 0\.1 s") as info:
+        term.wait_exit(0.1)
+    assert info.value.screen == ["$ still here"]
+
+
+def test_a_run_that_never_connects_says_so(term):
+    with pytest.raises(errors.RunTimeout, match="did not connect") as info:
+        term.run("true", timeout=0.1)  # connect=False: it never will
+    assert info.value.stage == "connect"
+
+
+def test_a_reconnect_starts_a_fresh_buffer(term):
+    shell = FakeShell(term, {})
+    shell.output("old shell said MARKER\r\n")
+    term._update(status="connected")
+    term._update(status="connecting")  # what reconnect() does
+    shell.output("new shell\r\n")
+    with pytest.raises(errors.ExpectTimeout):
+        term.expect("MARKER", timeout=0.1)
+    assert term.expect("new shell")
+
+
+def test_output_nobody_reads_is_bounded_and_the_tail_still_matches(term, monkeypatch):
+    monkeypatch.setattr(term._driver.tap, "limit", 1000)
+    shell = FakeShell(term, {}, piece=100)
+    shell.output("é" * 5000 + "\r\nTHE END\r\n")
+    assert term.expect("THE END")
+    assert len(term.before) < 1000
+
+
+def test_send_types_text_and_bytes_and_dicts_still_reach_the_front_end(term, rec):
+    shell = FakeShell(term, {})
+    term.send("ab")
+    term.send(b"\x03")
+    term.sendline("ls")
+    assert shell.typed == ["ab", b"\x03".decode(), "ls\r"]
+    term.send({"type": "hello", "to": "x"}, [b"\x01"])  # ipywidgets' Widget.send, used by the widget
+    assert rec.custom("hello", term)
+    with pytest.raises(TypeError):
+        term.send(42)
+
+
+def test_bad_arguments_are_plain_python_errors(term):
+    with pytest.raises(TypeError):
+        term.run(["ls"])
+    with pytest.raises(ValueError):
+        term.run("  ")
+    with pytest.raises(ValueError, match="longer than"):
+        term.run("echo " + "x" * 5000)
+    with pytest.raises(TypeError):
+        term.expect(re.compile(b"x"))
+    with pytest.raises(ValueError):
+        term.expect("x", timeout=-1)
+
+
+def test_the_screen_is_what_a_terminal_would_show(term):
+    shell = FakeShell(term, {})
+    shell.output("\x1b[2J\x1b[Hline one\r\nline two\r\nprogress 10%\rprogress 100%\r\n")
+    rows = term.screen()
+    assert rows[:4] == ["line one", "line two", "progress 100%", ""]
+    assert len(rows) == 24  # 80x24 without a view
