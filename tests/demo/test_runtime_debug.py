@@ -89,7 +89,10 @@ def test_share_pid_with_is_ignored_without_namespaces(tmp_path: Path) -> None:
     async def main() -> None:
         async with runtime(tmp_path, "process") as rt:
             target = await start(rt, "distroless", pod="app", name="app")
-            debug = await start(rt, "busybox", pod="app", name="debugger", share_pid_with=target)
+            # busybox's default command (sh, no tty) would exit at once and end the container under the exec.
+            debug = await start(
+                rt, "busybox", pod="app", name="debugger", command=["sleep", "infinity"], share_pid_with=target
+            )
             assert (await run_exec(debug, ["echo", "ok"])).out == b"ok\n"
 
     run(main())

@@ -80,7 +80,7 @@ def test_preflight_error_is_one_readable_line(run):
     assert not result.success and type(result.error_in_exec).__name__ == "PodNotFound"
     lines = [line for line in text(log).splitlines() if line.strip()]
     assert lines == [
-        'PodNotFound: pod "nope" not found in namespace "demo" List the pods with: kubectl get pods -n demo'
+        'PodNotFound: pod "nope" not found in namespace "demo". List the pods with: kubectl get pods -n demo'
     ]
 
 
