@@ -13,6 +13,7 @@
 // the kernel stopped sending because acks stalled) triggers a fresh replay request.
 
 import { AckTracker } from "./flow.js";
+import { Keeper } from "./keep.js";
 import {
   CHECKPOINT_MAX_BYTES,
   CHECKPOINT_MAX_WAIT_MS,
@@ -35,6 +36,8 @@ import { Channel, binaryString, payloadOf, utf8 } from "./transport.js";
  *   restore(log: ScreenLog): void,
  *   serialize(): { data: string, cols: number, rows: number } | null,
  *   size(): { cols: number, rows: number } | null,
+ *   t: import("./terminal.js").Term,
+ *   opened: boolean,
  * }} ViewLike
  */
 
@@ -79,6 +82,9 @@ export class Controller {
     this.disposed = false;
     this.startedAt = performance.now();
 
+    /** The transcript saved in the notebook, and snapshots (keep.js). */
+    this.keeper = new Keeper(model, () => this.phase !== "handshake", () => this.notify());
+
     this.onMessage = this.onMessage.bind(this);
     model.on("msg:custom", this.onMessage);
     this.channel.send({ type: "ready", id: this.id }, new Uint8Array([0]));
@@ -98,6 +104,7 @@ export class Controller {
         this.channel.binaryIn = msg.binary_in === true;
         this.binaryOut = buffers.length > 0;
         this.phase = "ready";
+        this.keeper.live();
         if (this.views.size) this.requestReplay();
         return;
       case "replay":
@@ -109,6 +116,11 @@ export class Controller {
       case "detached":
         if (this.phase === "live") this.requestReplay();
         return;
+      case "snapshot": {
+        const html = this.keeper.snapshot(this.active);
+        if (html) this.channel.send({ type: "snapshot", id: msg.id }, html);
+        return;
+      }
     }
   }
 
@@ -178,6 +190,7 @@ export class Controller {
     this.views.add(view);
     if (this.phase === "live") view.restore(this.log);
     else if (this.phase === "ready") this.requestReplay();
+    else this.keeper.showSaved(view); // no kernel answer yet: the screen saved with the notebook, if any
     if (!this.active) this.setActive(view);
     this.sendViewCount();
   }
@@ -237,6 +250,11 @@ export class Controller {
     this.channel.send({ type: "reconnect" });
   }
 
+  /** The error line's "Debug with busybox" offer. */
+  debug() {
+    this.channel.send({ type: "debug" });
+  }
+
   // ------------------------------------------------------------------ checkpoints
 
   scheduleCheckpoint() {
@@ -266,6 +284,7 @@ export class Controller {
       if (last.offset === offset && last.cols === shot.cols && last.rows === shot.rows) return;
       if (!this.log.setCheckpoint({ offset, cols: shot.cols, rows: shot.rows, data: shot.data })) return;
       this.checkpointed = { offset, cols: shot.cols, rows: shot.rows };
+      this.keeper.checkpointed(view);
       const bytes = utf8(shot.data);
       if (bytes.length <= CHECKPOINT_MAX_BYTES) {
         this.channel.send({ type: "checkpoint", offset, cols: shot.cols, rows: shot.rows }, bytes);
@@ -286,6 +305,7 @@ export class Controller {
 
   dispose() {
     this.disposed = true;
+    this.keeper.dispose();
     clearTimeout(this.settleTimer);
     clearTimeout(this.maxWaitTimer);
     this.model.off("msg:custom", this.onMessage);

@@ -10,7 +10,7 @@
 export function statusText(s) {
   switch (s.status) {
     case "connecting":
-      return "connecting…";
+      return s.status_detail ? `connecting… — ${s.status_detail}` : "connecting…";
     case "connected":
       return "connected";
     case "exited":
@@ -69,7 +69,9 @@ export class Header {
     this.namespace = h("span", "k8sterm-namespace");
     this.pod = h("span", "k8sterm-pod");
     this.container = h("span", "k8sterm-container");
-    this.title.append(this.namespace, this.pod, this.container);
+    this.badge = h("span", "k8sterm-badge");
+    this.badge.hidden = true;
+    this.title.append(this.namespace, this.pod, this.container, this.badge);
     this.status = h("span", "k8sterm-status");
     this.dot = h("span", "k8sterm-dot");
     this.statusText = h("span", "k8sterm-status-text");
@@ -162,6 +164,9 @@ export class Header {
     this.container.textContent = s.container || "";
     this.container.hidden = !s.container;
     this.container.title = s.notes.join("\n");
+    this.badge.textContent = s.badge || "";
+    this.badge.hidden = !s.badge;
+    this.badge.title = s.notes.join("\n");
     const text = statusText(s);
     this.status.dataset.state = s.status;
     this.statusText.textContent = text;

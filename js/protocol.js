@@ -28,7 +28,13 @@ export const MAX_SIZE = 1000;
  *             lossy: boolean, b64?: string[] }} ReplayMsg
  * @typedef {{ type: "output", offset: number, b64?: string }} OutputMsg
  * @typedef {{ type: "detached", offset: number }} DetachedMsg
- * @typedef {HelloMsg | ReplayMsg | OutputMsg | DetachedMsg} KernelMsg
+ * @typedef {{ type: "snapshot", id: string }} SnapshotMsg
+ * @typedef {HelloMsg | ReplayMsg | OutputMsg | DetachedMsg | SnapshotMsg} KernelMsg
+ */
+
+/**
+ * The screen saved in the notebook (k8sterm_widget/recording/terminal.py).
+ * @typedef {{ data: string, cols: number, rows: number, source?: "browser" | "kernel" }} Transcript
  */
 
 /**
@@ -38,7 +44,7 @@ export const MAX_SIZE = 1000;
  *   status: "connecting" | "connected" | "exited" | "disconnected" | "error" | "closed",
  *   status_detail: string, exit_code: number | null, notes: string[],
  *   renderer: "auto" | "webgl" | "dom", font_size: number, rows: number, scrollback: number,
- *   _uid: string,
+ *   _uid: string, badge: string, offers: string[], transcript: Transcript | null,
  * }} Traits
  */
 
@@ -49,5 +55,5 @@ export const MAX_SIZE = 1000;
 export function isKernelMsg(msg) {
   if (typeof msg !== "object" || msg === null) return false;
   const type = /** @type {{type?: unknown}} */ (msg).type;
-  return type === "hello" || type === "replay" || type === "output" || type === "detached";
+  return type === "hello" || type === "replay" || type === "output" || type === "detached" || type === "snapshot";
 }

@@ -9,6 +9,7 @@ import { Header, h } from "./header.js";
 import { CHECKPOINT_SCROLLBACK } from "./protocol.js";
 import { attachKeys } from "./keys.js";
 import { Term } from "./terminal.js";
+import { showNotice } from "./notice.js";
 import { currentTheme, watchTheme } from "./theme.js";
 
 /** @typedef {import("./protocol.js").Traits} Traits */
@@ -100,6 +101,8 @@ export class View {
     this.term = this.t.term;
     // The automation hook: document.querySelector(".k8sterm").terminal is the live xterm Terminal.
     Object.defineProperty(this.root, "terminal", { value: this.term, configurable: true });
+    // …and `keeper` the transcript kept for the notebook (keep.js: `lastData` is the screen last saved).
+    Object.defineProperty(this.root, "keeper", { value: ctl.keeper, configurable: true });
     this.setHeight();
 
     /** @type {(() => void)[]} */
@@ -152,6 +155,8 @@ export class View {
     model.on("change:namespace", update);
     model.on("change:container", update);
     model.on("change:notes", update);
+    model.on("change:badge", update);
+    model.on("change:offers", update);
     model.on("change:font_size", () => {
       term.options.fontSize = model.get("font_size");
       if (!this.userSized) this.setHeight();
@@ -299,18 +304,22 @@ export class View {
       rows: m.get("rows"),
       scrollback: m.get("scrollback"),
       _uid: m.get("_uid"),
+      badge: m.get("badge") ?? "",
+      offers: m.get("offers") ?? [],
+      transcript: m.get("transcript") ?? null,
     };
+    const restored = this.ctl.keeper.restored;
     this.header.update(s);
     if (s.status === "connecting" && this.ctl.waitingForKernel) {
       this.header.statusText.textContent = "connecting… (waiting for the kernel: is a cell still running?)";
     }
+    if (restored) this.header.statusText.textContent = "session ended (saved screen)";
     const error = s.status === "error";
-    this.message.hidden = !error;
-    this.message.textContent = error ? s.status_detail : "";
+    showNotice(this.message, s, restored, (offer) => offer === "debug" && this.ctl.debug());
     // A session that failed before printing anything is just its error line.
-    const empty = this.ctl.log.end === 0 && !this.ctl.log.checkpoint;
+    const empty = this.ctl.log.end === 0 && !this.ctl.log.checkpoint && !restored;
     this.root.classList.toggle("k8sterm-collapsed", error && empty);
-    this.root.dataset.status = s.status;
+    this.root.dataset.status = restored ? "restored" : s.status;
   }
 
   dispose() {

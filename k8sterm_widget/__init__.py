@@ -22,20 +22,32 @@ _LAZY = {
     "ExecSession": ".session",
     "shell": ".widget",
     "Terminal": ".widget",
+    "RunResult": ".widget.drive",
     "exec_many": ".fanout",
     "FanoutResult": ".fanout",
     "PodResult": ".fanout",
     "upload": ".transfer",
     "download": ".transfer",
     "TransferResult": ".transfer",
+    "browse": ".browser",
+    "PodBrowser": ".browser",
+    "debug": ".ephemeral",
+    "replay": ".recording",
+    "Player": ".recording",
+    "Recording": ".recording",
+    "Snapshot": ".recording",
 }
 
 if TYPE_CHECKING:
+    from .browser import PodBrowser, browse  # noqa: F401
+    from .ephemeral import debug  # noqa: F401
     from .fanout import FanoutResult, PodResult, exec_many  # noqa: F401
     from .oneshot import ExecResult, exec  # noqa: F401
+    from .recording import Player, Recording, Snapshot, replay  # noqa: F401
     from .session import ExecSession  # noqa: F401
     from .transfer import TransferResult, download, upload  # noqa: F401
     from .widget import Terminal, shell  # noqa: F401
+    from .widget.drive import RunResult  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

@@ -152,7 +152,8 @@ class NoShellFound(CommandNotFound):
             hint=(
                 f'The image of container "{container}" has no shell. '
                 "Open one in an ephemeral debug container: "
-                f"kubectl debug -it {pod} -n {namespace} --image=busybox --target={container}"
+                f'k8sterm_widget.debug("{pod}", namespace="{namespace}", target="{container}") '
+                f"(kubectl: kubectl debug -it {pod} -n {namespace} --image=busybox:1.36 --target={container})"
             ),
         )
         self.message = f'container "{container}" of pod "{pod}" has no shell (tried bash, ash, sh)'
@@ -225,6 +226,92 @@ class CellFailed(CommandFailed):
         self.container = container
 
 
+class ExpectTimeout(K8stermError):
+    """``Terminal.expect``/``run``/``wait_exit``: what was awaited did not come within the timeout.
+
+    Why the screen: a timeout is only debuggable with what the terminal showed instead (a prompt asking
+    for a password, a pager, a program still running). ``screen`` holds its last lines and ``str()`` shows
+    them; ``before`` is the text the terminal printed since the last match.
+    """
+
+    def __init__(
+        self,
+        what: str,
+        timeout: float | None,
+        screen: Sequence[str] = (),
+        *,
+        before: str = "",
+        message: str = "",
+    ) -> None:
+        within = f" within {timeout:g} s" if timeout is not None else ""
+        shown = "".join(f"\n    {line}" for line in screen) or "\n    (nothing)"
+        super().__init__(message or f"{what} did not appear{within}", hint=f"The terminal shows:{shown}")
+        self.what = what
+        self.timeout = timeout
+        self.screen = list(screen)
+        self.before = before
+
+
+class RunTimeout(ExpectTimeout):
+    """``Terminal.run`` did not see its command finish in time; the command may still be running.
+
+    ``stage`` says how far it got: ``connect`` (the terminal never connected), ``start`` (the shell never
+    started the command: a program in the foreground got the keys instead) or ``finish``. ``output`` is
+    what the command printed so far. Until the command ends the terminal counts as busy, so the next
+    ``run`` raises :class:`TerminalBusy` rather than typing into it.
+    """
+
+    STAGES = {
+        "connect": "the terminal did not connect{within}",
+        "start": "the shell did not start {command!r}{within}: is a program running in the foreground?",
+        "finish": "command {command!r} did not finish{within}; it may still be running",
+    }
+
+    def __init__(
+        self,
+        command: str,
+        timeout: float | None,
+        screen: Sequence[str] = (),
+        output: str = "",
+        *,
+        stage: str = "finish",
+    ) -> None:
+        within = f" within {timeout:g} s" if timeout is not None else ""
+        message = self.STAGES[stage].format(command=command, within=within)
+        super().__init__(f"the end of {command!r}", timeout, screen, before=output, message=message)
+        self.command = command
+        self.output = output
+        self.stage = stage
+
+
+class TerminalBusy(K8stermError):
+    """``Terminal.run`` while an earlier ``run`` is still going (it timed out, or another thread runs one)."""
+
+    def __init__(self, message: str, *, command: str | None = None) -> None:
+        super().__init__(message, hint="Wait for it to finish, or call interrupt() to send Ctrl-C.")
+        self.command = command
+
+
+class TerminalEnded(SessionClosed):
+    """The terminal's process ended, or the terminal was closed, before what a script waited for came.
+
+    ``status`` is the terminal's status (``exited`` or ``closed``), ``exit_code`` the code when it exited,
+    ``screen`` the last lines it showed. ``reconnect()`` starts a new shell in the same terminal.
+    """
+
+    def __init__(self, status: str, exit_code: int | None = None, screen: Sequence[str] = ()) -> None:
+        if status == "exited":
+            what = f"the shell exited with code {exit_code}"
+        else:
+            what = f"the terminal is {status}"
+        shown = "".join(f"\n    {line}" for line in screen)
+        hint = "Call reconnect() for a new shell." + (f" The terminal shows:{shown}" if shown else "")
+        super().__init__(what, hint=hint)
+        self.status = status
+        self.exit_code = exit_code
+        self.screen = list(screen)
+
+
 class FanoutFailed(K8stermError):
     """``exec_many(..., check=True)``: at least one pod did not run the command to exit code 0.
 
@@ -236,6 +323,70 @@ class FanoutFailed(K8stermError):
         super().__init__(f"{len(failed)} of {total} pods failed: {shown}")
         self.failed = list(failed)
         self.result = result
+
+
+class DebugContainerError(K8stermError):
+    """``debug()``: the ephemeral debug container could not be added or did not start.
+
+    ``pod`` and ``container`` (the debug container's name, None before one was named) say which. The
+    container itself cannot be removed once added (the API keeps ephemeral containers for the pod's life).
+    """
+
+    def __init__(self, message: str, *, pod: str, container: str | None = None, hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.pod = pod
+        self.container = container
+
+
+class EphemeralContainersUnsupported(DebugContainerError):
+    """HTTP 404 on ``pods/ephemeralcontainers`` for a pod that exists: the cluster predates the feature.
+
+    Ephemeral containers are GA since Kubernetes 1.25; older clusters need the feature gate.
+    """
+
+    def __init__(self, pod: str, namespace: str, server: str = "") -> None:
+        where = f" at {server}" if server else ""
+        super().__init__(
+            f"the API server{where} does not support ephemeral debug containers "
+            f'(pods/ephemeralcontainers returned 404 for pod "{pod}" in namespace "{namespace}")',
+            pod=pod,
+            hint="They need Kubernetes 1.25 or later (or the EphemeralContainers feature gate on 1.16-1.24).",
+        )
+        self.code = 404
+        self.namespace = namespace
+
+
+class ImagePullFailed(DebugContainerError):
+    """The debug container's image could not be pulled (ErrImagePull, ImagePullBackOff, InvalidImageName)."""
+
+    def __init__(self, pod: str, container: str, image: str, reason: str, detail: str = "") -> None:
+        more = f": {detail}" if detail else ""
+        super().__init__(
+            f'debug container "{container}" in pod "{pod}" cannot start: image "{image}" '
+            f"could not be pulled ({reason}{more})",
+            pod=pod,
+            container=container,
+            hint="Check the image name and tag, and that the node can reach its registry.",
+        )
+        self.image = image
+        self.reason = reason
+
+
+class DebugContainerTimeout(DebugContainerError):
+    """The debug container was added but did not run within the timeout (a slow pull, a busy node)."""
+
+    def __init__(self, pod: str, container: str, timeout: float, state: str) -> None:
+        super().__init__(
+            f'debug container "{container}" in pod "{pod}" did not start within {timeout:g} s ({state})',
+            pod=pod,
+            container=container,
+            hint=(
+                "It may still start: attach to it later with "
+                f'k8sterm_widget.debug(..., container_name="{container}").'
+            ),
+        )
+        self.timeout = timeout
+        self.state = state
 
 
 class TransferError(K8stermError):
@@ -283,9 +434,14 @@ __all__ = [
     "ConnectionLost",
     "ContainerNotRunning",
     "ContainerNotValid",
+    "DebugContainerError",
+    "DebugContainerTimeout",
+    "EphemeralContainersUnsupported",
     "ExecTimeout",
+    "ExpectTimeout",
     "FanoutFailed",
     "Forbidden",
+    "ImagePullFailed",
     "K8stermError",
     "NoShellFound",
     "NoTransferTool",
@@ -296,7 +452,10 @@ __all__ = [
     "RemoteNotADirectory",
     "RemotePathNotFound",
     "RemoteWriteError",
+    "RunTimeout",
     "SessionClosed",
+    "TerminalBusy",
+    "TerminalEnded",
     "TransferError",
     "Unauthorized",
     "UnsafeArchive",

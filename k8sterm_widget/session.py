@@ -11,7 +11,8 @@ an internal queue that :meth:`ExecSession.read` and iteration drain (scripts). T
 the reader falls behind, reading from the cluster pauses, so memory stays flat however chatty the pod.
 
 With no command, the session starts the container's best shell in a *single* exec: ``sh -c`` picks the
-first of bash, ash, sh that ``command -v`` finds and ``exec``s it with ``TERM=xterm-256color``. Keys
+first of bash, ash, sh that ``command -v`` finds and ``exec``s it with ``TERM=xterm-256color`` (and
+``LC_CTYPE=C.UTF-8`` when the image sets no locale, so readline accepts typed UTF-8). Keys
 typed meanwhile wait in the pty's input queue and reach the chosen shell, so nothing is lost; an image
 without ``sh`` raises :class:`~k8sterm_widget.errors.NoShellFound`, which suggests a debug container.
 """
@@ -41,6 +42,8 @@ from .kube.wsstream import RESIZE, STDIN, ExecStream, StreamEnd
 
 SHELL_DETECT = (
     "export TERM=xterm-256color; "
+    # No locale at all (most images) makes readline treat UTF-8 input as Meta keys: typed CJK is mangled.
+    '[ -n "$LC_ALL$LC_CTYPE$LANG" ] || export LC_CTYPE=C.UTF-8; '
     'for s in bash ash sh; do command -v "$s" >/dev/null 2>&1 && exec "$s"; done; exec sh'
 )
 QUEUE_HIGH = 4 << 20  # pause the cluster stream when a script has this much unread output

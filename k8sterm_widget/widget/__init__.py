@@ -2,7 +2,9 @@
 
 ``_widget`` (the ``Terminal`` class and ``shell()``) is the lifecycle; ``protocol`` documents and
 validates the comm messages; ``coalesce``, ``flow`` and ``replay`` are pure policies (fake clocks in
-tests); ``output`` and ``stdin`` move bytes between the session and the comm.
+tests); ``output`` and ``stdin`` move bytes between the session and the comm. ``drive`` is the scripting
+API (``send``/``expect``/``run``) on top, with ``runline``, ``textstream`` and ``screen`` as its pure
+parts.
 """
 
 from ._widget import Terminal, shell

@@ -39,9 +39,11 @@ import traitlets as t
 
 from .. import errors
 from ..kube.config import resolve
-from ..kube.preflight import preflight
+from ..recording.terminal import Recordable, TranscriptTrait
 from ..session import ExecSession
 from . import protocol
+from .connect import Connector, ConnectorActions
+from .drive import Drivable, Driver
 from .order import InputOrder, Latest
 from .output import OutputPipe
 from .stdin import InputQueue
@@ -77,7 +79,7 @@ def _close_all_at_exit() -> None:
 atexit.register(_close_all_at_exit)
 
 
-class Terminal(anywidget.AnyWidget):
+class Terminal(Recordable, ConnectorActions, Drivable, anywidget.AnyWidget):
     """A live shell (or command) in a Kubernetes container, shown as an xterm.js terminal.
 
     Synced state is names and status only. Options: ``renderer`` ("auto" tries WebGL and falls back to
@@ -86,6 +88,10 @@ class Terminal(anywidget.AnyWidget):
 
     Automation hook: in the browser, the widget root ``.k8sterm`` has a ``terminal`` property, the live
     xterm ``Terminal`` (tests and benchmarks read its buffer).
+
+    Scripting (``send``, ``expect``, ``run``, ``wait_exit`` …) comes from :class:`.drive.Drivable`;
+    ``record``, ``snapshot`` and the saved ``transcript`` from :class:`..recording.terminal.Recordable`;
+    how it connects (exec, or attach to a debug container: ``debug()``) from :mod:`.connect`.
     """
 
     _esm = STATIC / "widget.js"
@@ -99,6 +105,10 @@ class Terminal(anywidget.AnyWidget):
     status_detail = t.Unicode("").tag(sync=True)
     exit_code = t.Int(None, allow_none=True).tag(sync=True)
     notes = t.List(t.Unicode()).tag(sync=True)
+    badge = t.Unicode("").tag(sync=True)  # what kind of session, when not a plain shell ("debug container …")
+    offers = t.List(t.Unicode()).tag(sync=True)  # actions the error line offers ("debug")
+    # The last screen, kept in the notebook's widget state (set by the front end; see recording.terminal).
+    transcript = TranscriptTrait().tag(sync=True, echo_update=False)
 
     renderer = t.Enum(("auto", "webgl", "dom"), default_value="auto").tag(sync=True)
     font_size = t.Int(13, min=6, max=72).tag(sync=True)
@@ -146,6 +156,10 @@ class Terminal(anywidget.AnyWidget):
         self._stdin = InputQueue()
         self._order = InputOrder(self._deliver_input)
         self._latest = Latest()
+        self._driver = Driver(self)
+        self._connector = Connector()
+        self._init_recordable()
+        self.observe(self._offer_actions, names="status")
         self.on_msg(self._on_custom_msg)
         _live.add(self)
         if connect:
@@ -190,6 +204,7 @@ class Terminal(anywidget.AnyWidget):
         if self.status in LIVE:
             self._update(status="closed", status_detail="")
         if not keep_view:
+            self.stop_recording()  # the widget goes away: finish its file (held lines, a half character)
             self._pipe.stop()
             self._stdin.stop()
             _live.discard(self)
@@ -199,7 +214,9 @@ class Terminal(anywidget.AnyWidget):
         """Send input to the process, as if typed (queued while connecting)."""
         if self.status not in LIVE:
             raise errors.SessionClosed(f"the session has ended ({self.status}); call reconnect() first")
-        self._stdin.put(data.encode("utf-8") if isinstance(data, str) else bytes(data))
+        data = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+        self._tee_input(data)
+        self._stdin.put(data)
 
     @property
     def size(self) -> tuple[int, int] | None:
@@ -229,14 +246,15 @@ class Terminal(anywidget.AnyWidget):
             if not self._current(gen):
                 return
             self._update(context=cluster.context or "", namespace=namespace)
-            target = preflight(cluster, self.pod, namespace, self._args["container"])
+            connector = self._connector
+            target = connector.target(self, cluster, namespace)
             if not self._current(gen):
                 return
             self._update(container=target.container, notes=list(target.notes))
             self._size_known.wait(max(0.0, self._created + FIRST_SIZE_WAIT - time.monotonic()))
             session = ExecSession.open(
                 self.pod,
-                self._command,
+                connector.command(self),
                 namespace,
                 target.container,
                 size=self._size or DEFAULT_SIZE,
@@ -244,6 +262,7 @@ class Terminal(anywidget.AnyWidget):
                 context=self._args["context"],
                 kubeconfig=self._kubeconfig,
                 check=False,
+                subresource=connector.subresource,
             )
             session.notes = list(target.notes)
         except errors.K8stermError as e:
@@ -267,6 +286,7 @@ class Terminal(anywidget.AnyWidget):
         if self._size is not None and self._size != session.size:
             session.resize(*self._size)
         self._update(status="connected", status_detail="")
+        connector.opened(self, session)
         self._stdin.attach(session)
         session.add_end_callback(lambda s: self._ended(gen, s))
 
@@ -301,7 +321,10 @@ class Terminal(anywidget.AnyWidget):
 
     def _on_output(self, gen: int, data: bytes) -> None:
         if gen == self._gen:
-            self._pipe.feed(data)
+            with self._rec_lock:
+                self._pipe.feed(data)
+                self._tee_output(data)
+            self._driver.tap.feed(data)
 
     def _pause(self) -> None:
         if (session := self.session) is not None:
@@ -351,6 +374,7 @@ class Terminal(anywidget.AnyWidget):
 
     def _deliver_input(self, data: bytes) -> None:
         if self.status in LIVE and data:
+            self._tee_input(data)
             self._stdin.put(data)
 
     def _on_resize(self, msg: protocol.Message) -> None:
@@ -362,6 +386,7 @@ class Terminal(anywidget.AnyWidget):
         if (session := self.session) is not None and not session.ended:
             try:
                 session.resize(*size)
+                self._tee_resize(*size)
             except errors.K8stermError as e:
                 log.info("k8sterm: resize failed: %s", e)
 
@@ -414,6 +439,6 @@ def shell(
     through ``sh -c``. ``context``/``kubeconfig`` choose the cluster as kubectl would. ``options`` are
     display traits of :class:`Terminal` (``rows``, ``font_size``, ``renderer``, ``scrollback``). Never
     raises for cluster problems: the widget shows the error line, and ``Terminal.error`` holds the typed
-    exception.
+    exception. Scripts drive it with ``run``/``sendline``/``expect``/``wait_exit`` (see :mod:`.drive`).
     """
     return Terminal(pod, namespace, container, command, context=context, kubeconfig=kubeconfig, **options)

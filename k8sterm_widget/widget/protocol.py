@@ -33,6 +33,10 @@ Front end → kernel (``type``: fields; ``[buffers]``)
 * ``views``: ``id``, ``seq``, ``count``: how many views this front end shows (the cleared-output rule,
   see :class:`Terminal`; a stale one arriving late is ignored).
 * ``reconnect``: no fields. The header's reconnect button.
+* ``snapshot``: ``id`` (of the kernel's request); ``[utf8]`` or ``b64``: xterm's ``serializeAsHTML`` of
+  the screen, answering a kernel ``snapshot`` (``Terminal.snapshot()``; the kernel sanitizes it).
+* ``debug``: no fields. The error line's "Debug with busybox" offer (``offers`` trait): switch this
+  terminal to an ephemeral debug container.
 
 Kernel → front end
 
@@ -43,6 +47,8 @@ Kernel → front end
   ``end``; anything the front end received before the replay is overlapping and skipped by offset.
 * ``output``: ``offset``; ``[bytes]`` or ``b64``. The byte range ``[offset, offset + len)``. A front end
   skips the part it already has and asks for a ``replay`` when it sees a gap.
+* ``snapshot``: ``id``: render the screen as HTML and answer with a ``snapshot`` of the same ``id``
+  (a front end without a view of the terminal does not answer; the kernel then renders it itself).
 * ``detached``: ``offset``: acks stopped while the kernel was over the high-water mark (page closed,
   tab frozen), so the kernel stopped sending output and keeps reading into the replay buffer; a front
   end that is still alive answers with ``replay``.
@@ -77,7 +83,18 @@ MAX_OFFSET = 1 << 62
 RATE = 2000.0
 BURST = 4000.0
 
-CLIENT_TYPES = ("ready", "replay", "input", "resize", "ack", "checkpoint", "views", "reconnect")
+CLIENT_TYPES = (
+    "ready",
+    "replay",
+    "input",
+    "resize",
+    "ack",
+    "checkpoint",
+    "views",
+    "reconnect",
+    "snapshot",
+    "debug",
+)
 
 
 @dataclass
@@ -203,6 +220,9 @@ def parse(content: object, buffers: Sequence | None) -> Message:
             "rows": _int(content, "rows", MIN_SIZE, MAX_SIZE),
         }
         return Message(kind, fields, data=data, binary=binary)
+    if kind == "snapshot":
+        data, binary = _payload(content, buffers, MAX_CHECKPOINT)
+        return Message(kind, {"id": _str(content, "id", MAX_ID)}, data=data, binary=binary)
     if buffers and kind != "ready":
         raise Invalid(f"unexpected buffers on a {kind!r} message")
     if kind == "ready":
@@ -220,7 +240,7 @@ def parse(content: object, buffers: Sequence | None) -> Message:
         fields = {"id": _str(content, "id", MAX_ID), "seq": _int(content, "seq", 0, MAX_OFFSET)}
         fields["count"] = _int(content, "count", 0, 10_000)
         return Message(kind, fields)
-    return Message(kind)  # reconnect
+    return Message(kind)  # reconnect, debug
 
 
 def b64(data: bytes) -> str:

@@ -28,6 +28,9 @@ SYNCED = {
     # names and state only; anything added here must be reviewed for secrets
     "pod", "namespace", "container", "context", "status", "status_detail", "exit_code", "notes",
     "renderer", "font_size", "rows", "scrollback", "_uid",
+    # issue 6: a label ("debug container · image"), offered action names, the screen kept in the notebook
+    # (what the terminal showed, which the user already sees; never credentials)
+    "badge", "offers", "transcript",
 }  # fmt: skip
 
 

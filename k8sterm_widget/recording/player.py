@@ -1,0 +1,85 @@
+"""``replay(path)``: play an asciicast in a cell, with play/pause, speed and a seek bar.
+
+The kernel reads and checks the file (:func:`.asciicast.read_cast`: a v2 header, valid event lines, times
+that never go back) and hands the front end the cast itself as a bytes trait, so the recording is part of
+the widget's state: a notebook saved with widget state replays it without a kernel or the file. Casts
+larger than ``max_bytes`` are cut to their beginning, and the player says so (``note``), rather than
+pushing tens of megabytes into the notebook.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import anywidget
+import traitlets as t
+
+from .asciicast import read_cast
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+MAX_BYTES = 8 << 20
+IDLE_TIME_LIMIT = 2.0
+
+
+class Player(anywidget.AnyWidget):
+    """An asciicast v2 player (xterm.js). Make it the last expression of a cell; see :func:`replay`."""
+
+    _esm = STATIC / "player.js"
+    _css = STATIC / "player.css"
+
+    cast = t.Bytes(b"").tag(sync=True)
+    title = t.Unicode("").tag(sync=True)
+    note = t.Unicode("").tag(sync=True)
+    speed = t.Float(1.0, min=0.1, max=16.0).tag(sync=True)
+    autoplay = t.Bool(True).tag(sync=True)
+    idle_time_limit = t.Float(IDLE_TIME_LIMIT, min=0.0).tag(sync=True)
+    font_size = t.Int(13, min=6, max=72).tag(sync=True)
+
+    @property
+    def duration(self) -> float:
+        """Seconds of the cast as recorded (before idle time is shortened)."""
+        return self._duration
+
+    _duration = 0.0
+    events = 0
+
+
+def replay(
+    path: str | os.PathLike,
+    *,
+    speed: float = 1.0,
+    idle_time_limit: float | None = IDLE_TIME_LIMIT,
+    autoplay: bool = True,
+    max_bytes: int = MAX_BYTES,
+    title: str | None = None,
+) -> Player:
+    """Play the asciicast v2 file ``path`` in the cell (make this the last expression of a cell).
+
+    ``speed`` starts at that rate (the player offers 0.5x to 8x); pauses longer than
+    ``idle_time_limit`` seconds are shortened to it (None: the cast's own ``idle_time_limit``, else real
+    time); ``autoplay`` starts playing when shown. A cast over ``max_bytes`` is cut to its beginning, with
+    a note saying how much is shown. Raises :class:`~.asciicast.CastError` when the file is not
+    asciicast v2.
+    """
+    cast = read_cast(path, max_bytes=max_bytes)
+    header = dict(cast.header)
+    own = float(header.get("idle_time_limit") or 0.0)
+    limit = own if idle_time_limit is None else float(idle_time_limit)
+    lines = [json.dumps(header, ensure_ascii=False)]
+    lines += [json.dumps([round(e[0], 6), e[1], e[2]], ensure_ascii=False) for e in cast.events]
+    player = Player(
+        cast=("\n".join(lines) + "\n").encode("utf-8"),
+        title=title or str(header.get("title") or Path(path).name),
+        note=cast.note,
+        speed=speed,
+        autoplay=autoplay,
+        idle_time_limit=limit,
+    )
+    player._duration = cast.duration
+    player.events = len(cast.events)
+    return player
+
+
+__all__ = ["Player", "replay"]

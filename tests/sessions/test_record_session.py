@@ -1,0 +1,85 @@
+"""Recording, snapshots and the kept transcript of real sessions on the demo cluster, no browser."""
+
+from __future__ import annotations
+
+import pytest
+from castcheck import output_of, validate_cast
+from helpers import wait_until
+
+from k8sterm_widget.recording.redact import REDACTED
+from k8sterm_widget.widget import Terminal
+
+
+@pytest.fixture
+def term(demo_cluster):
+    t = Terminal("web-0", "demo", kubeconfig=demo_cluster.kubeconfig, context="demo-admin")
+    yield t
+    t.close(keep_view=False)
+
+
+def resize(t: Terminal, cols: int, rows: int, seq: int) -> None:
+    t._on_custom_msg(t, {"type": "resize", "id": "fe", "seq": seq, "cols": cols, "rows": rows}, [])
+
+
+def test_record_a_real_session_with_redaction_input_and_resize(term, tmp_path):
+    term.run("echo before-recording")
+    path = tmp_path / "session.cast"
+    recording = term.record(path, input=True, redact=[r"s3cr3t-\w+"])
+    assert recording.active and term.recording is recording
+    term.run("echo hello-$((6*7)); echo password=s3cr3t-$((1000+1))x")
+    resize(term, 120, 40, 0)
+    term.run("stty size")
+    with pytest.raises(RuntimeError):
+        term.record(tmp_path / "other.cast")  # one recording at a time
+    assert term.stop_recording() == path
+    assert not recording.active
+
+    header, events = validate_cast(path)
+    assert header["env"]["TERM"] == "xterm-256color" and header["title"] == "demo/web-0 [nginx]"
+    out = output_of(events)
+    assert "before-recording" in out  # it starts with the screen as it was
+    assert "hello-42" in out and "120" in out
+    assert "s3cr3t-1001x" not in out and f"password={REDACTED}" in out
+    typed = "".join(e[2] for e in events if e[1] == "i")
+    assert "echo hello-$((6*7))" in typed  # run() types through the same path as the keyboard
+    assert ["r", "120x40"] in [e[1:] for e in events]
+
+
+def test_recording_survives_a_reconnect_and_the_end(term, tmp_path):
+    path = tmp_path / "r.cast"
+    with term.record(path):
+        term.run("echo one")
+        term.reconnect()
+        term.run("echo two")
+        term.sendline("exit 4")
+        assert term.wait_exit(20) == 4
+    out = output_of(validate_cast(path)[1])
+    assert "one" in out and "two" in out
+
+
+def test_snapshot_without_a_front_end_is_escaped_text(term):
+    term.run("echo '<script>alert(1)</script>' && hostname")
+    snap = term.snapshot()
+    assert snap.source == "kernel"
+    assert "web-0" in snap.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in snap.html
+    assert "<script" not in snap.html.lower()
+    assert "demo/web-0 · nginx · connected" in snap.html
+
+
+def test_the_kernel_keeps_the_transcript_when_no_front_end_shows_the_terminal(term):
+    term.run("echo kept-$((40+2))")
+    assert term.transcript == {}
+    term.sendline("exit")
+    term.wait_exit(20)
+    wait_until(lambda: term.transcript, 5, "the transcript")
+    assert "kept-42" in term.transcript["data"] and term.transcript["source"] == "kernel"
+    assert (term.transcript["cols"], term.transcript["rows"]) == (80, 24)
+
+
+def test_front_end_transcripts_are_validated_and_capped(term):
+    term.transcript = {"data": "x\r\n" * 400_000, "cols": 80, "rows": 24}
+    assert len(term.transcript["data"]) <= 512 * 1024 and term.transcript["data"].startswith("\x1b[0m")
+    term.transcript = {"data": 5, "cols": 80, "rows": 24}
+    assert term.transcript == {}
+    term.transcript = {"data": "ok", "cols": 1, "rows": 24}
+    assert term.transcript == {}

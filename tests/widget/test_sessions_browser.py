@@ -1,0 +1,218 @@
+"""Issue 6 in a real JupyterLab and Chromium: the pod browser, debug containers, snapshots, the transcript
+restored from a saved notebook, and the cast player.
+
+One JupyterLab for the module, with a demo cluster of its own (debug containers are permanent in a pod),
+and a fresh notebook (so a fresh kernel) per test. Terminals use the DOM renderer; every wait is a
+``wait_for_function`` or a wait on the kernel, never a fixed sleep.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import nbformat
+import pytest
+from helpers import type_line, wait_line, wait_status
+
+from k8sterm_widget.demo import DemoCluster
+from k8sterm_widget.recording import CastWriter
+
+pytestmark = pytest.mark.browser
+
+IMPORT = "import k8sterm_widget as k8s\n"
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    c = DemoCluster(state_dir=tmp_path_factory.mktemp("sessions-browser-cluster"))
+    c.start()
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
+@pytest.fixture(scope="module")
+def lab(start_lab, cluster):
+    saved = os.environ.get("KUBECONFIG")
+    os.environ["KUBECONFIG"] = cluster.kubeconfig
+    try:
+        return start_lab()
+    finally:
+        if saved is None:
+            os.environ.pop("KUBECONFIG", None)
+        else:
+            os.environ["KUBECONFIG"] = saved
+
+
+def open_notebook(lab, page, *cells: str) -> str:
+    name = f"s-{time.monotonic_ns()}.ipynb"
+    lab.write_notebook(name, *cells)
+    lab.open_notebook(page, name)
+    return name
+
+
+def output_text(page, index: int) -> str:
+    return page.evaluate(
+        "i => document.querySelectorAll('.jp-Notebook .jp-Cell')[i]"
+        "?.querySelector('.jp-OutputArea')?.textContent ?? ''",
+        index,
+    )
+
+
+def run_until(lab, page, index: int, text: str, timeout: float = 30.0) -> str:
+    lab.run_cell(page, index)
+    page.wait_for_function(
+        """([i, text]) => (document.querySelectorAll('.jp-Notebook .jp-Cell')[i]
+            ?.querySelector('.jp-OutputArea')?.textContent ?? '').includes(text)""",
+        arg=[index, text],
+        timeout=timeout * 1000,
+    )
+    return output_text(page, index)
+
+
+def test_browse_two_clicks_to_a_shell_and_several_tabs(lab, page):
+    open_notebook(lab, page, IMPORT + 'b = k8s.browse(renderer="dom")\nb')
+    lab.run_cell(page, 0)
+    page.locator(".k8sterm-browse[data-state=live] tr.k8sterm-browse-pod[data-pod=web-0]").wait_for()
+    assert page.locator("tr.k8sterm-browse-pod").count() == 6
+    assert page.locator(".k8sterm-browse-context").input_value() == "demo-admin"
+    assert page.locator(".k8sterm-browse-namespace").input_value() == "demo"
+
+    page.locator("tr.k8sterm-browse-pod[data-pod=web-0]").click()  # click 1: the pod shows its containers
+    shell = ".k8sterm-browse-container[data-container=nginx] button[data-action=shell]"
+    page.locator(shell).click()  # click 2: a shell in that container, in a tab below
+    page.locator(".k8sterm-tab-panel .k8sterm .xterm").first.wait_for()
+    wait_status(page, "connected")
+    type_line(page, "hostname; echo $((6*7))")
+    wait_line(page, "web-0", exact=True)
+    wait_line(page, "42", exact=True)
+
+    # not running: no shell button to press; a second pod opens a second tab
+    assert page.locator("tr.k8sterm-browse-pod[data-pod=crashloop] button[data-action=shell]").is_disabled()
+    page.locator("tr.k8sterm-browse-pod[data-pod=web-1] button[data-action=shell]").click()
+    page.locator(".k8sterm-tab").nth(1).wait_for()
+    wait_status(page, "connected", index=1)
+    assert page.locator(".k8sterm-tab[aria-selected=true] .k8sterm-tab-title").inner_text() == "web-1 · nginx"
+    type_line(page, "hostname", index=1)
+    wait_line(page, "web-1", exact=True, index=1)
+    # back to the first tab: its screen is still there
+    page.locator(".k8sterm-tab").first.locator(".k8sterm-tab-title").click()
+    assert page.locator(".k8sterm-tab-panel").first.is_visible()
+    wait_line(page, "web-0", exact=True, index=0)
+    # closing a tab removes its terminal
+    page.locator(".k8sterm-tab").nth(1).locator("button[data-action=close]").click()
+    page.wait_for_function("() => document.querySelectorAll('.k8sterm-tab').length === 1")
+
+
+def test_no_shell_offers_a_debug_container_and_ps_sees_the_app(lab, page):
+    open_notebook(lab, page, IMPORT + 't = k8s.shell("distroless", renderer="dom")\nt')
+    lab.run_cell(page, 0)
+    offer = page.locator(".k8sterm-message button[data-action=debug]")
+    offer.wait_for(timeout=30_000)
+    assert "has no shell" in page.locator(".k8sterm-message").inner_text()
+    assert 'k8sterm_widget.debug("distroless"' in page.locator(".k8sterm-message").inner_text()
+    offer.click()
+    wait_status(page, "connected", timeout=40)
+    assert page.locator(".k8sterm-badge").inner_text() == "debug container · busybox:1.36 · target app"
+    assert page.locator(".k8sterm .k8sterm-container").inner_text().startswith("debugger-")
+    type_line(page, "ps")
+    wait_line(page, "/app/server")
+
+
+def test_snapshot_is_static_escaped_html(lab, page):
+    open_notebook(
+        lab,
+        page,
+        IMPORT + 't = k8s.shell("web-0", renderer="dom")\nt',
+        "t.snapshot()",
+        "s = t.snapshot()",
+        'h = s.html\nprint(s.source, "<script" in h.lower(), "&lt;b&gt;bold&lt;/b&gt;" in h, "color:" in h)',
+        'print("transcript", t.transcript.get("source"), "<b>bold</b>" in t.transcript.get("data", ""))',
+    )
+    lab.run_cell(page, 0)
+    page.locator(".k8sterm .xterm").first.wait_for()
+    wait_status(page, "connected")
+    type_line(page, "echo '<b>bold</b><script>alert(1)</script>'; printf '\\033[31mred\\033[0m\\n'")
+    wait_line(page, "<b>bold</b><script>alert(1)</script>", exact=True)
+    lab.run_cell(page, 1)
+    # shown at once from the kernel's screen model, then replaced by xterm's own rendering (with colours)
+    snapshot = page.locator(".jp-Notebook .jp-Cell").nth(1).locator(".k8sterm-snapshot[data-source=browser]")
+    snapshot.wait_for()
+    text = snapshot.inner_text()
+    assert "<b>bold</b><script>alert(1)</script>" in text  # shown as text, not markup
+    assert "demo/web-0 · nginx · connected" in text
+    assert snapshot.locator("script, b, iframe, img").count() == 0
+    assert page.locator(".jp-Notebook .jp-Cell").nth(1).locator(".k8sterm-snapshot").count() == 1
+    lab.run_cell(page, 2)
+    out = run_until(lab, page, 3, "False")  # by now the front end's answer has reached the kernel
+    assert "browser False True True" in out, out
+    # the front end also keeps the screen in the `transcript` trait (what a saved notebook shows on reopen)
+    page.wait_for_function(
+        "() => document.querySelector('.k8sterm').keeper.lastData.includes('<b>bold</b>')"
+    )
+    out = run_until(lab, page, 4, "transcript")
+    assert "transcript browser True" in out, out
+
+
+def test_a_saved_notebook_shows_the_last_screen_without_a_kernel(lab, page, cluster):
+    """Executed headless like ``nbconvert --execute`` with ``store_widget_state``, then opened in Lab."""
+    from nbclient import NotebookClient
+    from nbformat.sign import NotebookNotary
+
+    source = IMPORT + (
+        't = k8s.shell("web-0", renderer="dom")\n'
+        't.run("echo saved-$((40+2))")\n'
+        't.sendline("exit")\n'
+        "t.wait_exit(30)\n"
+        "t"
+    )
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(source)],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    )
+    NotebookClient(nb, timeout=120, kernel_name="python3", store_widget_state=True).execute(
+        env={**os.environ, "KUBECONFIG": cluster.kubeconfig}
+    )
+    states = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    term_state = next(s["state"] for s in states.values() if s["state"].get("pod") == "web-0")
+    assert "saved-42" in term_state["transcript"]["data"]
+    name = f"saved-{time.monotonic_ns()}.ipynb"
+    NotebookNotary().sign(nb)  # we ran it: trusted, as if run in Lab (untrusted outputs render no widgets)
+    nbformat.write(nb, lab.root / name)
+
+    lab.open_notebook(page, name)  # a new kernel, which knows nothing of that terminal
+    page.locator(".k8sterm[data-status=restored]").wait_for(timeout=20_000)
+    wait_line(page, "saved-42", exact=True)
+    banner = page.locator(".k8sterm-message.k8sterm-banner")
+    assert banner.is_visible() and "Session ended" in banner.inner_text()
+    assert page.locator(".k8sterm .k8sterm-status-text").inner_text() == "session ended (saved screen)"
+
+
+def test_replay_plays_a_cast(lab, page):
+    writer = CastWriter(lab.root / "demo.cast", 60, 10, title="a demo cast")
+    writer.event("o", "\x1b[1mframe-one\x1b[0m\r\n", 0.05)
+    writer.event("r", "70x12", 0.1)
+    writer.event("o", "frame-two 日本語\r\n", 0.3)
+    writer.event("o", "frame-three\r\n", 30.0)  # a long pause, shortened to idle_time_limit
+    writer.close()
+    open_notebook(lab, page, IMPORT + 'p = k8s.replay("demo.cast", speed=2)\np')
+    lab.run_cell(page, 0)
+    page.locator(".k8sterm-player").wait_for()
+    page.locator(".k8sterm-player[data-state=ended]").wait_for(timeout=15_000)
+    lines = page.evaluate(
+        """() => { const t = document.querySelector('.k8sterm-player').terminal;
+                   const b = t.buffer.active, out = [];
+                   for (let i = 0; i < b.length; i++) out.push(b.getLine(i).translateToString(true));
+                   return [t.cols, t.rows, out]; }"""
+    )
+    cols, rows, text = lines
+    assert (cols, rows) == (70, 12)
+    assert [line for line in text if line][:3] == ["frame-one", "frame-two 日本語", "frame-three"]
+    assert page.locator(".k8sterm-player .k8sterm-title").inner_text() == "a demo cast"
+    # seek back to the start, then play again
+    page.evaluate("() => document.querySelector('.k8sterm-player').player.seek(0.06)")
+    assert page.evaluate("() => document.querySelector('.k8sterm-player').dataset.state") == "paused"
+    page.locator(".k8sterm-player button[data-action=play]").click()
+    page.locator(".k8sterm-player[data-state=ended]").wait_for(timeout=15_000)
