@@ -1,7 +1,15 @@
-"""``python -m benchmarks`` (``make bench``): every benchmark in this package, one after the other."""
+"""``python -m benchmarks`` (``make bench``): the benchmarks that need no browser, one after the other.
+
+The browser benchmark (the widget beside JupyterLab's terminal) needs Chromium and a few minutes:
+``python -m benchmarks.widget_terminal``.
+"""
 
 import sys
 
-from .kubectl_exec import main
+from . import engine_exec, fanout_exec, file_transfer
 
-sys.exit(main(sys.argv[1:]))
+status = 0
+for bench in (engine_exec, fanout_exec, file_transfer):
+    print(f"\n== {bench.__name__} ==", flush=True)
+    status |= bench.main([])
+sys.exit(status)
