@@ -91,7 +91,12 @@ def test_share_pid_with_is_ignored_without_namespaces(tmp_path: Path) -> None:
             target = await start(rt, "distroless", pod="app", name="app")
             # busybox's default command (sh, no tty) would exit at once and end the container under the exec.
             debug = await start(
-                rt, "busybox", pod="app", name="debugger", command=["sleep", "infinity"], share_pid_with=target
+                rt,
+                "busybox",
+                pod="app",
+                name="debugger",
+                command=["sleep", "infinity"],
+                share_pid_with=target,
             )
             assert (await run_exec(debug, ["echo", "ok"])).out == b"ok\n"
 
