@@ -27,7 +27,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 import shlex
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from ..errors import SessionClosed, TransferError
 from .local import Entry
@@ -64,19 +64,19 @@ def b64_lines(chunk: bytes) -> bytes:
     )
 
 
-def upload_file(conn: Conn, entry: Entry, target: str, method: str, progress: Progress) -> dict[str, str]:
-    """One file, one exec: raw bytes into ``cat``, or base64 text into ``base64 -d``."""
-    decode = "cat" if method == "cat" else "base64 -d"
-    script = f'{decode} >"$1" || exit; chmod "$2" "$1" 2>/dev/null; exit 0'
+def _feed(conn: Conn, command: list[str], pieces: Iterable[bytes], target: str) -> None:
+    """Run ``command`` with ``pieces`` as its stdin, then EOF; a non-zero exit raises the typed write error.
+
+    A command that exits early (a full disk) ends the session while we still write: its exit code and
+    stderr, not our broken pipe, say what happened.
+    """
     out = Collector()
-    session = conn.open(["sh", "-c", script, "sh", arg(target), f"{entry.mode:o}"], stdin=True, on_output=out)
-    hasher = hashlib.sha256()
-    size = READ_CHUNK if method == "cat" else B64_HEREDOC
+    session = conn.open(command, stdin=True, on_output=out)
     try:
         try:
             writer = SessionWriter(session)
-            for chunk in _chunks(entry.path, progress, hasher, size):
-                writer.write(chunk if method == "cat" else b64_lines(chunk))
+            for piece in pieces:
+                writer.write(piece)
             session.close_stdin()
         except SessionClosed:
             pass
@@ -86,6 +86,17 @@ def upload_file(conn: Conn, entry: Entry, target: str, method: str, progress: Pr
             session.close()
     if code != 0:
         raise failure(out.stderr.text, code, target, writing=True)
+
+
+def upload_file(conn: Conn, entry: Entry, target: str, method: str, progress: Progress) -> dict[str, str]:
+    """One file, one exec: raw bytes into ``cat``, or base64 text into ``base64 -d``."""
+    decode = "cat" if method == "cat" else "base64 -d"
+    script = f'{decode} >"$1" || exit; chmod "$2" "$1" 2>/dev/null; exit 0'
+    hasher = hashlib.sha256()
+    size = READ_CHUNK if method == "cat" else B64_HEREDOC
+    chunks = _chunks(entry.path, progress, hasher, size)
+    pieces = chunks if method == "cat" else map(b64_lines, chunks)
+    _feed(conn, ["sh", "-c", script, "sh", arg(target), f"{entry.mode:o}"], pieces, target)
     return {target.rpartition("/")[2]: hasher.hexdigest()}
 
 
@@ -118,23 +129,9 @@ def upload_framed(
     exactly that many. So data never passes through the shell's parser — bash parses a script arriving on a
     pipe one byte per system call, about 2 MB/s — and nothing is base64-inflated.
     """
-    out = Collector()
     manifest: dict[str, str] = {}
-    session = conn.open(["sh", "-c", FRAMED, "sh", arg(parent)], stdin=True, on_output=out)
-    try:
-        try:
-            writer = SessionWriter(session)
-            for piece in _frames(entries, base, progress, manifest):
-                writer.write(piece)
-            session.close_stdin()
-        except SessionClosed:
-            pass
-        code = session.wait()
-    finally:
-        if not session.ended:
-            session.close()
-    if code != 0:
-        raise failure(out.stderr.text, code, join(parent, base), writing=True)
+    pieces = _frames(entries, base, progress, manifest)
+    _feed(conn, ["sh", "-c", FRAMED, "sh", arg(parent)], pieces, join(parent, base))
     return manifest
 
 
@@ -177,23 +174,8 @@ def upload_script(
 
     Slow where ``sh`` is bash (it parses a piped script byte by byte), fast with dash or busybox.
     """
-    out = Collector()
     manifest: dict[str, str] = {}
-    session = conn.open(["sh", "-s"], stdin=True, on_output=out)
-    try:
-        try:
-            writer = SessionWriter(session)
-            for piece in _script(entries, parent, base, method, progress, manifest):
-                writer.write(piece)
-            session.close_stdin()
-        except SessionClosed:
-            pass
-        code = session.wait()
-    finally:
-        if not session.ended:
-            session.close()
-    if code != 0:
-        raise failure(out.stderr.text, code, join(parent, base), writing=True)
+    _feed(conn, ["sh", "-s"], _script(entries, parent, base, method, progress, manifest), join(parent, base))
     return manifest
 
 
