@@ -11,6 +11,11 @@
 // displayed or not, and those that nobody looks at should not pull megabytes of screen. Output that
 // arrives before our replay, or overlaps it, is deduplicated by offset; a gap (or a `detached` notice:
 // the kernel stopped sending because acks stalled) triggers a fresh replay request.
+//
+// Lane (lane.js, k8sterm_widget/lane/__init__.py): when `hello` offers one, the replay waits until the
+// lane has opened or failed (at most OPEN_TIMEOUT_MS), so the stream does not change paths mid-way; from
+// then on everything we send and the kernel's output go on the lane. A lane that closes sends us back to
+// the comm with a replay request, so nothing it was carrying is lost.
 
 import { AckTracker } from "./flow.js";
 import { Keeper } from "./keep.js";
@@ -22,6 +27,7 @@ import {
   MIN_SIZE,
   isKernelMsg,
 } from "./protocol.js";
+import { Lane, laneUrl } from "./lane.js";
 import { ScreenLog } from "./screenlog.js";
 import { Channel, binaryString, payloadOf, utf8 } from "./transport.js";
 
@@ -63,6 +69,10 @@ export class Controller {
     this.received = 0;
     /** @type {"handshake" | "ready" | "replaying" | "live"} */
     this.phase = "handshake";
+    /** @type {Lane | null} the lane while it is opening or open */
+    this.lane = null;
+    /** A replay is wanted but waits for the lane to settle. */
+    this.replayWanted = false;
     /** @type {{offset: number, bytes: Uint8Array}[]} output that arrived before our replay */
     this.early = [];
     /** @type {Set<ViewLike>} */
@@ -94,7 +104,7 @@ export class Controller {
 
   /**
    * @param {unknown} msg
-   * @param {DataView[]} buffers
+   * @param {(DataView | Uint8Array)[]} buffers
    */
   onMessage(msg, buffers) {
     if (this.disposed || !isKernelMsg(msg)) return;
@@ -105,6 +115,7 @@ export class Controller {
         this.binaryOut = buffers.length > 0;
         this.phase = "ready";
         this.keeper.live();
+        if (typeof msg.lane === "string") this.openLane(msg.lane);
         if (this.views.size) this.requestReplay();
         return;
       case "replay":
@@ -124,7 +135,46 @@ export class Controller {
     }
   }
 
+  /** @param {string} id the lane the kernel registered for us */
+  openLane(id) {
+    const url = /^[0-9a-f]{32}$/.test(id) ? laneUrl(id) : null;
+    if (!url) return;
+    this.lane?.end();
+    const lane = new Lane(url, {
+      message: (content, buffers) => this.onMessage(content, buffers),
+      open: () => {
+        if (this.disposed || this.lane !== lane) return lane.end();
+        this.channel.lane = lane;
+        this.laneSettled();
+      },
+      closed: (wasOpen) => {
+        if (this.lane !== lane) return;
+        this.lane = null;
+        this.channel.lane = null;
+        if (this.disposed) return;
+        if (wasOpen && (this.phase === "live" || this.phase === "replaying")) {
+          this.requestReplay(); // on the comm now: whatever was in flight on the lane comes back
+        }
+        this.laneSettled();
+      },
+    });
+    this.lane = lane;
+  }
+
+  laneSettled() {
+    this.notify();
+    if (this.replayWanted) {
+      this.replayWanted = false;
+      this.requestReplay();
+    }
+  }
+
   requestReplay() {
+    if (this.lane && !this.lane.open) {
+      this.replayWanted = true; // the lane is opening: ask once it is open (or gone)
+      this.phase = "ready";
+      return;
+    }
     this.phase = "replaying";
     this.early = [];
     this.channel.send({ type: "replay", id: this.id, b64: this.binaryOut === false });
@@ -133,7 +183,7 @@ export class Controller {
 
   /**
    * @param {import("./protocol.js").ReplayMsg} msg
-   * @param {DataView[]} buffers
+   * @param {(DataView | Uint8Array)[]} buffers
    */
   applyReplay(msg, buffers) {
     const ckData = payloadOf(msg, buffers, 0);
@@ -305,6 +355,7 @@ export class Controller {
 
   dispose() {
     this.disposed = true;
+    this.lane?.end();
     this.keeper.dispose();
     clearTimeout(this.settleTimer);
     clearTimeout(this.maxWaitTimer);

@@ -22,7 +22,7 @@ export const MIN_SIZE = 2;
 export const MAX_SIZE = 1000;
 
 /**
- * @typedef {{ type: "hello", to: string, binary_in: boolean }} HelloMsg
+ * @typedef {{ type: "hello", to: string, binary_in: boolean, lane?: string }} HelloMsg
  * @typedef {{ offset: number, cols: number, rows: number }} CheckpointInfo
  * @typedef {{ type: "replay", to: string, offset: number, end: number, checkpoint: CheckpointInfo | null,
  *             lossy: boolean, b64?: string[] }} ReplayMsg

@@ -41,7 +41,7 @@ export function toBase64(bytes) {
 /**
  * The payload of a kernel message: buffer `index`, or the base64 field.
  * @param {{ b64?: string | string[] }} content
- * @param {DataView[] | undefined} buffers
+ * @param {(DataView | Uint8Array)[] | undefined} buffers
  * @param {number} [index]
  * @returns {Uint8Array}
  */
@@ -90,9 +90,10 @@ export function chunks(bytes, size = INPUT_CHUNK) {
 const NUMBERED = ["input", "resize", "views"];
 
 /**
- * Sends messages with an optional byte payload, as a buffer or as base64, numbering those whose order
- * matters: the kernel may handle two consecutive messages on two threads at once
- * (k8sterm_widget/widget/order.py).
+ * Sends messages with an optional byte payload, on the lane while one is open (lane.js), else on the comm
+ * as a buffer or as base64, numbering those whose order matters: the kernel may handle two consecutive
+ * messages on two threads at once (k8sterm_widget/widget/order.py), and a message on the lane may overtake
+ * one on the comm.
  */
 export class Channel {
   /**
@@ -106,6 +107,8 @@ export class Channel {
     this.binaryIn = true;
     /** @type {Map<string, number>} */
     this.counters = new Map();
+    /** @type {import("./lane.js").Lane | null} an open lane: it carries everything while it lasts */
+    this.lane = null;
   }
 
   /**
@@ -119,6 +122,7 @@ export class Channel {
       this.counters.set(type, seq + 1);
       content = { ...content, id: this.id, seq };
     }
+    if (this.lane?.send(content, bytes)) return;
     if (bytes === undefined) {
       this.model.send(content);
     } else if (this.binaryIn) {

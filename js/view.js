@@ -320,6 +320,7 @@ export class View {
     const empty = this.ctl.log.end === 0 && !this.ctl.log.checkpoint && !restored;
     this.root.classList.toggle("k8sterm-collapsed", error && empty);
     this.root.dataset.status = restored ? "restored" : s.status;
+    this.root.dataset.transport = this.ctl.channel.lane ? "lane" : "comm";
   }
 
   dispose() {

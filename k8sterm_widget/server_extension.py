@@ -5,6 +5,9 @@ Two independent fixes for every widget served by this server, not only ours:
 1. TCP_NODELAY on the server's WebSocket connections (below).
 2. Comm messages' ``busy``/``idle`` no longer drive the kernel status shown in the page (the last section).
 
+And one for our terminals: the *lane* relay (:mod:`k8sterm_widget.lane`), a direct path for terminal
+bytes between the browser and the kernel that skips the Jupyter message path.
+
 TCP_NODELAY
 -----------
 
@@ -52,8 +55,10 @@ and Notebook 7 both call it), chained after a hook someone else has set.
 runs, correctly now). With comm subshells off, a long-running comm handler blocks cells without the
 indicator saying so.
 
-Installed with the package as ``etc/jupyter/jupyter_server_config.d/k8sterm_widget.json``; turn both off with
-``--ServerApp.jpserver_extensions=k8sterm_widget=False``.
+The lane relay is described in :mod:`k8sterm_widget.lane`.
+
+Installed with the package as ``etc/jupyter/jupyter_server_config.d/k8sterm_widget.json``; turn all three off
+with ``--ServerApp.jpserver_extensions=k8sterm_widget=False``.
 """
 
 from __future__ import annotations
@@ -118,7 +123,11 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
         serverapp.web_app.add_transform(NoDelayAfterUpgrade)
     settings = serverapp.web_app.settings
     settings["page_config_hook"] = chain_page_config_hook(settings.get("page_config_hook"))
+    from .lane.server import setup
+
+    relay = setup(serverapp)
+    lanes = f"; terminal lanes relayed through {relay.path}" if relay is not None else ""
     serverapp.log.info(
         "k8sterm_widget: TCP_NODELAY on for WebSocket connections (no 40 ms Nagle delay on widget messages); "
-        "comm messages' busy/idle no longer drive the kernel status shown in the page"
+        "comm messages' busy/idle no longer drive the kernel status shown in the page" + lanes
     )

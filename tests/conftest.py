@@ -149,3 +149,10 @@ def no_stray_processes() -> Iterator[None]:
             except psutil.Error:
                 pass
         pytest.fail(f"demo processes survived the test session: {desc}", pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def no_inherited_lane(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests run in a terminal of a Jupyter Server with our extension inherit its ``K8STERM_LANE``: in-process
+    terminals would then offer lanes of that server. Tests that want lanes set their own."""
+    monkeypatch.delenv("K8STERM_LANE", raising=False)

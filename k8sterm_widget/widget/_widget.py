@@ -46,6 +46,7 @@ from .connect import Connector, ConnectorActions
 from .drive import Drivable, Driver
 from .order import InputOrder, Latest
 from .output import OutputPipe
+from .routes import Routes
 from .stdin import InputQueue
 
 log = logging.getLogger("k8sterm_widget.widget")
@@ -116,6 +117,8 @@ class Terminal(Recordable, ConnectorActions, Drivable, anywidget.AnyWidget):
     scrollback = t.Int(5000, min=0, max=1_000_000).tag(sync=True)
 
     _uid = t.Unicode("").tag(sync=True)  # lets a view find its model-level state in the browser
+    # Offer front ends the direct lane when the server relays one (k8sterm_widget.lane); False: comm only.
+    lane = t.Bool(True)
 
     def __init__(
         self,
@@ -152,7 +155,8 @@ class Terminal(Recordable, ConnectorActions, Drivable, anywidget.AnyWidget):
         self._grace: threading.Timer | None = None
         self._limiter = protocol.RateLimiter()
         self._drop = protocol.DropLog()
-        self._pipe = OutputPipe(self._send_msg, pause=self._pause, resume=self._resume)
+        self._routes = Routes(self._comm_send, self._on_lane_msg)
+        self._pipe = OutputPipe(self._routes.send, pause=self._pause, resume=self._resume)
         self._stdin = InputQueue()
         self._order = InputOrder(self._deliver_input)
         self._latest = Latest()
@@ -207,6 +211,7 @@ class Terminal(Recordable, ConnectorActions, Drivable, anywidget.AnyWidget):
             self.stop_recording()  # the widget goes away: finish its file (held lines, a half character)
             self._pipe.stop()
             self._stdin.stop()
+            self._routes.close()
             _live.discard(self)
             super().close()
 
@@ -340,13 +345,19 @@ class Terminal(Recordable, ConnectorActions, Drivable, anywidget.AnyWidget):
             for name, value in traits.items():
                 setattr(self, name, value)
 
-    def _send_msg(self, content: dict, buffers: list) -> None:
+    def _comm_send(self, content: dict, buffers: list) -> None:
         self.send(content, buffers or None)
 
     # ------------------------------------------------------------------ front-end messages
 
     def _on_custom_msg(self, _widget, content, buffers) -> None:
-        """Entry point for every front-end message: validate, rate-limit, dispatch; never raise."""
+        self._handle(content, buffers, None)
+
+    def _on_lane_msg(self, content: dict, buffers: list, frontend: str) -> None:
+        self._handle(content, buffers, frontend)
+
+    def _handle(self, content, buffers, lane: str | None) -> None:
+        """Every front-end message, comm or lane, comes here: validate, rate-limit, dispatch; never raise."""
         try:
             if not self._limiter.allow():
                 self._drop("rate limit exceeded")
@@ -358,13 +369,19 @@ class Terminal(Recordable, ConnectorActions, Drivable, anywidget.AnyWidget):
         except Exception as e:
             self._drop(f"unreadable message ({type(e).__name__})")
             return
+        msg.lane = lane
+        if lane is None and msg.type in ("ready", "replay"):
+            self._routes.heard_on_comm(msg.fields["id"])
         try:
             getattr(self, f"_on_{msg.type}")(msg)
         except Exception:
             log.exception("k8sterm: handling a %r message failed", msg.type)
 
     def _on_ready(self, msg: protocol.Message) -> None:
-        self.send({"type": "hello", "to": msg.fields["id"], "binary_in": msg.binary}, [b"\x01"])
+        hello = {"type": "hello", "to": msg.fields["id"], "binary_in": msg.binary}
+        if self.lane and msg.lane is None and (lane := self._routes.offer(msg.fields["id"])):
+            hello["lane"] = lane
+        self.send(hello, [b"\x01"])
 
     def _on_replay(self, msg: protocol.Message) -> None:
         self._pipe.replay_to(msg.fields["id"], b64_only=msg.fields["b64"])

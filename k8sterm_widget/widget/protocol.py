@@ -40,7 +40,9 @@ Front end → kernel (``type``: fields; ``[buffers]``)
 
 Kernel → front end
 
-* ``hello``: ``to`` (the ready ``id``), ``binary_in`` (bool); ``[b"\\x01"]`` as the reverse probe.
+* ``hello``: ``to`` (the ready ``id``), ``binary_in`` (bool), ``lane`` (optional: the id of a lane the
+  kernel registered for this front end, see :mod:`k8sterm_widget.lane`); ``[b"\\x01"]`` as the reverse
+  probe.
 * ``replay``: ``to``, ``offset`` (where the tail starts), ``end`` (where it ends), ``checkpoint``
   (``{"offset", "cols", "rows"}`` or null), ``lossy`` (bytes between the checkpoint and the tail were
   dropped); ``[checkpoint_utf8, tail]`` or ``b64: [..., ...]``. Later ``output`` messages continue at
@@ -105,6 +107,7 @@ class Message:
     fields: dict = field(default_factory=dict)
     data: bytes | None = None
     binary: bool = True  # the payload came as a buffer (False: base64)
+    lane: str | None = None  # the front end whose lane carried it (None: the comm)
 
 
 class Invalid(ValueError):

@@ -248,3 +248,82 @@ class Relay:
         text = re.sub(r"(server: https://127\.0\.0\.1:)\d+", rf"\g<1>{self.port}", text)
         Path(dest).write_text(text)
         return str(dest)
+
+
+# ---- the server's end of lanes ---------------------------------------------------------------------------
+
+
+class LanePeer:
+    """Stands where the Jupyter Server's relay and a browser stand (k8sterm_widget/lane): listens on a Unix
+    socket, takes the kernel's lane connections, and speaks the browser's side of each one.
+
+    Set ``K8STERM_LANE`` to ``path`` (monkeypatch.setenv) and the kernel's lanes connect here.
+    """
+
+    def __init__(self, directory) -> None:
+        import socket
+        import threading
+
+        self.path = str(directory / "lane.sock")
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(self.path)
+        self.listener.listen(8)
+        self.lanes: dict[str, socket.socket] = {}  # id -> the kernel's connection
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        from k8sterm_widget.lane import decode
+
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            content, _ = decode(self._read(conn))
+            with self.lock:
+                self.lanes[content["lane"]] = conn
+
+    @staticmethod
+    def _read(conn) -> bytes:
+        def exact(n: int) -> bytes:
+            buf = b""
+            while len(buf) < n:
+                chunk = conn.recv(n - len(buf))
+                if not chunk:
+                    raise EOFError("the kernel closed the lane")
+                buf += chunk
+            return buf
+
+        return exact(int.from_bytes(exact(4), "big"))
+
+    def conn(self, lane: str):
+        return wait_until(lambda: self.lanes.get(lane), 5, f"lane {lane[:8]} to register")
+
+    def open(self, lane: str) -> None:
+        """The browser attached."""
+        self.send(lane, {"type": "lane_open"})
+
+    def send(self, lane: str, content: dict, buffers=()) -> None:
+        from k8sterm_widget.lane import encode, stream_frame
+
+        self.conn(lane).sendall(stream_frame(encode(content, list(buffers))))
+
+    def recv(self, lane: str, timeout: float = 10.0) -> tuple[dict, list[bytes]]:
+        from k8sterm_widget.lane import decode
+
+        conn = self.conn(lane)
+        conn.settimeout(timeout)
+        return decode(self._read(conn))
+
+    def close(self, lane: str) -> None:
+        import socket
+
+        conn = self.lanes.pop(lane)
+        conn.shutdown(socket.SHUT_RDWR)
+        conn.close()
+
+    def stop(self) -> None:
+        self.listener.close()
+        for conn in self.lanes.values():
+            conn.close()

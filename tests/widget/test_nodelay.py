@@ -64,14 +64,22 @@ def test_make_installs_the_config_that_enables_the_extension(tmp_path):
     assert re.search(r"^\s*k8sterm_widget \S+ OK$", venv, re.M), text
 
 
-def test_load_adds_the_transform_once_and_logs_one_line(caplog):
+def test_load_adds_the_transform_once_and_logs_one_line(caplog, monkeypatch):
+    monkeypatch.delenv("K8STERM_LANE", raising=False)  # the relay's path goes there; undone after the test
     app = SimpleNamespace(web_app=web.Application(), log=logging.getLogger("serverapp"))
     with caplog.at_level(logging.INFO, "serverapp"):
         _load_jupyter_server_extension(app)
         _load_jupyter_server_extension(app)
-    assert app.web_app.transforms.count(NoDelayAfterUpgrade) == 1
-    lines = [record.getMessage() for record in caplog.records]
-    assert len(lines) == 2 and all(line.startswith(LOAD_LINE) for line in lines), lines  # one per load
+    relay = app.web_app.settings["k8sterm_lane_relay"]
+    try:
+        assert app.web_app.transforms.count(NoDelayAfterUpgrade) == 1
+        lines = [record.getMessage() for record in caplog.records]
+        assert len(lines) == 2 and all(line.startswith(LOAD_LINE) for line in lines), lines  # one per load
+        assert all(line.endswith(f"terminal lanes relayed through {relay.path}") for line in lines)
+        assert os.environ["K8STERM_LANE"] == relay.path  # one relay for both loads
+        assert oct(os.stat(relay.dir).st_mode & 0o777) == "0o700"
+    finally:
+        relay.remove()
     hook = app.web_app.settings["page_config_hook"]
     assert hook(None, {})["untracked_message_types"] == ["comm_msg"]
 

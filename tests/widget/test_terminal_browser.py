@@ -25,6 +25,10 @@ pytestmark = pytest.mark.browser
 
 MODES = ["default", "disabled"]
 SHELL = 'import k8sterm_widget\nt = k8sterm_widget.shell("web-0", "demo", renderer="dom")\nt'
+SHELL_COMM = SHELL.replace('renderer="dom"', 'renderer="dom", lane=False')  # bytes on the comm, as without
+# our server extension (the lane is what a server with it gives every terminal: k8sterm_widget/lane)
+# (mode, transport): both comm modes on the lane, and the comm carrying the bytes itself.
+PATHS = [("default", "lane"), ("disabled", "lane"), ("default", "comm")]
 TERM = "document.querySelector('.k8sterm').terminal"  # the automation hook, in page scripts
 
 
@@ -59,8 +63,9 @@ def labs(start_lab, demo_cluster, tmp_path_factory):
     return get
 
 
-def open_shell(lab, page, *cells: str, name: str | None = None, mode: str = "default"):
-    """Write a notebook with these cells, open it, run the first one, wait for the shell to connect."""
+def open_shell(lab, page, *cells: str, name: str | None = None, mode: str = "default", transport=None):
+    """Write a notebook with these cells, open it, run the first one, wait for the shell to connect
+    (and, with ``transport``, for the front end to settle on it: "lane" or "comm")."""
     name = name or f"t-{time.monotonic_ns()}.ipynb"
     lab.write_notebook(name, *cells)
     lab.open_notebook(page, name)
@@ -69,7 +74,15 @@ def open_shell(lab, page, *cells: str, name: str | None = None, mode: str = "def
     lab.run_cell(page, 0)
     page.locator(".k8sterm .xterm").first.wait_for()
     wait_status(page, "connected")
+    if transport is not None:
+        wait_transport(page, transport)
     return name
+
+
+def wait_transport(page, transport: str) -> None:
+    page.wait_for_function(
+        "t => document.querySelector('.k8sterm')?.dataset.transport === t", arg=transport, timeout=10_000
+    )
 
 
 def cell_count(page) -> int:
@@ -98,10 +111,10 @@ def run_and_wait(lab, page, index: int, text: str, timeout: float = 30.0) -> flo
 # ---- core behaviour, in both comm modes --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_shell_echo_size_and_exit_code(labs, page, mode):
+@pytest.mark.parametrize("mode, transport", PATHS)
+def test_shell_echo_size_and_exit_code(labs, page, mode, transport):
     lab = labs(mode)
-    open_shell(lab, page, SHELL, mode=mode)
+    open_shell(lab, page, SHELL if transport == "lane" else SHELL_COMM, mode=mode, transport=transport)
     type_line(page, "echo hi")
     wait_line(page, "hi", exact=True)
 
@@ -142,15 +155,19 @@ def test_keys_go_to_the_terminal_not_the_notebook(labs, page, mode):
     wait_line(page, "back", exact=True)
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_ten_megabytes_arrive_byte_exact_and_the_kernel_stays_responsive(labs, page, mode):
+@pytest.mark.parametrize("mode, transport", PATHS)
+def test_ten_megabytes_arrive_byte_exact_and_the_kernel_stays_responsive(labs, page, mode, transport):
     lab = labs(mode)
     open_shell(
         lab,
         page,
-        SHELL.replace('renderer="dom"', 'renderer="dom", scrollback=101000'),  # keep all 100k lines
+        (SHELL if transport == "lane" else SHELL_COMM).replace(
+            'renderer="dom"',
+            'renderer="dom", scrollback=101000',  # keep all 100k lines
+        ),
         "6 * 7",
         mode=mode,
+        transport=transport,
     )
     type_line(page, "head -c 7500000 /dev/urandom | base64 -w 100 > /tmp/big; sha256sum /tmp/big")
     wait_line(page, "/tmp/big", exact=False)
@@ -179,7 +196,7 @@ def test_ten_megabytes_arrive_byte_exact_and_the_kernel_stays_responsive(labs, p
     )
     assert digest == [100_000, expected]
     assert busy < 10, f"a cell took {busy:.1f} s while the terminal streamed"
-    print(f"\n[{mode}] 10 MB through the terminal in {elapsed:.2f} s; a cell meanwhile took {busy:.2f} s")
+    print(f"\n[{mode}, {transport}] 10 MB in {elapsed:.2f} s; a cell meanwhile took {busy:.2f} s")
 
 
 # ---- the rest, in the default mode -------------------------------------------------------------------------
@@ -432,18 +449,19 @@ def test_find_and_copy(labs, page):
 
 
 def test_base64_fallback_and_a_big_paste_when_the_host_drops_buffers(labs, page):
-    """Colab and Positron drop comm buffers: simulate a host that drops them both ways, then paste 300 KB."""
+    """Colab and Positron drop comm buffers (and have no lane): simulate a host that drops them both ways,
+    then paste 300 KB."""
     lab = labs("default")
     cell = (
         "import k8sterm_widget\n"
-        't = k8sterm_widget.shell("web-0", "demo", renderer="dom")\n'
+        't = k8sterm_widget.shell("web-0", "demo", renderer="dom", lane=False)\n'
         "_send, _recv = t.send, t._on_custom_msg\n"
         "t.send = lambda content, buffers=None: _send(content, None)  # kernel -> browser: dropped\n"
         "t.on_msg(_recv, remove=True)\n"
         "t.on_msg(lambda w, content, buffers: _recv(w, content, []))  # browser -> kernel: dropped\n"
         "t"
     )
-    open_shell(lab, page, cell)
+    open_shell(lab, page, cell, transport="comm")
     type_line(page, "echo b64-$((8*8))")
     wait_line(page, "b64-64", exact=True)
     lines = [f"{i:06d} " + "x" * 93 for i in range(3000)]  # 300 kB in lines a tty accepts
@@ -453,6 +471,42 @@ def test_base64_fallback_and_a_big_paste_when_the_host_drops_buffers(labs, page)
     page.evaluate(f"text => {TERM}.paste(text)", text)
     page.keyboard.press("Control+D")
     wait_line(page, hashlib.sha256(text.encode()).hexdigest(), timeout=30)
+
+
+# ---- the lane --------------------------------------------------------------------------------------------
+
+
+def test_a_lane_that_breaks_mid_stream_loses_nothing_and_the_comm_takes_over(labs, page):
+    lab = labs("default")
+    open_shell(
+        lab,
+        page,
+        SHELL.replace('renderer="dom"', 'renderer="dom", scrollback=60000'),
+        "t._routes.open_lanes",
+        "t._routes.close()",
+        transport="lane",
+    )
+    run_and_wait(lab, page, 1, "1")  # the kernel sees one open lane
+    type_line(page, "seq 1 50000 | sha256sum; echo C''S")
+    wait_line(page, "CS", exact=True)
+    expected = next(line.split()[0] for line in term_lines(page) if re.fullmatch(r"[0-9a-f]{64}  -", line))
+    chunks = "for i in 1 2 3 4 5; do seq $((i*10000-9999)) $((i*10000)); sleep 0.3; done"
+    type_line(page, f"clear; echo BEG''IN; {chunks}; echo EN''D")
+    wait_line(page, "BEGIN", exact=True)
+    lab.run_cell(page, 2)  # the lane breaks while the output flows
+    wait_transport(page, "comm")
+    wait_line(page, "END", exact=True, timeout=30)
+    body = page.evaluate(
+        """() => {
+            const buffer = document.querySelector('.k8sterm').terminal.buffer.active;
+            const lines = [];
+            for (let i = 0; i < buffer.length; i++) lines.push(buffer.getLine(i).translateToString(true));
+            return lines.slice(lines.indexOf('BEGIN') + 1, lines.indexOf('END')).join('\\n') + '\\n';
+        }"""
+    )
+    assert hashlib.sha256(body.encode()).hexdigest() == expected  # every line once, in order
+    type_line(page, "echo after-$((6*7))")
+    wait_line(page, "after-42", exact=True)
 
 
 # ---- beside JupyterLab's own terminal ----------------------------------------------------------------------

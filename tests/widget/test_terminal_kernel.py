@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import random
+import re
 import sys
 import textwrap
 import time
@@ -18,7 +19,7 @@ from pathlib import Path
 import comm
 import pytest
 import yaml
-from helpers import Recorder, wait_until
+from helpers import LanePeer, Recorder, wait_until
 
 from k8sterm_widget import errors
 from k8sterm_widget.widget import _widget
@@ -173,6 +174,63 @@ def test_no_secret_in_any_trait_or_message_of_real_sessions(rec, demo_cluster, t
     assert len(rec.messages) > 20
     for secret in [*secrets_of(demo_cluster.kubeconfig), token, demo_cluster.kubeconfig, plugged]:
         assert secret not in blob, f"a credential fragment reached the front end: {secret[:12]}…"
+
+
+def test_a_terminal_on_a_lane_works_there_and_no_secret_crosses_it(rec, demo_cluster, tmp_path, monkeypatch):
+    """The kernel's side of the lane end to end: the front end says ``ready`` on the comm, gets a lane id in
+    ``hello``, and from then on types, resizes and reads on the lane; the comm carries no output."""
+    peer = LanePeer(tmp_path)
+    monkeypatch.setenv("K8STERM_LANE", peer.path)
+    w = shell("web-0", "demo", kubeconfig=demo_cluster.kubeconfig, context="demo-admin")
+    FrontEnd(w, "fe1").send({"type": "ready", "id": "fe1"}, [b"\0"])
+    lane = wait_until(lambda: rec.custom("hello", w), 5, "hello")[0][0]["lane"]
+    peer.open(lane)
+    wait_until(lambda: w._routes.on_lane("fe1"), 5, "the lane to open")
+    peer.send(lane, {"type": "resize", "id": "fe1", "seq": 0, "cols": 91, "rows": 21})
+    peer.send(lane, {"type": "replay", "id": "fe1", "b64": False})
+    assert connected(w)
+    peer.send(lane, {"type": "input", "id": "fe1", "seq": 0}, [b"stty size; echo $((6*7))\n"])
+    peer.send(lane, {"type": "input", "id": "fe1", "seq": 1}, [b"env | grep -ci token; exit 0\n"])
+    frames, out = [], b""
+    while not re.search(rb"\n42\r\n.*\r\d+\r\nexit", out, re.S):  # 42, then grep's count
+        content, buffers = peer.recv(lane)
+        frames.append((content, buffers))
+        if content["type"] == "output":
+            assert content["offset"] == len(out)
+            out += buffers[0]
+        elif content["type"] == "replay":
+            assert content["to"] == "fe1"
+            out = buffers[1]
+    wait_until(lambda: w.status == "exited", 10, "exit")
+    assert b"21 91" in out and w.exit_code == 0
+    assert rec.custom("output", w) == [] and rec.custom("replay", w) == []  # nothing on the comm
+    blob = json.dumps([c for c, _ in frames]) + "".join(b.decode("latin-1") for _, bs in frames for b in bs)
+    for secret in secrets_of(demo_cluster.kubeconfig):
+        assert secret not in blob, f"a credential fragment crossed the lane: {secret[:12]}…"
+    w.close(keep_view=False)
+    with pytest.raises(EOFError):  # closing the widget closes its lanes
+        while True:
+            peer.recv(lane, timeout=5)
+    peer.stop()
+
+
+def test_garbage_on_a_lane_is_dropped_like_garbage_on_the_comm(rec, kc, tmp_path, monkeypatch, caplog):
+    peer = LanePeer(tmp_path)
+    monkeypatch.setenv("K8STERM_LANE", peer.path)
+    w = Terminal("web-0", "demo", connect=False, **kc)
+    FrontEnd(w, "fe1").send({"type": "ready", "id": "fe1"}, [b"\0"])
+    lane = wait_until(lambda: rec.custom("hello", w), 5, "hello")[0][0]["lane"]
+    peer.open(lane)
+    wait_until(lambda: w._routes.on_lane("fe1"), 5, "the lane to open")
+    with caplog.at_level("WARNING", "k8sterm_widget.widget"):
+        peer.send(lane, {"type": "resize", "id": "fe1", "seq": 0, "cols": "wide", "rows": 20})
+        peer.send(lane, {"type": "nonsense"}, [b"x" * 10])
+        wait_until(lambda: "dropped a front-end message" in caplog.text, 5, "the drop log line")
+    assert w._routes.on_lane("fe1") and w.size is None  # dropped, the lane lives on
+    peer.send(lane, {"type": "resize", "id": "fe1", "seq": 1, "cols": 77, "rows": 20})
+    wait_until(lambda: w.size == (77, 20), 5, "a good message after the bad ones")
+    w.close(keep_view=False)
+    peer.stop()
 
 
 def test_a_bad_pod_is_one_readable_line_and_a_typed_error(rec, kc):
