@@ -172,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs, "
             f"load {os.getloadavg()[0]:.1f}"
         )
+
         def row(label: str, key: str, fmt: str) -> tuple[str, ...]:
             naive_cell = format(naive[key], fmt) if key in naive else "n/a"
             ratio = f"{engine[key] / kubectl[key]:.2f}x"

@@ -2,9 +2,14 @@
 //
 // Addons: fit (size from the element), web-links (clickable http(s) URLs, opened with noopener), unicode11 (activated: correct
 // widths for CJK and emoji, matching what a modern libc's wcwidth tells the shell), search, serialize
-// (checkpoints for replay). Renderer: WebGL when it works, else the DOM renderer; a lost WebGL context
-// (GPU reset, too many contexts in one page) falls back to the DOM renderer instead of a blank terminal.
-// The canvas renderer no longer exists in xterm 6.
+// (checkpoints for replay). Renderer ("auto"): WebGL where a GPU runs it, else the DOM renderer; a lost
+// WebGL context (GPU reset, too many contexts in one page) falls back to the DOM renderer instead of a
+// blank terminal. The canvas renderer no longer exists in xterm 6.
+//
+// Why not WebGL everywhere it exists: without a GPU (virtual machines, remote desktops, headless browsers)
+// the browser emulates WebGL in software, and xterm then spends most of each frame drawing: a flood of
+// output parses at 6 MB/s there, against 15-17 MB/s with the DOM renderer (benchmarks/widget_terminal.py).
+// Browsers report that case to a context asked with `failIfMajorPerformanceCaveat`, which then fails.
 
 import { Terminal } from "@xterm/xterm";
 import { FitAddon } from "@xterm/addon-fit";
@@ -20,19 +25,24 @@ import { WebglAddon } from "@xterm/addon-webgl";
  */
 
 /** @type {boolean | undefined} */
-let webglSupport;
+let fastWebgl;
 
-/** Whether this browser can create a WebGL2 context at all (cached; creating one is not free). */
-export function hasWebgl() {
-  if (webglSupport === undefined) {
+/**
+ * Whether this browser runs WebGL2 on a GPU, not in software (cached; creating a context is not free).
+ * @returns {boolean}
+ */
+export function hasFastWebgl() {
+  if (fastWebgl === undefined) {
     try {
       const canvas = document.createElement("canvas");
-      webglSupport = !!canvas.getContext("webgl2");
+      const gl = canvas.getContext("webgl2", { failIfMajorPerformanceCaveat: true });
+      fastWebgl = !!gl;
+      gl?.getExtension("WEBGL_lose_context")?.loseContext(); // give the context back at once
     } catch {
-      webglSupport = false;
+      fastWebgl = false;
     }
   }
-  return webglSupport;
+  return fastWebgl;
 }
 
 /**
@@ -100,7 +110,7 @@ export class Term {
       this.dropWebgl();
       return;
     }
-    if (this.webgl || (renderer === "auto" && !hasWebgl())) return;
+    if (this.webgl || (renderer === "auto" && !hasFastWebgl())) return;
     try {
       const addon = new WebglAddon();
       addon.onContextLoss(() => {

@@ -83,9 +83,10 @@ atexit.register(_close_all_at_exit)
 class Terminal(Recordable, ConnectorActions, Drivable, anywidget.AnyWidget):
     """A live shell (or command) in a Kubernetes container, shown as an xterm.js terminal.
 
-    Synced state is names and status only. Options: ``renderer`` ("auto" tries WebGL and falls back to
-    the DOM renderer; "dom" forces it, e.g. for tests reading DOM rows), ``font_size``, ``rows`` (the
-    visible height in rows; the width follows the cell), ``scrollback``.
+    Synced state is names and status only. Options: ``renderer`` ("auto": WebGL where a GPU runs it, the
+    DOM renderer where WebGL would be emulated in software, 2.5x faster there, or fails; "webgl" insists;
+    "dom" forces it, e.g. for tests reading DOM rows), ``font_size``, ``rows`` (the visible height in rows;
+    the width follows the cell), ``scrollback``, ``lane`` (False keeps this terminal on the comm).
 
     Automation hook: in the browser, the widget root ``.k8sterm`` has a ``terminal`` property, the live
     xterm ``Terminal`` (tests and benchmarks read its buffer).

@@ -149,9 +149,7 @@ def test_snapshot_is_static_escaped_html(lab, page):
     out = run_until(lab, page, 3, "False")  # by now the front end's answer has reached the kernel
     assert "browser False True True" in out, out
     # the front end also keeps the screen in the `transcript` trait (what a saved notebook shows on reopen)
-    page.wait_for_function(
-        "() => document.querySelector('.k8sterm').keeper.lastData.includes('<b>bold</b>')"
-    )
+    page.wait_for_function("() => document.querySelector('.k8sterm').keeper.lastData.includes('<b>bold</b>')")
     out = run_until(lab, page, 4, "transcript")
     assert "transcript browser True" in out, out
 

@@ -473,6 +473,29 @@ def test_base64_fallback_and_a_big_paste_when_the_host_drops_buffers(labs, page)
     wait_line(page, hashlib.sha256(text.encode()).hexdigest(), timeout=30)
 
 
+def test_auto_renderer_uses_webgl_only_where_a_gpu_runs_it(labs, page):
+    """"auto" asks for a WebGL context that fails on a major performance caveat (software emulation, as in
+    this headless Chromium); "webgl" insists. The premise is read from the browser, not assumed."""
+    lab = labs("default")
+    auto = SHELL.replace('renderer="dom"', 'renderer="auto"')
+    forced = 'k8sterm_widget.shell("web-0", "demo", renderer="webgl")'
+    open_shell(lab, page, auto, forced)
+    lab.run_cell(page, 1)
+    page.wait_for_function("() => document.querySelectorAll('.k8sterm .xterm').length === 2")
+    gl = page.evaluate(
+        """() => { const gl = (options) => !!document.createElement('canvas').getContext('webgl2', options);
+            return [gl({}), gl({ failIfMajorPerformanceCaveat: true })]; }"""
+    )
+    assert gl[0], "this browser has no WebGL at all: the test cannot tell the renderers apart"
+    renderers = page.evaluate(
+        """() => [...document.querySelectorAll('.k8sterm')].map((r) =>
+            r.terminal.element.querySelector('canvas') ? 'webgl' : 'dom')"""
+    )
+    assert renderers == ["webgl" if gl[1] else "dom", "webgl"]
+    type_line(page, "echo auto-$((6*7))")
+    wait_line(page, "auto-42", exact=True)
+
+
 # ---- the lane --------------------------------------------------------------------------------------------
 
 
