@@ -9,7 +9,8 @@
 // Why not WebGL everywhere it exists: without a GPU (virtual machines, remote desktops, headless browsers)
 // the browser emulates WebGL in software, and xterm then spends most of each frame drawing: a flood of
 // output parses at 6 MB/s there, against 15-17 MB/s with the DOM renderer (benchmarks/widget_terminal.py).
-// Browsers report that case to a context asked with `failIfMajorPerformanceCaveat`, which then fails.
+// Browsers report that case to a context asked with `failIfMajorPerformanceCaveat` (which then fails), or,
+// like Chromium falling back to SwiftShader, name the software rasterizer as the context's renderer.
 
 import { Terminal } from "@xterm/xterm";
 import { FitAddon } from "@xterm/addon-fit";
@@ -27,6 +28,9 @@ import { WebglAddon } from "@xterm/addon-webgl";
 /** @type {boolean | undefined} */
 let fastWebgl;
 
+/** Renderer names of software WebGL (Chromium's SwiftShader, Mesa's llvmpipe/softpipe, Windows' WARP). */
+export const SOFTWARE_GL = /SwiftShader|llvmpipe|softpipe|Software Rasterizer|Microsoft Basic Render/i;
+
 /**
  * Whether this browser runs WebGL2 on a GPU, not in software (cached; creating a context is not free).
  * @returns {boolean}
@@ -36,7 +40,9 @@ export function hasFastWebgl() {
     try {
       const canvas = document.createElement("canvas");
       const gl = canvas.getContext("webgl2", { failIfMajorPerformanceCaveat: true });
-      fastWebgl = !!gl;
+      const info = gl?.getExtension("WEBGL_debug_renderer_info");
+      const name = gl && info ? String(gl.getParameter(info.UNMASKED_RENDERER_WEBGL)) : "";
+      fastWebgl = !!gl && !SOFTWARE_GL.test(name);
       gl?.getExtension("WEBGL_lose_context")?.loseContext(); // give the context back at once
     } catch {
       fastWebgl = false;
