@@ -14,8 +14,9 @@ drives Debian's Chromium. One page per mode and renderer holds the contenders:
 * **the comm floor**: a bare anywidget ping-pong in the same kernel (model.send → on_msg → send →
   ``msg:custom``), the least any widget's keystroke echo can cost.
 
-All use the same renderer (``--renderer``; default DOM, for which JupyterLab's WebGL addon is disposed so
-xterm falls back to its DOM renderer; ``both`` also measures WebGL, each terminal's default here).
+All use the same renderer (``--renderer dom webgl``; for DOM, JupyterLab's WebGL addon is disposed so xterm
+falls back to its DOM renderer), or each its own default (``auto``: JupyterLab's terminal uses WebGL
+wherever the browser has it; ours only where a GPU runs it, else the DOM renderer, see js/terminal.js).
 
 * **Echo latency** at the xterm layer: ``term.input("x", true)`` (the path of a real keystroke) to the
   ``onWriteParsed`` after which the cell left of the cursor is the echoed ``x``; samples 20 ms apart after a
@@ -32,7 +33,7 @@ The table quotes ratios (ours / JupyterLab's terminal) against the goals of issu
 throughput ≥ 3x, RSS growth ≤ 32 MB. The machine is shared and noisy: compare within one run.
 
 Not part of ``make bench`` (it needs Chromium and takes minutes); run it with
-``.venv/bin/python -m benchmarks.widget_terminal [--renderer both]``.
+``.venv/bin/python -m benchmarks.widget_terminal [--renderer dom webgl auto]``.
 
 Where an echo's time goes (timestamps at each hop, browser, server and kernel on one clock; one traced run,
 default mode, medians in ms after ``term.input``; tracing itself adds a few tenths):
@@ -508,9 +509,21 @@ def measure(browser, lab: Lab, mode: str, renderer: str, args: argparse.Namespac
 
 
 def activate(page, widget) -> None:
-    """Bring a JupyterLab terminal's tab to the front, or scroll one of ours into view (xterm skips
-    rendering while a terminal is out of sight: that would flatter its throughput)."""
-    if page.evaluate("(w) => w instanceof Element", widget):
+    """Bring a JupyterLab terminal's tab to the front, or show one of ours (scrolled into view: xterm skips
+    rendering while a terminal is out of sight, which would flatter its throughput).
+
+    Only one of our two terminals is shown at a time (the lane one while JupyterLab's are measured), so
+    each page has as many live terminals as before the comm one was added: with WebGL in software (no GPU
+    here) a second canvas costs every frame.
+    """
+    ours = page.evaluate("(w) => w instanceof Element", widget)
+    page.evaluate(
+        """([w, ours]) => { const roots = [...document.querySelectorAll('.k8sterm')];
+            const shown = ours ? w : roots[0];
+            for (const r of roots) r.style.display = r === shown ? '' : 'none'; }""",
+        [widget, ours],
+    )
+    if ours:
         page.evaluate("(w) => w.scrollIntoView({ block: 'nearest' })", widget)
         page.wait_for_function(
             """(w) => { const r = w.getBoundingClientRect(); const n = w.closest('.jp-WindowedPanel-outer')
@@ -518,10 +531,10 @@ def activate(page, widget) -> None:
                 return r.top < v.bottom && r.bottom > v.top; }""",
             arg=widget,
         )
-        page.evaluate("() => new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(ok)))")
     else:
         page.evaluate("(w) => jupyterapp.shell.activateById(w.id)", widget)
         page.wait_for_function("(w) => w.isVisible", arg=widget)
+    page.evaluate("() => new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(ok)))")
 
 
 def kernel_rss_growth(page, term, proc: psutil.Process, nbytes: int) -> tuple[float, float, float]:
@@ -653,11 +666,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="throughput runs per terminal")
     parser.add_argument("--flood-mb", type=int, default=200, help="MB streamed for the RSS figure (0: skip)")
     parser.add_argument(
-        "--renderer", choices=("dom", "webgl", "both"), default="dom", help="the same for both terminals"
+        "--renderer",
+        nargs="+",
+        choices=("dom", "webgl", "auto"),
+        default=["dom"],
+        help="dom or webgl: that renderer in every terminal; auto: each terminal's own default",
     )
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     args = parser.parse_args(argv)
-    renderers = ["dom", "webgl"] if args.renderer == "both" else [args.renderer]
+    renderers = args.renderer
 
     executable = shutil.which("chromium")
     if executable is None:
