@@ -123,10 +123,13 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
         serverapp.web_app.add_transform(NoDelayAfterUpgrade)
     settings = serverapp.web_app.settings
     settings["page_config_hook"] = chain_page_config_hook(settings.get("page_config_hook"))
-    from .lane.server import setup
-
-    relay = setup(serverapp)
-    lanes = f"; terminal lanes relayed through {relay.path}" if relay is not None else ""
+    try:
+        from .lane.server import setup
+    except ImportError as e:  # jupyter_server < 2.13 has no ws_authenticated: terminals use the comm
+        relay, lanes = None, f"; no terminal lanes ({e})"
+    else:
+        relay = setup(serverapp)
+        lanes = f"; terminal lanes relayed through {relay.path}" if relay is not None else ""
     serverapp.log.info(
         "k8sterm_widget: TCP_NODELAY on for WebSocket connections (no 40 ms Nagle delay on widget messages); "
         "comm messages' busy/idle no longer drive the kernel status shown in the page" + lanes

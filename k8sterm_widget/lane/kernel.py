@@ -1,10 +1,18 @@
 """The kernel's end of a lane: a Unix socket to the Jupyter Server's relay, and a thread reading it.
 
-One :class:`Lane` per front end of a terminal. Sending happens on the caller's thread (the session's I/O
-thread, for output): a blocking ``sendall`` on a local socket, which is also the back-pressure when the
-browser reads slowly; a send that cannot finish within ``SEND_TIMEOUT`` breaks the lane (the front end
-goes back to the comm and asks for a replay) rather than stall the exec stream. Reading happens on a
-thread of its own, which hands every message to the widget exactly as the comm would.
+One :class:`Lane` per front end of a terminal.
+
+**Sending never blocks the caller.** Output is sent from the session's I/O thread while the output pipe's
+lock is held, so a browser that reads slowly (a frozen background tab, a half-open connection) must not
+stall it, nor the other viewers. A message goes straight into the socket when it fits
+(``MSG_DONTWAIT``); what does not fit waits in a backlog that a writer thread drains. A backlog beyond
+``MAX_BACKLOG`` breaks the lane: its front end goes back to the comm and asks for a replay, and flow
+control over there takes care of it.
+
+**Reading** happens on a thread of its own, which hands every message to the widget exactly as the comm
+would. That thread also owns the socket's file descriptor: :meth:`Lane.close` only shuts the socket
+down (waking both threads), and the reader closes the descriptor once the writer is done with it, so a
+descriptor number is never reused under a thread still using it.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import secrets
 import socket
 import struct
 import threading
+from collections import deque
 from collections.abc import Callable
 
 from . import ENV, FrameError, decode, encode, frame_length, stream_frame
@@ -22,12 +31,8 @@ from . import ENV, FrameError, decode, encode, frame_length, stream_frame
 log = logging.getLogger("k8sterm_widget.lane")
 
 CONNECT_TIMEOUT = 0.5
-SEND_TIMEOUT = 10.0
-
-
-def available() -> bool:
-    """Whether this kernel was started by a Jupyter Server that relays lanes."""
-    return bool(os.environ.get(ENV))
+SEND_TIMEOUT = 10  # seconds one blocking send of the writer thread may take
+MAX_BACKLOG = 8 << 20  # bytes waiting for a slow browser before the lane gives up
 
 
 class Lane:
@@ -45,20 +50,22 @@ class Lane:
         self.id = secrets.token_hex(16)
         self.is_open = False
         self._on_message, self._on_open, self._on_close = on_message, on_open, on_close
-        self._wlock = threading.Lock()
+        self._lock = threading.Condition()
         self._closed = False
-        self._close_lock = threading.Lock()
+        self._backlog: deque[bytes] = deque()
+        self._backlog_bytes = 0
+        self._writing = False  # the writer thread holds a frame taken from the backlog
+        self._writer: threading.Thread | None = None
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             self._sock.settimeout(CONNECT_TIMEOUT)
             self._sock.connect(path)
             self._sock.sendall(stream_frame(encode({"lane": self.id})))
+            self._sock.settimeout(None)  # blocking: the reader waits in recv, the writer in sendall
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", SEND_TIMEOUT, 0))
         except OSError:
             self._sock.close()
             raise
-        self._sock.settimeout(None)  # the reader blocks; sends time out through SO_SNDTIMEO alone
-        sec = int(SEND_TIMEOUT)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", sec, 0))
         self._reader = threading.Thread(target=self._read, name="k8sterm-lane", daemon=True)
         self._reader.start()
 
@@ -74,31 +81,80 @@ class Lane:
             log.info("k8sterm: no lane (%s: %s); the terminal uses the comm", path, e)
             return None
 
+    # ------------------------------------------------------------------ sending
+
     def send(self, content: dict, buffers: list | tuple = ()) -> bool:
-        """Send one message; False (and the lane closes) if it cannot be delivered."""
-        if self._closed:
-            return False
+        """Queue one message for the browser; False (and the lane closes) if it cannot be delivered."""
         frame = stream_frame(encode(content, buffers))
-        try:
-            with self._wlock:
+        with self._lock:
+            if self._closed:
+                return False
+            if not self._backlog and not self._writing:
+                try:
+                    sent = self._sock.send(frame, socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    sent = 0
+                except OSError as e:
+                    return self._broke(f"sending failed ({e})")
+                if sent == len(frame):
+                    return True
+                frame = frame[sent:]
+            if self._backlog_bytes + len(frame) > MAX_BACKLOG:
+                return self._broke(f"the browser is {self._backlog_bytes} bytes behind")
+            self._backlog.append(frame)
+            self._backlog_bytes += len(frame)
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write, name="k8sterm-lane-writer", daemon=True)
+                self._writer.start()
+            else:
+                self._lock.notify()
+        return True
+
+    def _broke(self, why: str) -> bool:
+        """(lock held) Close from a sending thread; the close callback runs on a thread of its own."""
+        log.info("k8sterm: lane %s closed: %s; its front end goes back to the comm", self.id[:8], why)
+        threading.Thread(target=self.close, name="k8sterm-lane-close", daemon=True).start()
+        self._closed = True  # nothing more is queued; close() still runs (it checks _ended, not this)
+        return False
+
+    def _write(self) -> None:
+        while True:
+            with self._lock:
+                while not self._backlog and not self._closed:
+                    self._lock.wait()
+                if self._closed:
+                    return
+                frame = self._backlog.popleft()
+                self._backlog_bytes -= len(frame)
+                self._writing = True
+            try:
                 self._sock.sendall(frame)
-            return True
-        except OSError as e:
-            log.info("k8sterm: lane %s broke while sending (%s); back to the comm", self.id[:8], e)
-            self.close()
-            return False
+            except OSError as e:
+                with self._lock:
+                    self._writing = False
+                    if not self._closed:
+                        self._broke(f"sending failed ({e})")
+                return
+            with self._lock:
+                self._writing = False
+
+    # ------------------------------------------------------------------ closing
+
+    _ended = False
 
     def close(self) -> None:
-        with self._close_lock:
-            if self._closed:
+        """End the lane (idempotent): shut the socket down and tell the owner, once."""
+        with self._lock:
+            if self._ended:
                 return
-            self._closed = True
+            self._ended = self._closed = True
             self.is_open = False
+            self._backlog.clear()
+            self._lock.notify_all()
         try:
             self._sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
-        self._sock.close()
         try:
             self._on_close(self)
         except Exception:
@@ -125,7 +181,7 @@ class Lane:
                 if body is None:
                     break
                 content, buffers = decode(body)
-                if content.get("type") == "lane_open" and not buffers:
+                if content.get("type") == "lane_open" and not buffers and not self.is_open:
                     self.is_open = True
                     self._on_open(self)
                     continue
@@ -139,3 +195,7 @@ class Lane:
             pass
         finally:
             self.close()
+            writer = self._writer
+            if writer is not None:
+                writer.join(SEND_TIMEOUT + 1)  # it fails fast on a shut-down socket
+            self._sock.close()

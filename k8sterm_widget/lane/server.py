@@ -30,6 +30,7 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 from . import ENV, ID_LENGTH, MAX_FRAME, FrameError, decode, encode, frame_length, stream_frame
 
 CLAIM_WINDOW = 60.0
+MAX_PENDING = 256  # registered, unclaimed lanes (each holds a socket): more are refused
 ARRIVAL_WAIT = 2.0  # a browser may ask before the kernel's registration has been read: wait this long
 LANE_ID = re.compile(rf"^[0-9a-f]{{{ID_LENGTH}}}$")
 LANE_OPEN = stream_frame(encode({"type": "lane_open"}))
@@ -72,7 +73,8 @@ class Relay:
             writer.close()
             return
         lane = content.get("lane")
-        if not isinstance(lane, str) or not LANE_ID.match(lane) or lane in self.pending:
+        bad = not isinstance(lane, str) or not LANE_ID.match(lane) or lane in self.pending
+        if bad or len(self.pending) >= MAX_PENDING:
             writer.close()
             return
         self.pending[lane] = (reader, writer)
@@ -127,7 +129,10 @@ class LaneHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
         self.pair = await self.relay.claim(lane)
         if self.pair is None:
             raise web.HTTPError(404, "no such lane")
-        await super().get(lane)
+        try:
+            await super().get(lane)  # returns when the WebSocket ends, or at once if the upgrade is refused
+        finally:
+            self.on_close()  # a refused upgrade never calls on_close: the kernel's end must not linger
 
     async def open(self, lane: str) -> None:  # type: ignore[override]
         super().open()

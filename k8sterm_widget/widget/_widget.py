@@ -385,7 +385,8 @@ class Terminal(Recordable, ConnectorActions, Drivable, anywidget.AnyWidget):
         self.send(hello, [b"\x01"])
 
     def _on_replay(self, msg: protocol.Message) -> None:
-        self._pipe.replay_to(msg.fields["id"], b64_only=msg.fields["b64"])
+        # A lane carries buffers whatever the comm does: only a comm request can switch the comm to base64.
+        self._pipe.replay_to(msg.fields["id"], b64_only=msg.fields["b64"] and msg.lane is None)
 
     def _on_input(self, msg: protocol.Message) -> None:
         self._order.push(msg.fields["id"], msg.fields["seq"], msg.data or b"")

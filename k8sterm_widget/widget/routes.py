@@ -10,9 +10,15 @@ The rules, chosen so that a front end never misses output and a lane never costs
   keeps the comm flowing; duplicates are harmless, the front end skips them by offset);
 * everything else (``detached``, ``snapshot``) goes on the comm, to everyone.
 
-A front end is "heard on the comm" when it sends ``ready`` or ``replay`` there. When its lane closes it is
-forgotten until it says so again (a live page falls back and asks for a replay on the comm; a closed page
-says nothing and costs nothing).
+A front end is "heard on the comm" when it sends ``ready`` or ``replay`` there, and that also means it has
+left its lane, if it had one (a front end on a lane sends everything on it): the lane is closed, even if
+the kernel still thinks it open (a browser that dropped its WebSocket behind a half-open connection).
+When a lane closes its front end is forgotten until it says so again (a live page falls back and asks for
+a replay on the comm; a closed page says nothing and costs nothing). A front end that never got a lane
+and then went away stays "on the comm": output then also goes there, which costs bandwidth, not bytes.
+
+At most ``MAX_LANES`` lanes per terminal (the oldest gives way): each holds a socket and a thread here and
+in the server.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from collections.abc import Callable
 from ..lane.kernel import Lane
 
 log = logging.getLogger("k8sterm_widget.widget")
+
+MAX_LANES = 8
 
 Send = Callable[[dict, list], None]
 Receive = Callable[[dict, list, str], None]
@@ -42,16 +50,19 @@ class Routes:
 
     def heard_on_comm(self, frontend: str) -> None:
         with self._lock:
-            lane = self._lanes.get(frontend)
-            if lane is None or not lane.is_open:
-                self._comm_ids.add(frontend)
+            lane = self._lanes.pop(frontend, None)
+            self._comm_ids.add(frontend)
+        if lane is not None:
+            lane.close()  # the front end has left it
 
     def offer(self, frontend: str) -> str | None:
         """Connect a lane for ``frontend``; its id for the ``hello``, or None (no relay: comm only)."""
         with self._lock:
-            old = self._lanes.pop(frontend, None)
-        if old is not None:
-            old.close()  # the front end asked again (it was re-initialized): its old lane is stale
+            stale = [self._lanes.pop(frontend)] if frontend in self._lanes else []  # it said `ready` again
+            while len(self._lanes) >= MAX_LANES:
+                stale.append(self._lanes.pop(next(iter(self._lanes))))
+        for old in stale:
+            old.close()
         lane = Lane.connect(
             on_message=lambda _lane, content, buffers: self._receive(content, buffers, frontend),
             on_open=lambda lane: self._opened(frontend, lane),

@@ -7,7 +7,7 @@ import base64
 import pytest
 from helpers import LanePeer, wait_until
 
-from k8sterm_widget.widget.routes import Routes
+from k8sterm_widget.widget.routes import MAX_LANES, Routes
 
 
 class Comm:
@@ -73,8 +73,32 @@ def test_a_front_end_still_on_the_comm_keeps_output_on_the_comm_too(peer):
     routes.send({"type": "output", "offset": 0}, [b"x"])
     assert peer.recv(lane)[1] == [b"x"]
     assert [c["type"] for c, _ in comm.sent] == ["output"]
-    routes.heard_on_comm("fe1")  # a front end on its lane saying `replay` on the comm is not a comm user
-    assert routes.on_lane("fe1")
+    routes.close()
+
+
+def test_a_front_end_heard_on_the_comm_has_left_its_lane(peer):
+    """A page whose WebSocket died behind a half-open connection asks for its replay on the comm: the replay
+    must not go down the lane the kernel still thinks open."""
+    routes, comm, _, lane = routes_with_open_lane(peer)
+    routes.heard_on_comm("fe1")
+    assert not routes.on_lane("fe1")
+    with pytest.raises(EOFError):
+        peer.recv(lane)  # closed by the kernel
+    routes.send({"type": "replay", "to": "fe1"}, [b"", b"x"])
+    routes.send({"type": "output", "offset": 1}, [b"y"])
+    assert [c["type"] for c, _ in comm.sent] == ["replay", "output"]
+
+
+def test_at_most_max_lanes_per_terminal_the_oldest_gives_way(peer):
+    comm = Comm()
+    routes = Routes(comm, lambda *a: None)
+    ids = [routes.offer(f"fe{i}") for i in range(MAX_LANES + 2)]
+    assert all(ids)
+    for gone in ids[:2]:
+        with pytest.raises(EOFError):
+            peer.recv(gone)
+    peer.open(ids[-1])
+    wait_until(lambda: routes.on_lane(f"fe{MAX_LANES + 1}"), 5, "the newest lane to open")
     routes.close()
 
 
