@@ -140,13 +140,17 @@ export class Controller {
     const url = /^[0-9a-f]{32}$/.test(id) ? laneUrl(id) : null;
     if (!url) return;
     this.lane?.end();
-    const lane = new Lane(url, {
+    /** @type {Lane} */
+    let lane;
+    const handlers = {
+      /** @type {(content: Record<string, unknown>, buffers: Uint8Array[]) => void} */
       message: (content, buffers) => this.onMessage(content, buffers),
       open: () => {
         if (this.disposed || this.lane !== lane) return lane.end();
         this.channel.lane = lane;
         this.laneSettled();
       },
+      /** @type {(wasOpen: boolean) => void} */
       closed: (wasOpen) => {
         if (this.lane !== lane) return;
         this.lane = null;
@@ -157,7 +161,13 @@ export class Controller {
         }
         this.laneSettled();
       },
-    });
+    };
+    try {
+      lane = new Lane(url, handlers);
+    } catch (e) {
+      console.warn("k8sterm: no lane (its WebSocket could not be created); staying on the comm", e);
+      return;
+    }
     this.lane = lane;
   }
 
