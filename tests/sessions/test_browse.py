@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import base64
 import json
-from pathlib import Path
 
 import pytest
-import yaml
-from helpers import wait_until
+from helpers import secrets_of, wait_until
 
 import k8sterm_widget as k8s
 from k8sterm_widget.browser.rows import containers, human_duration, pod_row, pod_status
@@ -190,28 +187,6 @@ def test_the_watch_stops_when_no_view_is_left(kc, monkeypatch):
 
 
 # ---- secrets ----------------------------------------------------------------------------------------------
-
-
-def secrets_of(kubeconfig: str) -> list[str]:
-    """Credentials of a kubeconfig (tokens, keys, certificates), whole and as recognisable fragments."""
-    config = yaml.safe_load(Path(kubeconfig).read_text())
-    found = []
-    for user in config["users"]:
-        for key, value in user["user"].items():
-            if isinstance(value, str):
-                found.append(value)
-                if key.endswith("-data"):
-                    found.append(base64.b64decode(value).decode(errors="replace"))
-    for cluster in config["clusters"]:
-        data = cluster["cluster"].get("certificate-authority-data")
-        if data:
-            found += [line for line in base64.b64decode(data).decode().splitlines() if len(line) > 40]
-    fragments = []
-    for secret in found:
-        fragments.append(secret)
-        if len(secret) > 24:
-            fragments += [secret[i : i + 24] for i in range(0, len(secret) - 24, 12)]
-    return fragments
 
 
 def test_no_secret_in_any_trait_or_message_of_browse_debug_and_replay(rec, kc, tmp_path):

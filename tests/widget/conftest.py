@@ -100,17 +100,19 @@ def _wait_ready(lab: Lab) -> None:
 
 @pytest.fixture(scope="module")
 def start_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Lab]]:
-    """Factory: ``start_lab("--Some.option=value", ...)`` returns a ready `Lab`; all stop after the module."""
+    """Factory: ``start_lab("--Some.option=value", ..., env={...})`` returns a ready `Lab` (``env`` adds to
+    the server's environment, and so to every kernel's, e.g. KUBECONFIG); all stop after the module."""
     labs: list[Lab] = []
 
-    def start(*args: str) -> Lab:
+    def start(*args: str, env: dict[str, str] | None = None) -> Lab:
         home = tmp_path_factory.mktemp("lab")
         root = home / "root"
         root.mkdir()
         port = _free_port()
         # ~/.jupyter stays out; {sys.prefix}/etc/jupyter (where `make` installs our config) stays in.
-        env = {
+        server_env = {
             **os.environ,
+            **(env or {}),
             "JUPYTER_CONFIG_DIR": str(home / "config"),
             "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
             "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
@@ -128,7 +130,7 @@ def start_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[...
             cmd.append("--allow-root")
         log_path = home / "lab.log"
         with log_path.open("wb") as log:
-            proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root)
+            proc = subprocess.Popen(cmd, env=server_env, stdout=log, stderr=subprocess.STDOUT, cwd=root)
         lab = Lab(url=f"http://127.0.0.1:{port}/", root=root, log_path=log_path, proc=proc)
         labs.append(lab)
         _wait_ready(lab)

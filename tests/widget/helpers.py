@@ -89,6 +89,42 @@ def wait_until(predicate, timeout: float = 10.0, what: str = "condition"):
         time.sleep(0.01)
 
 
+def secrets_of(kubeconfig: str, *, whole_file: bool = False) -> list[str]:
+    """Credentials of a kubeconfig (tokens, keys, certificates), whole and as recognisable fragments.
+
+    ``whole_file`` adds the CA data as written and the file's whole text: for audits of messages that carry
+    no kubeconfig names (a widget that shows contexts and namespaces would match fragments of plain YAML).
+    """
+    import base64
+    from pathlib import Path
+
+    import yaml
+
+    text = Path(kubeconfig).read_text()
+    config = yaml.safe_load(text)
+    found = []
+    for user in config["users"]:
+        for key, value in user["user"].items():
+            if isinstance(value, str):
+                found.append(value)
+                if key.endswith("-data"):
+                    found.append(base64.b64decode(value).decode(errors="replace"))
+    for cluster in config["clusters"]:
+        data = cluster["cluster"].get("certificate-authority-data")
+        if data:
+            if whole_file:
+                found.append(data)
+            found += [line for line in base64.b64decode(data).decode().splitlines() if len(line) > 40]
+    if whole_file:
+        found.append(text)
+    fragments = []
+    for secret in found:
+        fragments.append(secret)
+        if len(secret) > 24:
+            fragments += [secret[i : i + 24] for i in range(0, len(secret) - 24, 12)]
+    return fragments
+
+
 # ---- browser side ----------------------------------------------------------------------------------------
 # The widget root `.k8sterm` exposes the live xterm Terminal as `.terminal` (js/widget.js); these read it.
 

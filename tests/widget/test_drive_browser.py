@@ -7,7 +7,6 @@ and what came back — and nothing of run()'s marks.
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -19,15 +18,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def lab(start_lab, demo_cluster):
-    saved = os.environ.get("KUBECONFIG")
-    os.environ["KUBECONFIG"] = demo_cluster.kubeconfig
-    try:
-        return start_lab()
-    finally:
-        if saved is None:
-            os.environ.pop("KUBECONFIG", None)
-        else:
-            os.environ["KUBECONFIG"] = saved
+    return start_lab(env={"KUBECONFIG": demo_cluster.kubeconfig})
 
 
 def cell_output(page, index: int, text: str, timeout: float = 30.0) -> str:

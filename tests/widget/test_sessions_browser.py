@@ -35,15 +35,7 @@ def cluster(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def lab(start_lab, cluster):
-    saved = os.environ.get("KUBECONFIG")
-    os.environ["KUBECONFIG"] = cluster.kubeconfig
-    try:
-        return start_lab()
-    finally:
-        if saved is None:
-            os.environ.pop("KUBECONFIG", None)
-        else:
-            os.environ["KUBECONFIG"] = saved
+    return start_lab(env={"KUBECONFIG": cluster.kubeconfig})
 
 
 def open_notebook(lab, page, *cells: str) -> str:

@@ -50,15 +50,7 @@ def labs(start_lab, demo_cluster, tmp_path_factory):
                 path.parent.mkdir(parents=True)
                 path.write_text(json.dumps({"commsOverSubshells": "disabled"}))
                 args.append(f"--LabApp.user_settings_dir={settings}")
-            saved = os.environ.get("KUBECONFIG")
-            os.environ["KUBECONFIG"] = demo_cluster.kubeconfig
-            try:
-                started[mode] = start_lab(*args)
-            finally:
-                if saved is None:
-                    os.environ.pop("KUBECONFIG", None)
-                else:
-                    os.environ["KUBECONFIG"] = saved
+            started[mode] = start_lab(*args, env={"KUBECONFIG": demo_cluster.kubeconfig})
         return started[mode]
 
     return get

@@ -7,7 +7,6 @@ front end, and the atexit cleanup.
 
 from __future__ import annotations
 
-import base64
 import json
 import random
 import re
@@ -19,7 +18,7 @@ from pathlib import Path
 import comm
 import pytest
 import yaml
-from helpers import LanePeer, Recorder, wait_until
+from helpers import LanePeer, Recorder, secrets_of, wait_until
 
 from k8sterm_widget import errors
 from k8sterm_widget.widget import _widget
@@ -87,31 +86,6 @@ def test_synced_traits_are_names_and_state_only(rec, kc):
     base.close()
 
 
-def secrets_of(kubeconfig: str) -> list[str]:
-    """Every credential-like string of a kubeconfig, plus fragments long enough to be recognisable."""
-    config = yaml.safe_load(Path(kubeconfig).read_text())
-    found = []
-    for user in config["users"]:
-        for key, value in user["user"].items():
-            if isinstance(value, str):
-                found.append(value)
-                if key.endswith("-data"):
-                    found.append(base64.b64decode(value).decode(errors="replace"))
-    for cluster in config["clusters"]:
-        data = cluster["cluster"].get("certificate-authority-data")
-        if data:
-            found.append(data)
-            pem = base64.b64decode(data).decode()
-            found += [line for line in pem.splitlines() if len(line) > 40]  # the certificate body
-    found.append(Path(kubeconfig).read_text())
-    fragments = []
-    for secret in found:
-        fragments.append(secret)
-        if len(secret) > 24:
-            fragments += [secret[i : i + 24] for i in range(0, len(secret) - 24, 12)]
-    return fragments
-
-
 def exec_plugin_kubeconfig(demo_cluster, tmp_path) -> tuple[str, str]:
     """A copy of the demo kubeconfig whose user gets the admin token from an exec plugin."""
     config = yaml.safe_load(Path(demo_cluster.kubeconfig).read_text())
@@ -172,7 +146,8 @@ def test_no_secret_in_any_trait_or_message_of_real_sessions(rec, demo_cluster, t
     blob += json.dumps([w.get_state() for w in terminals], default=str)
     assert all(b"42" in rec.output(w) for w in terminals[:2])  # the sessions did run
     assert len(rec.messages) > 20
-    for secret in [*secrets_of(demo_cluster.kubeconfig), token, demo_cluster.kubeconfig, plugged]:
+    secrets = secrets_of(demo_cluster.kubeconfig, whole_file=True)
+    for secret in [*secrets, token, demo_cluster.kubeconfig, plugged]:
         assert secret not in blob, f"a credential fragment reached the front end: {secret[:12]}…"
 
 
@@ -205,7 +180,7 @@ def test_a_terminal_on_a_lane_works_there_and_no_secret_crosses_it(rec, demo_clu
     assert b"21 91" in out and w.exit_code == 0
     assert rec.custom("output", w) == [] and rec.custom("replay", w) == []  # nothing on the comm
     blob = json.dumps([c for c, _ in frames]) + "".join(b.decode("latin-1") for _, bs in frames for b in bs)
-    for secret in secrets_of(demo_cluster.kubeconfig):
+    for secret in secrets_of(demo_cluster.kubeconfig, whole_file=True):
         assert secret not in blob, f"a credential fragment crossed the lane: {secret[:12]}…"
     w.close(keep_view=False)
     with pytest.raises(EOFError):  # closing the widget closes its lanes
