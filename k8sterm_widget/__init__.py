@@ -31,7 +31,7 @@ _LAZY = {
     "TransferResult": ".transfer",
     "browse": ".browser",
     "PodBrowser": ".browser",
-    "debug": ".ephemeral",
+    "debug": ".widget",
     "replay": ".recording",
     "Player": ".recording",
     "Recording": ".recording",
@@ -40,13 +40,12 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from .browser import PodBrowser, browse  # noqa: F401
-    from .ephemeral import debug  # noqa: F401
     from .fanout import FanoutResult, PodResult, exec_many  # noqa: F401
     from .oneshot import ExecResult, exec  # noqa: F401
     from .recording import Player, Recording, Snapshot, replay  # noqa: F401
     from .session import ExecSession  # noqa: F401
     from .transfer import TransferResult, download, upload  # noqa: F401
-    from .widget import Terminal, shell  # noqa: F401
+    from .widget import Terminal, debug, shell  # noqa: F401
     from .widget.drive import RunResult  # noqa: F401
 
 

@@ -39,7 +39,8 @@ import traitlets as t
 
 from ..errors import K8stermError
 from ..kube.config import Cluster, resolve
-from ..widget import Terminal
+from ..widget import Terminal, debug
+from ..widget.connect import DEBUG_IMAGE
 from .rows import pod_row
 from .sources import context_names, namespaces
 from .watcher import PodWatcher
@@ -149,8 +150,6 @@ class PodBrowser(anywidget.AnyWidget):
         self, pod: str, target: str | None = None, image: str | None = None, container_name: str | None = None
     ) -> Terminal:
         """A shell in a new debug container of ``pod`` in a tab (see :func:`k8sterm_widget.debug`)."""
-        from ..ephemeral import DEBUG_IMAGE, debug
-
         term = debug(
             pod,
             image or DEBUG_IMAGE,

@@ -142,23 +142,47 @@ def container_state(pod: dict, container: str) -> tuple[str, str]:
     return "unknown", "no status reported yet"
 
 
-def check_pod(pod: dict, container: str) -> None:
-    """Raise when the pod or container cannot run an exec now (kubectl's own checks, then the kubelet's)."""
+@dataclass(frozen=True)
+class PodWording:
+    """How a pod that cannot take the operation is refused: ``kubectl exec`` and ``kubectl debug`` run the
+    same checks (phase, node) but word them differently, and only ``debug`` refuses a pod being deleted."""
+
+    completed: str
+    unscheduled_hint: str
+    refuse_deleting: bool = False
+
+
+EXEC = PodWording(
+    completed="cannot exec into a container in a completed pod",
+    unscheduled_hint="The pod is not scheduled yet (phase Pending); wait until a node runs it.",
+)
+DEBUG = PodWording(
+    completed="cannot add a debug container to a completed pod",
+    unscheduled_hint="A debug container runs on the pod's node; wait until the pod is scheduled.",
+    refuse_deleting=True,
+)
+
+
+def check_pod(pod: dict, container: str | None, wording: PodWording = EXEC) -> None:
+    """Raise when the pod (and ``container``, when given) cannot take the operation now.
+
+    kubectl's own checks first (phase, node), then the kubelet's (the container runs).
+    """
     name = pod.get("metadata", {}).get("name", "")
     phase = (pod.get("status") or {}).get("phase") or "Unknown"
     if phase in ("Succeeded", "Failed"):
-        raise PodNotRunning(
-            f"cannot exec into a container in a completed pod; current phase is {phase}",
-            pod=name,
-            phase=phase,
-        )
+        raise PodNotRunning(f"{wording.completed}; current phase is {phase}", pod=name, phase=phase)
     if not (pod.get("spec") or {}).get("nodeName"):
         raise PodNotRunning(
             f"pod {name} does not have a host assigned",
             pod=name,
             phase=phase,
-            hint="The pod is not scheduled yet (phase Pending); wait until a node runs it.",
+            hint=wording.unscheduled_hint,
         )
+    if wording.refuse_deleting and (pod.get("metadata") or {}).get("deletionTimestamp"):
+        raise PodNotRunning(f"pod {name} is being deleted", pod=name, phase=phase)
+    if container is None:
+        return
     state, detail = container_state(pod, container)
     if state != "running":
         raise ContainerNotRunning(
@@ -168,6 +192,22 @@ def check_pod(pod: dict, container: str) -> None:
             state=f"{state}: {detail}",
             hint="Wait until it runs; kubectl describe pod shows why it is not.",
         )
+
+
+def read_pod(
+    core: client.CoreV1Api, cluster: Cluster, pod: str, namespace: str, ctx: Context, *, suggest: bool = False
+) -> dict:
+    """GET the pod as a dict; a 404 is :class:`PodNotFound` (with close names when ``suggest``)."""
+    try:
+        resp = core.read_namespaced_pod(
+            pod, namespace, _preload_content=False, _request_timeout=cluster.request_timeout
+        )
+        return json.loads(resp.data)
+    except ApiException as e:
+        if e.status == 404:
+            suggestions = _suggest(core, cluster, pod, namespace) if suggest else ()
+            raise PodNotFound(pod, namespace, suggestions=suggestions) from None
+        raise rest_error(e, cluster, ctx) from None
 
 
 def _suggest(api: client.CoreV1Api, cluster: Cluster, pod: str, namespace: str) -> list[str]:
@@ -194,16 +234,21 @@ def _username(api_client: client.ApiClient, cluster: Cluster) -> str | None:
 
 
 def check_access(
-    api_client: client.ApiClient, cluster: Cluster, pod: str, namespace: str, subresource: str = "exec"
+    api_client: client.ApiClient,
+    cluster: Cluster,
+    pod: str,
+    namespace: str,
+    subresource: str = "exec",
+    verb: str = "create",
 ) -> None:
-    """SelfSubjectAccessReview for ``create pods/<subresource>``; raise Forbidden when denied.
+    """SelfSubjectAccessReview for ``<verb> pods/<subresource>``; raise Forbidden when denied.
 
-    A cluster that forbids or lacks the review API is not an error here: the handshake will tell.
+    A cluster that forbids or lacks the review API is not an error here: the request itself will tell.
     """
     body = client.V1SelfSubjectAccessReview(
         spec=client.V1SelfSubjectAccessReviewSpec(
             resource_attributes=client.V1ResourceAttributes(
-                namespace=namespace, verb="create", resource="pods", subresource=subresource, name=pod
+                namespace=namespace, verb=verb, resource="pods", subresource=subresource, name=pod
             )
         )
     )
@@ -217,10 +262,10 @@ def check_access(
         return
     user = _username(api_client, cluster) or "(unknown user)"
     raise Forbidden(
-        f'pods "{pod}" is forbidden: User "{user}" cannot create resource "pods/{subresource}" '
+        f'pods "{pod}" is forbidden: User "{user}" cannot {verb} resource "pods/{subresource}" '
         f'in API group "" in the namespace "{namespace}"',
         user=user,
-        verb="create",
+        verb=verb,
         resource=f"pods/{subresource}",
         namespace=namespace,
     )
@@ -241,17 +286,7 @@ def preflight(
     ctx = Context(server=cluster.server, pod=pod, namespace=namespace, container=container)
     try:
         core = client.CoreV1Api(api_client)
-        try:
-            resp = core.read_namespaced_pod(
-                pod, namespace, _preload_content=False, _request_timeout=cluster.request_timeout
-            )
-            pod_obj = json.loads(resp.data)
-        except ApiException as e:
-            if e.status == 404:
-                raise PodNotFound(
-                    pod, namespace, suggestions=_suggest(core, cluster, pod, namespace)
-                ) from None
-            raise rest_error(e, cluster, ctx) from None
+        pod_obj = read_pod(core, cluster, pod, namespace, ctx, suggest=True)
         chosen, notes = choose_container(pod_obj, container)
         check_pod(pod_obj, chosen)
         check_access(api_client, cluster, pod, namespace, subresource)

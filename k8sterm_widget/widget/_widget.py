@@ -1,4 +1,4 @@
-"""``Terminal``: the anywidget that shows a live shell in a container, and ``shell()`` that makes one.
+"""``Terminal``: the anywidget that shows a live shell in a container; ``shell()`` and ``debug()`` make one.
 
 The kernel owns the exec stream (credentials never leave it, no extra port); the browser gets bytes over
 the widget's comm (protocol in :mod:`.protocol`). This module is the lifecycle and the glue; the
@@ -39,10 +39,11 @@ import traitlets as t
 
 from .. import errors
 from ..kube.config import resolve
+from ..kube.ephemeral import DEFAULT_TIMEOUT as DEFAULT_DEBUG_TIMEOUT
 from ..recording.terminal import Recordable, TranscriptTrait
 from ..session import ExecSession
 from . import protocol
-from .connect import Connector, ConnectorActions
+from .connect import DEBUG_IMAGE, Connector, ConnectorActions, DebugConnector
 from .drive import Drivable, Driver
 from .order import InputOrder, Latest
 from .output import OutputPipe
@@ -461,3 +462,42 @@ def shell(
     exception. Scripts drive it with ``run``/``sendline``/``expect``/``wait_exit`` (see :mod:`.drive`).
     """
     return Terminal(pod, namespace, container, command, context=context, kubeconfig=kubeconfig, **options)
+
+
+def debug(
+    pod: str,
+    image: str = DEBUG_IMAGE,
+    target: str | None = None,
+    namespace: str | None = None,
+    container_name: str | None = None,
+    *,
+    context: str | None = None,
+    kubeconfig: str | os.PathLike | None = None,
+    command: Sequence[str] | None = None,
+    timeout: float = DEFAULT_DEBUG_TIMEOUT,
+    **options,
+) -> Terminal:
+    """A shell in a new ephemeral debug container of ``pod``, as a terminal widget (``kubectl debug -it``).
+
+    For images that have no shell (distroless, scratch). ``image`` is the debug container's image (a shell
+    and tools; default ``busybox:1.36``); ``target`` the container whose processes it should see (default:
+    the one ``kubectl exec`` would pick); ``container_name`` names it (default ``debugger-xxxxx``; naming a
+    running debug container attaches to it instead of adding one); ``command`` replaces the image's default
+    command; ``timeout`` bounds the wait for it to run. ``context``/``kubeconfig``/``namespace`` as for
+    :func:`shell`; ``options`` are display traits of :class:`Terminal` (``rows``, ``renderer`` …).
+
+    Returns at once, like :func:`shell`, the same :class:`Terminal`, whose header marks it as a debug
+    container: the widget shows the progress and, on failure, one error line, and ``Terminal.error`` holds
+    the typed exception (scripting calls such as ``run()`` wait for the shell and raise it). Ephemeral
+    containers cannot be removed: each call adds one to the pod for good (checks run first, see
+    :mod:`k8sterm_widget.kube.ephemeral`). A reconnect attaches again while the container runs and starts
+    a new one once it has ended (:class:`.connect.DebugConnector`).
+    """
+    term = Terminal(
+        pod, namespace, None, None, context=context, kubeconfig=kubeconfig, connect=False, **options
+    )
+    term._connector = DebugConnector(
+        image=image, target=target, name=container_name, command=command, timeout=timeout
+    )
+    term._start()
+    return term

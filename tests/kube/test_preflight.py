@@ -170,3 +170,37 @@ def test_command_not_found_after_the_upgrade(demo_cluster):
     )
     with pytest.raises(CommandNotFound):
         s.wait(10)
+
+
+def test_one_pod_check_in_kubectl_execs_and_kubectl_debugs_words():
+    """``check_pod`` serves exec (pod and container) and debug (pod only, and not while it is deleted)."""
+    from k8sterm_widget.errors import ContainerNotRunning, PodNotRunning
+    from k8sterm_widget.kube.preflight import DEBUG, check_pod
+
+    def pod(phase="Running", node="node-1", deleting=False, state=None):
+        meta = {"name": "p", **({"deletionTimestamp": "2026-01-01T00:00:00Z"} if deleting else {})}
+        statuses = [{"name": "app", "state": state or {"running": {}}}]
+        return {
+            "metadata": meta,
+            "spec": {"nodeName": node},
+            "status": {"phase": phase, "containerStatuses": statuses},
+        }
+
+    check_pod(pod(), "app")
+    check_pod(pod(deleting=True), "app")  # kubectl exec still works while the pod terminates
+    check_pod(pod(state={"waiting": {"reason": "CrashLoopBackOff"}}), None, DEBUG)  # debug needs no container
+    with pytest.raises(
+        PodNotRunning, match="cannot exec into a container in a completed pod; current phase is Failed"
+    ):
+        check_pod(pod(phase="Failed"), "app")
+    with pytest.raises(
+        PodNotRunning, match="cannot add a debug container to a completed pod; current phase is "
+    ):
+        check_pod(pod(phase="Succeeded"), None, DEBUG)
+    with pytest.raises(PodNotRunning, match="does not have a host assigned") as info:
+        check_pod(pod(node=None), None, DEBUG)
+    assert "debug container runs on the pod's node" in (info.value.hint or "")
+    with pytest.raises(PodNotRunning, match="pod p is being deleted"):
+        check_pod(pod(deleting=True), None, DEBUG)
+    with pytest.raises(ContainerNotRunning, match=r'container "app" of pod "p" is not running \(waiting: '):
+        check_pod(pod(state={"waiting": {"reason": "CrashLoopBackOff"}}), "app")

@@ -11,7 +11,7 @@ from kubernetes.client.rest import ApiException
 
 import k8sterm_widget as k8s
 from k8sterm_widget import errors
-from k8sterm_widget.ephemeral import ephemeral_container
+from k8sterm_widget.kube.ephemeral import ephemeral_container
 
 NAME = re.compile(r"debugger-[bcdfghjklmnpqrstvwxz2456789]{5}")
 
