@@ -34,13 +34,13 @@ demo: $(VENV)/.demo-installed
 
 ## make test: the whole suite (unit, demo cluster against real kubectl, engine, browser).
 test: $(VENV)/.test-installed
-	$(BIN)/ruff check k8sterm_widget tests benchmarks
+	$(BIN)/ruff check k8sterm_widget tests benchmarks scripts
 	npm run --silent typecheck
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.test-installed
-	$(BIN)/ruff check k8sterm_widget tests benchmarks
-	$(BIN)/ruff format --check k8sterm_widget tests benchmarks
+	$(BIN)/ruff check k8sterm_widget tests benchmarks scripts
+	$(BIN)/ruff format --check k8sterm_widget tests benchmarks scripts
 
 typecheck: node_modules/.installed
 	npm run --silent typecheck
