@@ -4,7 +4,7 @@ Contexts: only their names leave this module (the browser's dropdown); users, cl
 certificates stay in the kubeconfig, and the context itself is resolved in the kernel when used.
 
 Namespaces: ``GET /api/v1/namespaces`` is often forbidden for users confined to one namespace
-(exec-protocol.md §7; the demo's ``viewer``). Then the browser falls back to the context's namespace with
+(docs/exec-protocol.md §7; the demo's ``viewer``). Then the browser falls back to the context's namespace with
 a note saying why, and lets the user type another one, instead of failing.
 """
 

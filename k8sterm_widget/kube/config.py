@@ -10,7 +10,7 @@ Why not just ``kubernetes.config.load_kube_config()``: it reads ``$KUBECONFIG`` 
 process-wide default configuration; and it may write refreshed tokens back into the file. Here every
 resolution reads the environment afresh, fills a private ``Configuration``, never persists, and each
 stream gets its **own** ``ApiClient`` (the official client's ``stream()`` swaps methods on a shared
-client, which is not thread-safe: exec-protocol.md §8.7).
+client, which is not thread-safe: docs/exec-protocol.md §8.7).
 
 Credentials stay inside the ``Configuration``; :class:`Cluster` exposes only names and the server URL,
 so nothing secret can leak into messages or widget state by accident.

@@ -1,6 +1,6 @@
 """Pre-flight: explain why an exec cannot work *before* opening the stream.
 
-Web shells that skip this show "Connecting…" forever or a bare "status 0" (field-survey.md, complaints 7
+Web shells that skip this show "Connecting…" forever or a bare "status 0" (docs/field-survey.md, complaints 7
 and 15). Two REST calls give proper HTTP codes and Status bodies instead: GET the pod (exists? scheduled?
 finished? which container? running?), then a SelfSubjectAccessReview for ``create pods/exec`` (what the
 apiserver checks for both SPDY and, since 1.35, WebSocket upgrades). The container is chosen exactly as

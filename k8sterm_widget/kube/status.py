@@ -3,7 +3,7 @@
 The same failure reaches us from three directions — a REST pre-flight call, a refused WebSocket handshake,
 a Status on channel 3 after the upgrade — and must become the same exception each time. The official
 client flattens the handshake case into ``ApiException(status=0)`` and parses channel 3 with
-``int(causes[0].message)``, which raises on an InternalError (exec-protocol.md §8.4, §8.6); we parse
+``int(causes[0].message)``, which raises on an InternalError (docs/exec-protocol.md §8.4, §8.6); we parse
 the Status ourselves. Message *texts* differ between the v5 translator and the kubelet path
 (§4.6), so decisions use ``reason``, ``code`` and ``causes``, and texts only as a last resort.
 """

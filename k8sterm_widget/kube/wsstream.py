@@ -2,7 +2,7 @@
 
 Why not the official client's ``WSClient``: its reads block forever by default, ``update(timeout=0)`` in a
 loop spins a core, it decodes frames one by one, parses the exit status with YAML and ``int()``, flattens
-handshake errors into ``status=0``, sends no keepalive and has no connect timeout (exec-protocol.md §8).
+handshake errors into ``status=0``, sends no keepalive and has no connect timeout (docs/exec-protocol.md §8).
 We still use the official client for everything it does well — building the URL and query from the
 generated ``connect_get_namespaced_pod_exec``, authentication (tokens, client certificates, exec plugins),
 TLS settings and proxies — by giving each stream its own ``ApiClient`` whose ``call_api`` performs the

@@ -2,10 +2,11 @@
 
 **Why.** A widget's comm message crosses the Jupyter Server, ZeroMQ and the kernel's shell (or subshell)
 and IOPub threads, with a JSON envelope and an HMAC signature at every hop: a bare comm round trip costs
-2-3 times the echo of JupyterLab's own terminal, whose bytes never leave the server (README, "The terminal
-widget beside JupyterLab's terminal"). Typing is the one place where those milliseconds show. So when the
-notebook is served by a Jupyter Server with this package's extension, each front end of a terminal also gets
-a *lane*: a WebSocket to the server, relayed byte for byte to a Unix socket that the kernel connected to.
+2-3 times the echo of JupyterLab's own terminal, whose bytes never leave the server (docs/performance.md,
+"The terminal widget beside JupyterLab's terminal"). Typing is the one place where those milliseconds show.
+So when the notebook is served by a Jupyter Server with this package's extension, each front end of a
+terminal also gets a *lane*: a WebSocket to the server, relayed byte for byte to a Unix socket that the
+kernel connected to.
 
 **How it is put together** (three parts, one per process):
 

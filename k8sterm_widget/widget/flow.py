@@ -2,7 +2,7 @@
 
 Why: ``xterm.write`` only queues; parsing runs at 5-35 MB/s, and a pod can produce output much faster.
 Without back-pressure the browser queues megabytes (sluggish, and past 50 MB xterm silently drops data),
-and Ctrl-C takes effect only after the whole backlog has been drawn (field-survey.md, complaint 11).
+and Ctrl-C takes effect only after the whole backlog has been drawn (docs/field-survey.md, complaint 11).
 
 The front end acks the offset that xterm has *parsed*; ``unacked = sent - acked``. Above ``high``
 (1 MiB) the session stops reading the cluster socket (TCP back-pressure then blocks the process in the

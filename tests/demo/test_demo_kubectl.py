@@ -1,7 +1,7 @@
 """Real kubectl 1.37 against the demo cluster: the output a user sees must be a real cluster's.
 
-Each error case asserts kubectl's exact stderr and exit code from exec-protocol.md §6, which were recorded
-against real clusters (and kubectl's own client-side checks).
+Each error case asserts kubectl's exact stderr and exit code from docs/exec-protocol.md §6, which were
+recorded against real clusters (and kubectl's own client-side checks).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Status parsing: real texts from exec-protocol.md §4.6 and §6 map to the right typed errors."""
+"""Status parsing: real texts from docs/exec-protocol.md §4.6 and §6 map to the right typed errors."""
 
 import json
 
