@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 JS_SRC := $(shell find js -type f 2>/dev/null) package.json esbuild.config.mjs
 
-.PHONY: demo test lint js typecheck bench clean
+.PHONY: demo test lint js typecheck bench clean docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,13 +34,13 @@ demo: $(VENV)/.demo-installed
 
 ## make test: the whole suite (unit, demo cluster against real kubectl, engine, browser).
 test: $(VENV)/.test-installed
-	$(BIN)/ruff check k8sterm_widget tests benchmarks scripts
+	$(BIN)/ruff check k8sterm_widget tests benchmarks scripts docs/conf.py
 	npm run --silent typecheck
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.test-installed
-	$(BIN)/ruff check k8sterm_widget tests benchmarks scripts
-	$(BIN)/ruff format --check k8sterm_widget tests benchmarks scripts
+	$(BIN)/ruff check k8sterm_widget tests benchmarks scripts docs/conf.py
+	$(BIN)/ruff format --check k8sterm_widget tests benchmarks scripts docs/conf.py
 
 typecheck: node_modules/.installed
 	npm run --silent typecheck
@@ -50,3 +50,7 @@ bench: $(VENV)/.test-installed
 
 clean:
 	rm -rf $(VENV) node_modules k8sterm_widget/static build dist *.egg-info
+
+## make docs: the documentation site in docs/_build/html, tutorials executed against a demo cluster (offline).
+docs: $(VENV)/.test-installed
+	$(BIN)/sphinx-build -W --keep-going -q -b html -c docs . docs/_build/html

@@ -1,0 +1,146 @@
+"""Sphinx configuration of the documentation site (``make docs``; see development.md, "The documentation").
+
+Why these parts: Sphinx reads the Markdown pages (MyST) and the docstrings (autodoc; they already use
+Sphinx roles), and myst-nb executes ``examples/*.ipynb`` against a demo cluster started here, so each
+tutorial is published with its outputs — the terminals as their static screens. Furo is a standard theme
+whose fonts, icons and scripts all ship inside the wheel, so the site works from disk with no network.
+
+The build is strict (``-W`` in the Makefile): a warning fails it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+ROOT = DOCS.parent
+sys.path.insert(0, str(ROOT))
+
+project = "k8sterm_widget"
+author = "the k8sterm_widget authors"
+copyright = "the k8sterm_widget authors"
+release = version = __import__("k8sterm_widget").__version__
+
+extensions = [
+    "myst_nb",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.viewcode",
+]
+
+# The source directory is the repository (`sphinx-build -c docs . docs/_build/html`), so that the pages in
+# docs/ and the tutorials in examples/ link to each other with the same relative paths that work on GitHub.
+include_patterns = ["docs/**", "examples/**"]
+exclude_patterns = ["docs/_build", "**/.ipynb_checkpoints", ".venv", "node_modules", "**/README.md"]
+source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb"}
+root_doc = "docs/index"
+html_extra_path = ["_extra"]  # index.html at the top: a redirect to docs/index.html
+
+myst_enable_extensions = ["colon_fence", "deflist"]
+myst_heading_anchors = 3  # [text](page.md#a-heading) works, as on GitHub
+
+# Tutorials: executed at every build, in a temporary directory (they upload and download files), failing the
+# build when a cell fails (each tutorial asserts its own steps). The kernel finds the demo cluster through
+# KUBECONFIG, exactly as under `make demo`.
+nb_execution_mode = os.environ.get("K8STERM_DOCS_EXECUTE", "force")
+nb_execution_timeout = 300
+nb_execution_raise_on_error = True
+nb_execution_show_tb = True
+nb_execution_in_temp = True
+nb_merge_streams = True
+# No widget manager from a CDN: the page shows each output's static face (text/html) instead of the widget.
+nb_ipywidgets_js: dict = {}
+nb_mime_priority_overrides = [
+    ("html", "application/vnd.jupyter.widget-view+json", None),
+    ("html", "application/vnd.jupyter.widget-state+json", None),
+]
+
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+autodoc_default_options = {"members": True, "undoc-members": False}
+napoleon_google_docstring = True
+napoleon_numpy_docstring = False
+
+html_theme = "furo"
+html_title = "k8sterm_widget"
+html_static_path = ["_static"]
+html_css_files = ["k8sterm.css"]
+html_show_sourcelink = False
+html_copy_source = False
+pygments_style = "friendly"
+
+# Furo bundles everything it uses; these keep Sphinx itself from linking any outside host.
+html_theme_options = {"top_of_page_buttons": []}
+
+
+# ---------------------------------------------------------------------------------------------- pages
+
+
+# The pages listed by hand in index.md's toctrees; any other docs/*.md (a page someone added) is appended to
+# the "More" toctree by _index_lists_every_page, so a new page can never break the build as an orphan.
+def _listed_in_index(text: str) -> set[str]:
+    listed: set[str] = set()
+    for block in re.findall(r"```\{toctree\}(.*?)```", text, flags=re.S):
+        for line in block.splitlines():
+            line = line.strip()
+            if line and not line.startswith(":"):
+                listed.add(line.removesuffix(".md"))
+    return listed
+
+
+def _index_lists_every_page(app, docname: str, source: list[str]) -> None:
+    if docname != root_doc:
+        return
+    listed = _listed_in_index(source[0])
+    extra = sorted(
+        p.stem for p in DOCS.glob("*.md") if p.stem not in listed and p.stem not in ("index", "README")
+    )
+    if extra:
+        entries = "\n".join(extra)
+        source[0] += f"\n\n```{{toctree}}\n:caption: More\n:maxdepth: 1\n\n{entries}\n```\n"
+
+
+# ---------------------------------------------------------------------------------------------- demo cluster
+
+_cluster = None
+
+
+def _start_demo_cluster(app) -> None:
+    """Executing the tutorials needs a cluster: start the demo cluster for the build, as `make demo` does."""
+    global _cluster
+    if app.config.nb_execution_mode == "off" or os.environ.get("K8STERM_DOCS_KUBECONFIG"):
+        if os.environ.get("K8STERM_DOCS_KUBECONFIG"):  # an already running cluster (or a real one)
+            os.environ["KUBECONFIG"] = os.environ["K8STERM_DOCS_KUBECONFIG"]
+        return
+    from k8sterm_widget.demo.cluster import DemoCluster
+
+    _cluster = DemoCluster().start()  # its own temporary state, removed by stop()
+    os.environ["KUBECONFIG"] = _cluster.kubeconfig  # the kernels myst-nb starts inherit it
+
+
+def _stop_demo_cluster(app, exception) -> None:
+    global _cluster
+    if _cluster is not None:
+        _cluster.stop()
+        _cluster = None
+
+
+def _no_widget_state_in_pages(app, env) -> None:
+    """Drop the widget state myst-nb would embed in each notebook's page.
+
+    It is there for a widget manager that this site does not load, and holds the whole front end once per
+    terminal; the outputs' static faces are what the page shows.
+    """
+    for data in getattr(env, "nb_metadata", {}).values():
+        data.get("js_files", {}).pop("ipywidgets_state", None)
+
+
+def setup(app):
+    app.connect("env-updated", _no_widget_state_in_pages)
+    app.connect("source-read", _index_lists_every_page)
+    app.connect("builder-inited", _start_demo_cluster)
+    app.connect("build-finished", _stop_demo_cluster)
+    return {"parallel_read_safe": False}
