@@ -27,12 +27,14 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import re
 import threading
 import time
 import uuid
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import anywidget
 import traitlets as t
@@ -40,11 +42,14 @@ import traitlets as t
 from .. import errors
 from ..kube.config import resolve
 from ..kube.ephemeral import DEFAULT_TIMEOUT as DEFAULT_DEBUG_TIMEOUT
-from ..recording.terminal import Recordable, TranscriptTrait
+from ..recording.recorder import Recording
+from ..recording.redact import Rule
+from ..recording.snapshot import Snapshot
+from ..recording.terminal import SNAPSHOT_TIMEOUT, TerminalRecorder, TranscriptTrait
 from ..session import ExecSession
 from . import protocol
-from .connect import DEBUG_IMAGE, Connector, ConnectorActions, DebugConnector
-from .drive import Drivable, Driver
+from .connect import DEBUG_IMAGE, Connector, DebugConnector, offers_for
+from .drive import DEFAULT_TIMEOUT, Driver, Pattern, RunResult
 from .order import InputOrder, Latest
 from .output import OutputPipe
 from .routes import Routes
@@ -81,7 +86,7 @@ def _close_all_at_exit() -> None:
 atexit.register(_close_all_at_exit)
 
 
-class Terminal(Recordable, ConnectorActions, Drivable, anywidget.AnyWidget):
+class Terminal(anywidget.AnyWidget):
     """A live shell (or command) in a Kubernetes container, shown as an xterm.js terminal.
 
     Synced state is names and status only. Options: ``renderer`` ("auto": WebGL where a GPU runs it, the
@@ -92,9 +97,12 @@ class Terminal(Recordable, ConnectorActions, Drivable, anywidget.AnyWidget):
     Automation hook: in the browser, the widget root ``.k8sterm`` has a ``terminal`` property, the live
     xterm ``Terminal`` (tests and benchmarks read its buffer).
 
-    Scripting (``send``, ``expect``, ``run``, ``wait_exit`` …) comes from :class:`.drive.Drivable`;
-    ``record``, ``snapshot`` and the saved ``transcript`` from :class:`..recording.terminal.Recordable`;
-    how it connects (exec, or attach to a debug container: ``debug()``) from :mod:`.connect`.
+    Composed, not mixed in: scripting (``send``, ``expect``, ``run``, ``wait_exit`` …) is its
+    :class:`.drive.Driver`'s, ``record``, ``snapshot`` and the saved ``transcript`` its
+    :class:`~k8sterm_widget.recording.terminal.TerminalRecorder`'s, and how it reaches its process (exec,
+    or attach to a debug container: :meth:`debug`) its :class:`.connect.Connector`'s; the methods here
+    only forward. ``send`` is pexpect's (keystrokes), not ipywidgets' ``Widget.send``: messages to the
+    front end leave through :meth:`_post` only.
     """
 
     _esm = STATIC / "widget.js"
@@ -163,9 +171,22 @@ class Terminal(Recordable, ConnectorActions, Drivable, anywidget.AnyWidget):
         self._order = InputOrder(self._deliver_input)
         self._latest = Latest()
         self._driver = Driver(self)
-        self._connector = Connector()
-        self._init_recordable()
-        self.observe(self._offer_actions, names="status")
+        self._connector: Connector = Connector()
+        self._recorder = TerminalRecorder(self, _shell_name(command))
+        # Front-end messages by type: every type protocol.parse accepts has exactly one handler.
+        self._handlers: dict[str, Callable[[protocol.Message], None]] = {
+            "ready": self._on_ready,
+            "replay": self._on_replay,
+            "input": self._on_input,
+            "resize": self._on_resize,
+            "ack": self._on_ack,
+            "checkpoint": self._on_checkpoint,
+            "views": self._on_views,
+            "reconnect": lambda _msg: self.reconnect(),
+            "snapshot": lambda msg: self._recorder.answer(msg.fields["id"], msg.data),
+            "debug": lambda _msg: self.debug(),
+        }
+        self.observe(self._after_status_change, names="status")
         self.on_msg(self._on_custom_msg)
         _live.add(self)
         if connect:
@@ -210,7 +231,7 @@ class Terminal(Recordable, ConnectorActions, Drivable, anywidget.AnyWidget):
         if self.status in LIVE:
             self._update(status="closed", status_detail="")
         if not keep_view:
-            self.stop_recording()  # the widget goes away: finish its file (held lines, a half character)
+            self._recorder.stop()  # the widget goes away: finish its file (held lines, a half character)
             self._pipe.stop()
             self._stdin.stop()
             self._routes.close()
@@ -222,13 +243,182 @@ class Terminal(Recordable, ConnectorActions, Drivable, anywidget.AnyWidget):
         if self.status not in LIVE:
             raise errors.SessionClosed(f"the session has ended ({self.status}); call reconnect() first")
         data = data.encode("utf-8") if isinstance(data, str) else bytes(data)
-        self._tee_input(data)
+        self._recorder.input(data)
         self._stdin.put(data)
 
     @property
     def size(self) -> tuple[int, int] | None:
         """The terminal size (cols, rows) last reported by a view."""
         return self._size
+
+    def debug(
+        self,
+        image: str = DEBUG_IMAGE,
+        target: str | None = None,
+        container_name: str | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> None:
+        """Replace this terminal's session with a shell in a new ephemeral debug container of its pod.
+
+        What the "Debug with busybox" button of a "no shell in this image" error does. ``target`` defaults
+        to the container this terminal tried (its processes are then visible to ``ps``). See
+        :func:`k8sterm_widget.debug` for the container and the errors.
+        """
+        options = {} if timeout is None else {"timeout": timeout}
+        self._connector = DebugConnector(
+            image=image, target=target or self.container or None, name=container_name, **options
+        )
+        self.reconnect()
+
+    # ------------------------------------------------------------------ scripting (the driver's)
+
+    def send(self, data: str | bytes) -> None:  # type: ignore[override]  # pexpect's send, not Widget.send
+        """Type ``data`` into the terminal (str is UTF-8 encoded; ``"\\r"`` is Enter, ``"\\x03"`` Ctrl-C).
+
+        This is pexpect's ``send``: keystrokes only. (ipywidgets' ``Widget.send``, a message to the front
+        end, is not available on a ``Terminal``; its protocol messages leave through its own path.)
+        """
+        self._driver.send(data)
+
+    def sendline(self, line: str = "") -> None:
+        """``send(line + "\\r")``: a line, and Enter as the keyboard sends it."""
+        self.send(line + "\r")
+
+    def expect(
+        self, pattern: Pattern | Sequence[Pattern], timeout: float | None = DEFAULT_TIMEOUT
+    ) -> re.Match[str]:
+        """Wait until the output matches ``pattern`` (a regex: str or compiled) and return the match.
+
+        Text is matched after UTF-8 decoding, with escape sequences removed and ``\\r\\n`` as ``\\n``; the
+        search covers the output not yet consumed by an earlier match (up to
+        :data:`~.drive.BUFFER_LIMIT` characters). A list of patterns waits for whichever matches first in
+        the output (``match.re`` tells which). The text up to the match's end is consumed: ``before`` is
+        what came before it, ``after`` the matched text. ``timeout`` in seconds, ``None`` waits forever.
+        Raises :class:`~k8sterm_widget.errors.ExpectTimeout` (with the last screen lines),
+        :class:`~k8sterm_widget.errors.TerminalEnded` when the process ends first, or the terminal's
+        typed error when it could not connect.
+        """
+        return self._driver.expect(pattern, timeout)
+
+    def expect_exact(
+        self, text: str | Sequence[str], timeout: float | None = DEFAULT_TIMEOUT
+    ) -> re.Match[str]:
+        """:meth:`expect` for literal text (no regex syntax)."""
+        return self._driver.expect_exact(text, timeout)
+
+    def run(self, command: str, timeout: float | None = DEFAULT_TIMEOUT, *, check: bool = False) -> RunResult:
+        """Type ``command`` at the shell prompt, wait for it to finish, return its output.
+
+        The result is a ``str`` (:class:`~.runline.RunResult`) without the echoed command line or the
+        prompt, with ``.exit_code``; ``last_exit_code`` keeps the latest. ``check=True`` raises
+        :class:`~k8sterm_widget.errors.CommandFailed` on a non-zero exit. The end is found by marks the
+        shell prints, not by the prompt (see :mod:`k8sterm_widget.widget.drive`), so any PS1 works.
+        Raises :class:`~k8sterm_widget.errors.RunTimeout` (the command may still run: ``interrupt()``),
+        :class:`~k8sterm_widget.errors.TerminalBusy` while an earlier timed-out command still runs,
+        :class:`~k8sterm_widget.errors.TerminalEnded` if the shell exits (``run("exit")``), or the
+        terminal's typed error (``NoShellFound`` …) when it could not connect. The command must not read
+        from the terminal; drive interactive programs with ``sendline``/``expect``.
+        """
+        return self._driver.run(command, timeout, check)
+
+    def wait_exit(self, timeout: float | None = DEFAULT_TIMEOUT) -> int | None:
+        """Wait for the process to end; return its exit code (None if the terminal was closed).
+
+        Raises the terminal's typed error when the connection was lost or never made, and
+        :class:`~k8sterm_widget.errors.ExpectTimeout` when it is still running after ``timeout``.
+        """
+        return self._driver.wait_exit(timeout)
+
+    def interrupt(self) -> None:
+        """Send Ctrl-C, and stop waiting for the command of a ``run`` that timed out."""
+        self._driver.interrupt()
+
+    def screen(self) -> list[str]:
+        """The rows the terminal shows now, rebuilt from its recent output (trailing spaces removed)."""
+        return self._driver.screen()
+
+    @property
+    def before(self) -> str:
+        """The text before the last ``expect`` match (after the previous one)."""
+        return self._driver.before
+
+    @property
+    def after(self) -> str:
+        """The text the last ``expect`` matched."""
+        return self._driver.after
+
+    @property
+    def match(self) -> re.Match[str] | None:
+        """The last ``expect`` match."""
+        return self._driver.match
+
+    @property
+    def last_exit_code(self) -> int | None:
+        """The exit code of the last command ``run`` completed."""
+        return self._driver.last_exit_code
+
+    def __enter__(self) -> Terminal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ keeping the session (the recorder's)
+
+    def record(
+        self,
+        path: str | os.PathLike,
+        *,
+        input: bool = False,
+        redact: Rule | None = None,
+        title: str | None = None,
+    ) -> Recording:
+        """Record this terminal to ``path`` as an asciicast v2 file until :meth:`stop_recording`.
+
+        The file is written as output arrives (kernel side: no browser needed) and starts with the current
+        screen. ``input=True`` also records typed input (off by default: passwords are typed without echo
+        and would only appear there). ``redact`` drops secrets: a callable ``str -> str``, or a list of
+        regular expressions whose matches become ``[redacted]`` (see :mod:`k8sterm_widget.recording.redact`
+        for how text split across chunks is still caught). Returns the
+        :class:`~k8sterm_widget.recording.Recording`, also usable as a context manager.
+        ``k8sterm_widget.replay(path)`` plays it; so does ``asciinema play``.
+        """
+        return self._recorder.record(path, input=input, redact=redact, title=title)
+
+    def stop_recording(self) -> Path | None:
+        """Finish the recording (writes what is still held back for redaction); returns its path."""
+        return self._recorder.stop()
+
+    @property
+    def recording(self) -> Recording | None:
+        """The current (or last) recording."""
+        return self._recorder.recording
+
+    def snapshot(self, *, timeout: float = SNAPSHOT_TIMEOUT) -> Snapshot:
+        """The current screen as static HTML; make it the last expression of a cell to display it.
+
+        The output is plain ``text/html`` (no script, inline styles), so GitHub, nbviewer, nbconvert and
+        VS Code render it without the widget. The kernel renders its own screen model at once (escaped
+        text); a front end showing this terminal is asked for xterm's ``serializeAsHTML`` (with colours,
+        sanitized here), which replaces it, in the displayed output too, when it arrives. Where the front
+        end's answer can reach the kernel while this cell runs (comm messages handled off the main thread),
+        this waits up to ``timeout`` seconds for it; otherwise it returns at once.
+        """
+        return self._recorder.snapshot(timeout)
+
+    # ------------------------------------------------------------------ what the collaborators read
+
+    def _pty_size(self) -> tuple[int, int]:
+        """(cols, rows): as a view reported it, else as the session opened, else 80x24."""
+        session = self.session
+        return self._size or (session.size if session is not None else None) or DEFAULT_SIZE
+
+    def _screen_bytes(self) -> bytes:
+        return self._pipe.screen()
+
+    def _views_shown(self) -> bool:
+        return self.comm is not None and bool(self._views_last)
 
     def __repr__(self) -> str:
         where = f"{self.namespace}/{self.pod}" if self.namespace else self.pod
@@ -328,9 +518,9 @@ class Terminal(Recordable, ConnectorActions, Drivable, anywidget.AnyWidget):
 
     def _on_output(self, gen: int, data: bytes) -> None:
         if gen == self._gen:
-            with self._rec_lock:
+            with self._recorder.lock:
                 self._pipe.feed(data)
-                self._tee_output(data)
+                self._recorder.output(data)
             self._driver.tap.feed(data)
 
     def _pause(self) -> None:
@@ -341,24 +531,43 @@ class Terminal(Recordable, ConnectorActions, Drivable, anywidget.AnyWidget):
         if (session := self.session) is not None:
             session.resume_output()
 
-    def _update(self, **traits) -> None:
+    def _update(self, **traits: Any) -> None:
         """Set synced traits together (one update message); serialized across threads."""
         with self._state_lock, self.hold_sync():
             for name, value in traits.items():
                 setattr(self, name, value)
 
+    def _after_status_change(self, change: dict) -> None:
+        """An error the user can act on gets its buttons (anything else clears them); a session that ended
+        with no view showing it keeps its screen in the widget state."""
+        offers = offers_for(self.error) if change["new"] == "error" else []
+        if list(self.offers) != offers:
+            self.offers = offers
+        transcript = self._recorder.transcript_after(change["old"], change["new"])
+        if transcript is not None:
+            self.transcript = transcript
+
+    # ------------------------------------------------------------------ kernel -> front end
+
+    def _post(self, content: dict, buffers: Sequence[bytes] = ()) -> None:
+        """The one way protocol messages leave: :class:`.routes.Routes` picks the comm or a lane."""
+        self._routes.send(content, list(buffers))
+
     def _comm_send(self, content: dict, buffers: list) -> None:
-        self.send(content, buffers or None)
+        """The comm end of the routes: ipywidgets' ``Widget.send`` (``send`` here types keys)."""
+        super().send(content, buffers or None)
 
     # ------------------------------------------------------------------ front-end messages
 
-    def _on_custom_msg(self, _widget, content, buffers) -> None:
+    # ------------------------------------------------------------------ front end -> kernel
+
+    def _on_custom_msg(self, _widget: object, content: object, buffers: Sequence[Any] | None) -> None:
         self._handle(content, buffers, None)
 
     def _on_lane_msg(self, content: dict, buffers: list, frontend: str) -> None:
         self._handle(content, buffers, frontend)
 
-    def _handle(self, content, buffers, lane: str | None) -> None:
+    def _handle(self, content: object, buffers: Sequence[Any] | None, lane: str | None) -> None:
         """Every front-end message, comm or lane, comes here: validate, rate-limit, dispatch; never raise."""
         try:
             if not self._limiter.allow():
@@ -375,7 +584,7 @@ class Terminal(Recordable, ConnectorActions, Drivable, anywidget.AnyWidget):
         if lane is None and msg.type in ("ready", "replay"):
             self._routes.heard_on_comm(msg.fields["id"])
         try:
-            getattr(self, f"_on_{msg.type}")(msg)
+            self._handlers[msg.type](msg)
         except Exception:
             log.exception("k8sterm: handling a %r message failed", msg.type)
 
@@ -383,7 +592,7 @@ class Terminal(Recordable, ConnectorActions, Drivable, anywidget.AnyWidget):
         hello = {"type": "hello", "to": msg.fields["id"], "binary_in": msg.binary}
         if self.lane and msg.lane is None and (lane := self._routes.offer(msg.fields["id"])):
             hello["lane"] = lane
-        self.send(hello, [b"\x01"])
+        self._post(hello, [b"\x01"])
 
     def _on_replay(self, msg: protocol.Message) -> None:
         # A lane carries buffers whatever the comm does: only a comm request can switch the comm to base64.
@@ -394,7 +603,7 @@ class Terminal(Recordable, ConnectorActions, Drivable, anywidget.AnyWidget):
 
     def _deliver_input(self, data: bytes) -> None:
         if self.status in LIVE and data:
-            self._tee_input(data)
+            self._recorder.input(data)
             self._stdin.put(data)
 
     def _on_resize(self, msg: protocol.Message) -> None:
@@ -406,7 +615,7 @@ class Terminal(Recordable, ConnectorActions, Drivable, anywidget.AnyWidget):
         if (session := self.session) is not None and not session.ended:
             try:
                 session.resize(*size)
-                self._tee_resize(*size)
+                self._recorder.resize(*size)
             except errors.K8stermError as e:
                 log.info("k8sterm: resize failed: %s", e)
 
@@ -439,8 +648,13 @@ class Terminal(Recordable, ConnectorActions, Drivable, anywidget.AnyWidget):
         log.info("k8sterm: the last view of %s was removed; closing the session", self.pod)
         self.close()
 
-    def _on_reconnect(self, _msg: protocol.Message) -> None:
-        self.reconnect()
+
+def _shell_name(command: Sequence[str] | str | None) -> str:
+    """The ``$SHELL`` a recording names: the argv's program, else sh (the auto-detected shell starts as sh,
+    then execs bash or ash when present)."""
+    if isinstance(command, (list, tuple)) and command:
+        return str(command[0])
+    return "/bin/sh"
 
 
 def shell(

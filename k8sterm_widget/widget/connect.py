@@ -7,13 +7,13 @@ one) switches to a debug container *in place* when the user clicks "Debug with b
 keeps one :class:`Connector` and asks it, on every (re)connect, for the target container (the pre-flight
 checks, or creating the debug container and waiting for it) and for the kind of stream to open.
 
-:class:`ConnectorActions` is the part of ``Terminal`` that offers and runs that switch.
+``Terminal.debug()`` runs that switch; :func:`offers_for` says when the error line offers it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kubernetes import client
 
@@ -39,7 +39,7 @@ class Connector:
         """Resolve and check the container; may take long (runs on the terminal's connect thread)."""
         return preflight(cluster, terminal.pod, namespace, terminal._args["container"])
 
-    def command(self, terminal: Terminal) -> Any:
+    def command(self, terminal: Terminal) -> Sequence[str] | str | None:
         return terminal._command
 
     def opened(self, terminal: Terminal, session: ExecSession) -> None:
@@ -73,7 +73,7 @@ class DebugConnector(Connector):
         self.timeout = timeout
         self.created: list[str] = []  # debug containers this connector added, oldest first
 
-    def command(self, terminal: Terminal) -> Any:
+    def command(self, terminal: Terminal) -> Sequence[str] | str | None:
         return None  # attach runs no command
 
     def target(self, terminal: Terminal, cluster: Cluster, namespace: str) -> Target:
@@ -146,39 +146,4 @@ def offers_for(error: BaseException | None) -> list[str]:
     return ["debug"] if isinstance(error, NoShellFound) else []
 
 
-class ConnectorActions:
-    """Mixed into ``Terminal``: the error line's offers, and :meth:`debug` to switch to a debug container."""
-
-    def _offer_actions(self, change: dict) -> None:
-        """Status observer: an error the user can act on gets its buttons; anything else clears them."""
-        terminal: Any = self
-        offers = offers_for(terminal.error) if change["new"] == "error" else []
-        if list(terminal.offers) != offers:
-            terminal.offers = offers
-
-    def debug(
-        self,
-        image: str = DEBUG_IMAGE,
-        target: str | None = None,
-        container_name: str | None = None,
-        *,
-        timeout: float | None = None,
-    ) -> None:
-        """Replace this terminal's session with a shell in a new ephemeral debug container of its pod.
-
-        What the "Debug with busybox" button of a "no shell in this image" error does. ``target`` defaults
-        to the container this terminal tried (its processes are then visible to ``ps``). See
-        :func:`k8sterm_widget.debug` for the container and the errors.
-        """
-        terminal: Any = self
-        options: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
-        terminal._connector = DebugConnector(
-            image=image, target=target or terminal.container or None, name=container_name, **options
-        )
-        terminal.reconnect()
-
-    def _on_debug(self, _msg: Any) -> None:
-        self.debug()
-
-
-__all__ = ["DEBUG_IMAGE", "Connector", "ConnectorActions", "DebugConnector", "offers_for"]
+__all__ = ["DEBUG_IMAGE", "Connector", "DebugConnector", "offers_for"]

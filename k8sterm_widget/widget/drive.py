@@ -1,7 +1,7 @@
 """Scripting a live terminal, pexpect-style, while the person watching it sees every keystroke and byte.
 
-``Terminal`` gets ``send``/``sendline``, ``expect``/``expect_exact``, ``run``, ``wait_exit``,
-``interrupt`` and ``screen`` from :class:`Drivable`. The keys go through the same stdin path as typing in
+``Terminal``'s ``send``/``sendline``, ``expect``/``expect_exact``, ``run``, ``wait_exit``, ``interrupt``
+and ``screen`` forward to its :class:`Driver`. The keys go through the same stdin path as typing in
 the view, and the output is the same stream the view shows: a script drives *that* shell, not a second one.
 
 **Threads.** The engine's I/O thread only appends the raw bytes to an :class:`OutputTap` (a bounded
@@ -47,7 +47,6 @@ DEFAULT_TIMEOUT = 30.0
 LINE_LIMIT = 4000  # a tty in canonical mode drops input past 4095 bytes per line
 PROBE_INTERVAL = 0.5  # seconds between probes while waiting for the shell after Ctrl-C
 SCREEN_LINES = 12  # lines of the screen an error quotes
-DEFAULT_SIZE = (80, 24)
 LIVE = ("connecting", "connected")
 CTRL_C = "\x03"
 
@@ -176,17 +175,12 @@ class Driver:
     def screen(self) -> list[str]:
         self.pump()
         with self._lock:
-            return self.screen_tail.lines(*self._size())
+            return self.screen_tail.lines(*self.terminal._pty_size())
 
     def _screen_lines(self) -> list[str]:
         self.pump()
         with self._lock:
-            return self.screen_tail.last_lines(*self._size(), count=SCREEN_LINES)
-
-    def _size(self) -> tuple[int, int]:
-        terminal = self.terminal
-        session = terminal.session
-        return terminal.size or (session.size if session is not None else None) or DEFAULT_SIZE
+            return self.screen_tail.last_lines(*self.terminal._pty_size(), count=SCREEN_LINES)
 
     # ------------------------------------------------------------------ waiting
 
@@ -224,7 +218,23 @@ class Driver:
 
     # ------------------------------------------------------------------ expect
 
-    def expect(self, patterns: Sequence[re.Pattern[str]], timeout: float | None, what: str) -> re.Match[str]:
+    def send(self, data: str | bytes) -> None:
+        if not isinstance(data, (str, bytes, bytearray, memoryview)):
+            raise TypeError(f"send() takes str or bytes, not {type(data).__name__}")
+        self.ready_for_input()
+        self.terminal.write(data if isinstance(data, str) else bytes(data))
+
+    def expect(self, pattern: Pattern | Sequence[Pattern], timeout: float | None) -> re.Match[str]:
+        patterns = list(pattern) if isinstance(pattern, (list, tuple)) else [pattern]
+        compiled = [_compile(p) for p in patterns]
+        return self._expect(compiled, timeout, " or ".join(repr(p.pattern) for p in compiled))
+
+    def expect_exact(self, text: str | Sequence[str], timeout: float | None) -> re.Match[str]:
+        texts = [text] if isinstance(text, str) else list(text)
+        compiled = [re.compile(re.escape(t)) for t in texts]
+        return self._expect(compiled, timeout, " or ".join(repr(t) for t in texts))
+
+    def _expect(self, patterns: Sequence[re.Pattern[str]], timeout: float | None, what: str) -> re.Match[str]:
         deadline = _deadline(timeout)
         self._hold(deadline)
         try:
@@ -435,116 +445,4 @@ def _compile(pattern: Pattern) -> re.Pattern[str]:
     raise TypeError(f"expect() takes a str or compiled regular expression, not {type(pattern).__name__}")
 
 
-# ------------------------------------------------------------------------------------- the mixin
-
-
-class Drivable:
-    """The scripting methods of :class:`~k8sterm_widget.widget.Terminal` (pexpect's vocabulary).
-
-    Text is matched after UTF-8 decoding, with escape sequences removed and ``\\r\\n`` as ``\\n``; the
-    search covers the output not yet consumed by an earlier match (up to :data:`BUFFER_LIMIT`
-    characters). Timeouts are in seconds, ``None`` waits forever.
-    """
-
-    _driver: Driver
-
-    def send(self, data: str | bytes, buffers: list | None = None) -> None:  # type: ignore[override]
-        """Type ``data`` into the terminal (str is UTF-8 encoded; ``"\\r"`` is Enter, ``"\\x03"`` Ctrl-C).
-
-        A ``dict`` is ipywidgets' ``Widget.send`` (a message to the front end), kept for the widget.
-        """
-        if isinstance(data, dict):
-            super().send(data, buffers)  # type: ignore[misc]
-            return
-        if not isinstance(data, (str, bytes, bytearray, memoryview)):
-            raise TypeError(f"send() takes str or bytes, not {type(data).__name__}")
-        self._driver.ready_for_input()
-        self.write(data if isinstance(data, str) else bytes(data))  # type: ignore[attr-defined]
-
-    def sendline(self, line: str = "") -> None:
-        """``send(line + "\\r")``: a line, and Enter as the keyboard sends it."""
-        self.send(line + "\r")
-
-    def expect(
-        self, pattern: Pattern | Sequence[Pattern], timeout: float | None = DEFAULT_TIMEOUT
-    ) -> re.Match[str]:
-        """Wait until the output matches ``pattern`` (a regex: str or compiled) and return the match.
-
-        A list of patterns waits for whichever matches first in the output (``match.re`` tells which).
-        The text up to the match's end is consumed: ``before`` is what came before it, ``after`` the
-        matched text. Raises :class:`~k8sterm_widget.errors.ExpectTimeout` (with the last screen lines),
-        :class:`~k8sterm_widget.errors.TerminalEnded` when the process ends first, or the terminal's
-        typed error when it could not connect.
-        """
-        patterns = list(pattern) if isinstance(pattern, (list, tuple)) else [pattern]
-        compiled = [_compile(p) for p in patterns]
-        what = " or ".join(repr(p.pattern) for p in compiled)
-        return self._driver.expect(compiled, timeout, what)
-
-    def expect_exact(
-        self, text: str | Sequence[str], timeout: float | None = DEFAULT_TIMEOUT
-    ) -> re.Match[str]:
-        """:meth:`expect` for literal text (no regex syntax)."""
-        texts = [text] if isinstance(text, str) else list(text)
-        compiled = [re.compile(re.escape(t)) for t in texts]
-        return self._driver.expect(compiled, timeout, " or ".join(repr(t) for t in texts))
-
-    def run(self, command: str, timeout: float | None = DEFAULT_TIMEOUT, *, check: bool = False) -> RunResult:
-        """Type ``command`` at the shell prompt, wait for it to finish, return its output.
-
-        The result is a ``str`` (:class:`RunResult`) without the echoed command line or the prompt, with
-        ``.exit_code``; ``last_exit_code`` keeps the latest. ``check=True`` raises
-        :class:`~k8sterm_widget.errors.CommandFailed` on a non-zero exit. The end is found by marks the
-        shell prints, not by the prompt (see :mod:`k8sterm_widget.widget.drive`), so any PS1 works.
-        Raises :class:`~k8sterm_widget.errors.RunTimeout` (the command may still run: ``interrupt()``),
-        :class:`~k8sterm_widget.errors.TerminalBusy` while an earlier timed-out command still runs,
-        :class:`~k8sterm_widget.errors.TerminalEnded` if the shell exits (``run("exit")``), or the
-        terminal's typed error (``NoShellFound`` …) when it could not connect. The command must not read
-        from the terminal; drive interactive programs with ``sendline``/``expect``.
-        """
-        return self._driver.run(command, timeout, check)
-
-    def wait_exit(self, timeout: float | None = DEFAULT_TIMEOUT) -> int | None:
-        """Wait for the process to end; return its exit code (None if the terminal was closed).
-
-        Raises the terminal's typed error when the connection was lost or never made, and
-        :class:`~k8sterm_widget.errors.ExpectTimeout` when it is still running after ``timeout``.
-        """
-        return self._driver.wait_exit(timeout)
-
-    def interrupt(self) -> None:
-        """Send Ctrl-C, and stop waiting for the command of a ``run`` that timed out."""
-        self._driver.interrupt()
-
-    def screen(self) -> list[str]:
-        """The rows the terminal shows now, rebuilt from its recent output (trailing spaces removed)."""
-        return self._driver.screen()
-
-    @property
-    def before(self) -> str:
-        """The text before the last ``expect`` match (after the previous one)."""
-        return self._driver.before
-
-    @property
-    def after(self) -> str:
-        """The text the last ``expect`` matched."""
-        return self._driver.after
-
-    @property
-    def match(self) -> re.Match[str] | None:
-        """The last ``expect`` match."""
-        return self._driver.match
-
-    @property
-    def last_exit_code(self) -> int | None:
-        """The exit code of the last command ``run`` completed."""
-        return self._driver.last_exit_code
-
-    def __enter__(self) -> Drivable:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()  # type: ignore[attr-defined]
-
-
-__all__ = ["Drivable", "Driver", "OutputTap", "RunResult"]
+__all__ = ["DEFAULT_TIMEOUT", "Driver", "OutputTap", "Pattern", "RunResult"]

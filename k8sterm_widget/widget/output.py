@@ -118,6 +118,13 @@ class OutputPipe:
             self.coalescer.add(data)
             self._flush_locked()
 
+    def screen(self) -> bytes:
+        """Checkpoint + the bytes after it: exactly what a new view would draw (pending bytes flushed)."""
+        self.flush()
+        with self._cond:
+            shot = self.replay.snapshot()
+        return (shot.checkpoint.data if shot.checkpoint else b"") + shot.tail
+
     def flush(self) -> None:
         """Send what is pending now (the session ended: its last bytes go before the status change)."""
         with self._cond:

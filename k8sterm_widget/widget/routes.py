@@ -3,8 +3,10 @@
 The comm reaches every front end of the widget at once; a lane (:mod:`k8sterm_widget.lane`) reaches one.
 The rules, chosen so that a front end never misses output and a lane never costs a round trip:
 
-* a message addressed to one front end (``hello``, ``replay``: the ``to`` field) goes on that front end's
-  lane when it is open, else on the comm;
+* ``hello`` always goes on the comm: its probe buffer tells the front end whether the *comm* carries
+  buffers (a lane always does);
+* a message addressed to one front end (``replay``: the ``to`` field) goes on that front end's lane when
+  it is open, else on the comm;
 * ``output`` goes on every open lane, and on the comm too unless every front end the kernel has heard on
   the comm has since moved to a lane (a front end that never got a lane — another host, an old page —
   keeps the comm flowing; duplicates are harmless, the front end skips them by offset);
@@ -108,6 +110,9 @@ class Routes:
             comm_too = bool(self._comm_ids) or not lanes
         kind = content.get("type")
         to = content.get("to")
+        if kind == "hello":
+            self._comm_send(content, buffers)
+            return
         if isinstance(to, str):
             lane = lanes.get(to)
             if lane is None or not lane.send(*_binary(content, buffers)):

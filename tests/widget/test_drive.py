@@ -268,16 +268,19 @@ def test_output_nobody_reads_is_bounded_and_the_tail_still_matches(term, monkeyp
     assert len(term.before) < 1000
 
 
-def test_send_types_text_and_bytes_and_dicts_still_reach_the_front_end(term, rec):
+def test_send_only_types_and_protocol_messages_take_their_own_path(term, rec):
     shell = FakeShell(term, {})
     term.send("ab")
     term.send(b"\x03")
     term.sendline("ls")
     assert shell.typed == ["ab", b"\x03".decode(), "ls\r"]
-    term.send({"type": "hello", "to": "x"}, [b"\x01"])  # ipywidgets' Widget.send, used by the widget
+    term._post({"type": "hello", "to": "x"}, [b"\x01"])  # the one path to the front ends
     assert rec.custom("hello", term)
     with pytest.raises(TypeError):
+        term.send({"type": "hello", "to": "x"})  # not ipywidgets' Widget.send: a message is no keystroke
+    with pytest.raises(TypeError):
         term.send(42)
+    assert shell.typed == ["ab", b"\x03".decode(), "ls\r"]
 
 
 def test_bad_arguments_are_plain_python_errors(term):
@@ -299,3 +302,10 @@ def test_the_screen_is_what_a_terminal_would_show(term):
     rows = term.screen()
     assert rows[:4] == ["line one", "line two", "progress 100%", ""]
     assert len(rows) == 24  # 80x24 without a view
+
+
+def test_every_front_end_message_type_has_exactly_one_handler(term):
+    """One path in: the dispatch table, not method names found by ``getattr``."""
+    from k8sterm_widget.widget import protocol
+
+    assert sorted(term._handlers) == sorted(protocol.CLIENT_TYPES)

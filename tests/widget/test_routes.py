@@ -60,7 +60,8 @@ def test_an_open_lane_carries_output_its_replies_and_what_its_front_end_sends(pe
     assert peer.recv(lane) == ({"type": "replay", "to": "fe1", "offset": 0}, [b"ck", b"tail"])
     routes.send({"type": "replay", "to": "other"}, [b"", b""])  # another front end's: the comm
     routes.send({"type": "detached", "offset": 2}, [])  # for everyone: the comm
-    assert [c["type"] for c, _ in comm.sent] == ["replay", "detached"]
+    routes.send({"type": "hello", "to": "fe1", "binary_in": True}, [b"\x01"])  # probes the comm: the comm
+    assert [c["type"] for c, _ in comm.sent] == ["replay", "detached", "hello"]
     peer.send(lane, {"type": "input", "id": "fe1", "seq": 0}, [b"ls\r"])
     wait_until(lambda: received, 5, "the input")
     assert received == [({"type": "input", "id": "fe1", "seq": 0}, [b"ls\r"], "fe1")]

@@ -448,8 +448,8 @@ def test_base64_fallback_and_a_big_paste_when_the_host_drops_buffers(labs, page)
     cell = (
         "import k8sterm_widget\n"
         't = k8sterm_widget.shell("web-0", "demo", renderer="dom", lane=False)\n'
-        "_send, _recv = t.send, t._on_custom_msg\n"
-        "t.send = lambda content, buffers=None: _send(content, None)  # kernel -> browser: dropped\n"
+        "_send, _recv = t._comm_send, t._on_custom_msg\n"
+        "t._routes._comm_send = lambda content, buffers: _send(content, [])  # kernel -> browser: dropped\n"
         "t.on_msg(_recv, remove=True)\n"
         "t.on_msg(lambda w, content, buffers: _recv(w, content, []))  # browser -> kernel: dropped\n"
         "t"
