@@ -60,7 +60,7 @@ MARK_MAX = 64  # longer than any end mark: the part of the text kept back while 
 
 
 class RunResult(str):
-    """What :meth:`Terminal.run <k8sterm_widget.widget.Terminal.run>` returns: the command's output **as a str**, plus ``exit_code``.
+    """What ``Terminal.run`` returns: the command's output **as a str**, plus ``exit_code``.
 
     A ``str`` subclass so that ``assert "nginx" in t.run("ls /etc")`` and string methods just work; the
     exit code travels with the output (``t.run(...).exit_code``), also in ``Terminal.last_exit_code``.
