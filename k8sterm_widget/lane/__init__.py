@@ -73,6 +73,8 @@ def decode(message: bytes | memoryview) -> tuple[dict, list[bytes]]:
         content = json.loads(bytes(view[4 : 4 + hlen]))
     except ValueError:
         raise FrameError("header is not JSON") from None
+    except RecursionError:  # json's C scanner recurses per nesting level; a peer can send 100,000
+        raise FrameError("header nested too deep") from None
     if not isinstance(content, dict):
         raise FrameError("header is not an object")
     sizes = content.pop("sizes", [])

@@ -101,6 +101,11 @@ class Relay:
                     del self._waiting[lane]
         return self.pending.pop(lane, None)
 
+    def give_back(self, lane: str, pair: tuple[asyncio.StreamReader, asyncio.StreamWriter]) -> None:
+        """A claim whose WebSocket handshake was refused: the lane stays claimable (within its window)."""
+        if not pair[1].is_closing() and lane not in self.pending:
+            self.pending[lane] = pair
+
 
 async def read_frame(reader: asyncio.StreamReader) -> bytes:
     return await reader.readexactly(frame_length(await reader.readexactly(4)))
@@ -132,9 +137,17 @@ class LaneHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
         try:
             await super().get(lane)  # returns when the WebSocket ends, or at once if the upgrade is refused
         finally:
-            self.on_close()  # a refused upgrade never calls on_close: the kernel's end must not linger
+            if not self._opened and self.pair is not None:
+                # Refused (not a WebSocket request, another origin, an unknown version): no browser got the
+                # lane, so its owner may still claim it; closing it here let any such request use it up.
+                self.relay.give_back(lane, self.pair)
+                self.pair = None
+            self.on_close()
+
+    _opened = False
 
     async def open(self, lane: str) -> None:  # type: ignore[override]
+        self._opened = True
         super().open()
         self.set_nodelay(True)
         assert self.pair is not None

@@ -8,6 +8,8 @@ import pytest
 
 from k8sterm_widget.lane import MAX_FRAME, FrameError, decode, encode, frame_length, stream_frame
 
+DEEP = b'{"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+
 
 def test_round_trip_with_no_one_and_two_buffers():
     assert decode(encode({"type": "ack", "offset": 5})) == ({"type": "ack", "offset": 5}, [])
@@ -33,6 +35,7 @@ def test_the_same_bytes_as_the_front_end_builds():
         struct.pack(">I", 13) + b'{"sizes":[5]}' + b"abc",  # buffers longer than the message
         struct.pack(">I", 2) + b"{}" + b"junk",  # bytes after the last buffer
         struct.pack(">I", 16) + b'{"sizes":["1"]}',  # lengths that are not integers
+        struct.pack(">I", len(DEEP)) + DEEP,  # nested deeper than Python's recursion limit
     ],
 )
 def test_malformed_frames_raise_frame_error(frame):

@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -157,6 +158,21 @@ def test_without_a_login_the_lane_is_refused_and_stays_claimable(server):
     assert refused.value.status_code == 403
     ws = server.ws(kernel.lane.id)  # the owner still gets it
     assert kernel.events.get(timeout=5) == "open"
+    ws.close()
+
+
+def test_a_refused_handshake_does_not_use_up_the_lane(server):
+    """A logged-in request whose upgrade tornado refuses (after the claim) leaves the lane to its owner."""
+    kernel = KernelEnd(server.path)
+    url = f"ws://127.0.0.1:{server.port}/k8sterm/lane/{kernel.lane.id}?token={TOKEN}"
+    with pytest.raises(wsclient.WebSocketBadStatusException) as version:
+        wsclient.create_connection(url, timeout=5, header={"Sec-WebSocket-Version": "99"})
+    assert version.value.status_code == 426  # a WebSocket version tornado does not speak
+    with pytest.raises(urllib.error.HTTPError) as plain:  # a plain GET, no Upgrade
+        urllib.request.urlopen(url.replace("ws://", "http://"), timeout=5)
+    assert plain.value.code == 400
+    ws = server.ws(kernel.lane.id)  # the owner still gets it
+    assert kernel.events.get(timeout=5) == "open" and kernel.lane.is_open
     ws.close()
 
 
