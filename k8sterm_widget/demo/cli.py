@@ -106,6 +106,25 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], stop: _Stop, timeout: fl
     return False
 
 
+def _stop_lab(lab: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to JupyterLab alone, which stops its kernels; then whatever is left of its process group.
+
+    Not the whole group at once: a helper JupyterLab runs at start-up (jupyter-lsp's ``npm prefix -g``)
+    would die under it and JupyterLab would print a warning about it on the way out.
+    """
+    if lab.poll() is None:
+        lab.terminate()
+        try:
+            lab.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            lab.kill()
+            lab.wait()
+    try:
+        os.killpg(lab.pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        pass  # nothing left
+
+
 def run_lab(args: argparse.Namespace) -> int:
     notebook = Path(args.notebook)
     if not notebook.exists():
@@ -142,13 +161,8 @@ def run_lab(args: argparse.Namespace) -> int:
                 print(f"JupyterLab exited with code {lab.returncode}", flush=True)
                 break
     finally:
-        if lab is not None and lab.poll() is None:
-            os.killpg(lab.pid, signal.SIGTERM)
-            try:
-                lab.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(lab.pid, signal.SIGKILL)
-                lab.wait()
+        if lab is not None:
+            _stop_lab(lab)
         print("Stopping the demo cluster …", flush=True)
         cluster.stop()
     return 0
