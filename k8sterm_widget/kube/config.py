@@ -12,8 +12,8 @@ resolution reads the environment afresh, fills a private ``Configuration``, neve
 stream gets its **own** ``ApiClient`` (the official client's ``stream()`` swaps methods on a shared
 client, which is not thread-safe: docs/exec-protocol.md §8.7).
 
-Credentials stay inside the ``Configuration``; :class:`Cluster` exposes only names and the server URL,
-so nothing secret can leak into messages or widget state by accident.
+Credentials stay inside the ``Configuration``; :class:`Cluster` exposes only names and the server URL
+(with any password in it masked), so nothing secret can leak into messages or widget state by accident.
 """
 
 from __future__ import annotations
@@ -115,6 +115,25 @@ def resolve(
     return cluster
 
 
+def redact_url(url: str) -> str:
+    """``url`` with any credentials in it masked, as client-go's ``url.Redacted()`` shows a server.
+
+    A kubeconfig may say ``server: https://user:password@host``; the server URL is quoted by error texts,
+    the synced status and cell output, so the password becomes ``xxxxx``. A user part alone is masked too
+    (it may be a token used as a user name).
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, path = rest.partition("/")
+    userinfo, at, hostport = authority.rpartition("@")
+    if not at:
+        return url
+    user, colon, _ = userinfo.partition(":")
+    masked = f"{user}:xxxxx" if colon else "xxxxx"
+    return f"{scheme}://{masked}@{hostport}{slash}{path}"
+
+
 def _new_configuration() -> client.Configuration:
     # ``Configuration()`` may copy a process-wide default that another library set; start clean instead.
     cfg = type.__call__(client.Configuration)
@@ -131,7 +150,7 @@ def _load(paths: list[Path], context: str | None, connect_timeout: float) -> Clu
             raise ConfigError(f"in-cluster configuration is unusable: {e}") from None
         ns_file = SERVICE_ACCOUNT_DIR / "namespace"
         namespace = ns_file.read_text().strip() if ns_file.exists() else "default"
-        return Cluster(cfg, None, namespace, cfg.host, None, "in-cluster", connect_timeout)
+        return Cluster(cfg, None, namespace, redact_url(cfg.host), None, "in-cluster", connect_timeout)
 
     joined = os.pathsep.join(str(p) for p in paths)
     try:
@@ -168,7 +187,7 @@ def _load(paths: list[Path], context: str | None, connect_timeout: float) -> Clu
         cfg,
         chosen["name"],
         ctx.get("namespace") or "default",
-        cfg.host,
+        redact_url(cfg.host),
         ctx.get("user"),
         joined,
         connect_timeout,

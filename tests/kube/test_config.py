@@ -112,3 +112,24 @@ def test_cache_follows_file_changes(monkeypatch, tmp_path):
     write_kubeconfig(path, [("one", "second")], "one")
     os.utime(path, ns=(1, os.stat(path).st_mtime_ns + 10_000_000))
     assert kconfig.resolve().namespace == "second"
+
+
+@pytest.mark.parametrize(
+    ("server", "shown"),
+    [
+        ("https://alice:pw-SECRET@10.0.0.1:6443", "https://alice:xxxxx@10.0.0.1:6443"),
+        ("https://pw-SECRET@10.0.0.1:6443/base", "https://xxxxx@10.0.0.1:6443/base"),
+        ("https://alice:p%40w-SECRET@[::1]:6443", "https://alice:xxxxx@[::1]:6443"),
+        ("https://10.0.0.1:6443", "https://10.0.0.1:6443"),
+    ],
+)
+def test_a_password_in_the_server_url_is_never_shown(tmp_path, server, shown):
+    """client-go shows such a URL with ``url.Redacted()`` (the password as ``xxxxx``); so do we. ``server``
+    is the name every error text, the synced status and the cell output quote."""
+    path = write_kubeconfig(tmp_path / "k", [("one", None)], "one")
+    doc = yaml.safe_load(path.read_text())
+    doc["clusters"][0]["cluster"]["server"] = server
+    path.write_text(yaml.safe_dump(doc))
+    c = kconfig.resolve(kubeconfig=path)
+    assert c.server == shown
+    assert "SECRET" not in repr(c) and "SECRET" not in str(c)

@@ -20,6 +20,7 @@ import pytest
 import yaml
 from helpers import LanePeer, Recorder, secrets_of, wait_until
 
+import k8sterm_widget
 from k8sterm_widget import errors
 from k8sterm_widget.widget import _widget
 from k8sterm_widget.widget._widget import Terminal, shell
@@ -362,3 +363,29 @@ def test_input_handled_by_two_threads_reaches_the_shell_in_order(rec, kc):
     digits = "".join(f"{i % 10}" for i in range(200))
     wait_until(lambda: f"\r{digits}\r\n".encode() in rec.output(w), 10, "the digits in order")
     w.close()
+
+
+def test_a_password_in_the_server_url_shows_nowhere(rec, demo_cluster, tmp_path):
+    """``server: https://user:pw@host`` in a kubeconfig: not in error texts, synced state, messages or the
+    text a cell shows — for a cluster that answers and for one that is down."""
+    config = yaml.safe_load(Path(demo_cluster.kubeconfig).read_text())
+    up = config["clusters"][0]["cluster"]["server"].replace("https://", "https://alice:pw-SECRET@")
+    shown = []
+    for name, server in (("up", up), ("down", "https://alice:pw-SECRET@127.0.0.1:1")):
+        config["clusters"][0]["cluster"]["server"] = server
+        path = tmp_path / f"{name}.kubeconfig"
+        path.write_text(yaml.safe_dump(config))
+        w = shell("web-0", "demo", kubeconfig=str(path))
+        handshake(w, fe=f"fe-{name}")
+        wait_until(lambda w=w: w.status != "connecting", 20, "the session to open or fail")
+        shown += [w.status_detail, *w.notes, repr(w.error), str(w._repr_mimebundle_())]
+        try:
+            k8sterm_widget.exec("web-0", "true", namespace="demo", kubeconfig=str(path))
+            result = k8sterm_widget.exec_many("true", pods=["web-0"], namespace="demo", kubeconfig=str(path))
+            shown += [str(result), result._repr_html_()]
+        except errors.K8stermError as e:
+            shown += [str(e), repr(e)]
+        w.close()
+    assert any("alice:xxxxx@127.0.0.1:1" in s for s in shown), shown  # the down cluster was named
+    blob = json.dumps([(t, d) for t, d, _ in rec.messages], default=str) + "".join(shown)
+    assert "pw-SECRET" not in blob
