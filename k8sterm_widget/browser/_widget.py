@@ -34,10 +34,10 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-import anywidget
 import traitlets as t
 
 from ..errors import K8stermError
+from ..frontend import SharedFrontEnd
 from ..kube.config import Cluster, resolve
 from ..widget import Terminal, debug
 from ..widget.connect import DEBUG_IMAGE
@@ -75,7 +75,7 @@ def _name(value: Any) -> str | None:
     return value if isinstance(value, str) and len(value) <= MAX_NAME and _NAME.match(value) else None
 
 
-class PodBrowser(anywidget.AnyWidget):
+class PodBrowser(SharedFrontEnd):
     """A live pod list with shells in tabs; see the module docstring. Make it the last expression of a cell.
 
     Python side: :meth:`shell` and :meth:`debug` add a terminal tab (and return the ``Terminal``),
@@ -83,6 +83,7 @@ class PodBrowser(anywidget.AnyWidget):
     stops the watch and every terminal.
     """
 
+    bundle_name = "browse"
     _esm = STATIC / "browse.js"
     _css = STATIC / "browse.css"
 

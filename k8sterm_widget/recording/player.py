@@ -13,9 +13,9 @@ import json
 import os
 from pathlib import Path
 
-import anywidget
 import traitlets as t
 
+from ..frontend import SharedFrontEnd
 from .asciicast import read_cast
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -23,9 +23,10 @@ MAX_BYTES = 8 << 20
 IDLE_TIME_LIMIT = 2.0
 
 
-class Player(anywidget.AnyWidget):
+class Player(SharedFrontEnd):
     """An asciicast v2 player (xterm.js). Make it the last expression of a cell; see :func:`replay`."""
 
+    bundle_name = "player"
     _esm = STATIC / "player.js"
     _css = STATIC / "player.css"
 

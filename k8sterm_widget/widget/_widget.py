@@ -36,10 +36,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import anywidget
 import traitlets as t
 
 from .. import errors
+from ..frontend import SharedFrontEnd
 from ..kube.config import resolve
 from ..kube.ephemeral import DEFAULT_TIMEOUT as DEFAULT_DEBUG_TIMEOUT
 from ..recording.recorder import Recording
@@ -86,7 +86,7 @@ def _close_all_at_exit() -> None:
 atexit.register(_close_all_at_exit)
 
 
-class Terminal(anywidget.AnyWidget):
+class Terminal(SharedFrontEnd):
     """A live shell (or command) in a Kubernetes container, shown as an xterm.js terminal.
 
     Synced state is names and status only. Options: ``renderer`` ("auto": WebGL where a GPU runs it, the
@@ -105,6 +105,7 @@ class Terminal(anywidget.AnyWidget):
     front end leave through :meth:`_post` only.
     """
 
+    bundle_name = "widget"
     _esm = STATIC / "widget.js"
     _css = STATIC / "widget.css"
 

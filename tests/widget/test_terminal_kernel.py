@@ -15,6 +15,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import anywidget
 import comm
 import pytest
 import yaml
@@ -32,6 +33,8 @@ SYNCED = {
     # issue 6: a label ("debug container · image"), offered action names, the screen kept in the notebook
     # (what the terminal showed, which the user already sees; never credentials)
     "badge", "offers", "transcript",
+    # the shared front end's model (a reference to the kernel's one bundle model: code, never state)
+    "_bundle",
 }  # fmt: skip
 
 
@@ -81,7 +84,7 @@ def connected(w):
 
 def test_synced_traits_are_names_and_state_only(rec, kc):
     w = Terminal("web-0", "demo", connect=False, **kc)
-    base = _widget.anywidget.AnyWidget()
+    base = anywidget.AnyWidget()
     assert set(w.keys) - set(base.keys) - {"_css"} == SYNCED  # _css: the bundled stylesheet
     w.close(keep_view=False)
     base.close()
