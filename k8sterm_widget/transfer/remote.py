@@ -13,6 +13,7 @@ A container without ``sh`` (distroless, scratch) cannot take part: the probe the
 from __future__ import annotations
 
 import posixpath
+import re
 import shlex
 from dataclasses import dataclass
 
@@ -60,6 +61,11 @@ class Probe:
     paths: tuple[PathInfo, ...]
 
 
+def octal_mode(text: str) -> int | None:
+    """Permission bits as ``stat -c %a`` prints them (1 to 4 octal digits), or None for anything else."""
+    return int(text, 8) if re.fullmatch(r"[0-7]{1,4}", text, re.ASCII) else None
+
+
 def probe(conn: Conn, paths: list[str], *, size_of_first: bool = False) -> Probe:
     """One exec: the container's tools and what each path is. Pre-flight errors propagate typed."""
     argv = ["sh", "-c", PROBE, "sh", "size" if size_of_first else "-", *paths]
@@ -81,8 +87,8 @@ def probe(conn: Conn, paths: list[str], *, size_of_first: bool = False) -> Probe
         if len(words) == 2 and words[0] == "tool":
             tools.add(words[1])
         elif len(words) == 5 and words[0] == "path":
-            size = int(words[3]) if words[3].isdigit() else None
-            mode = int(words[4], 8) if words[4].isdigit() else None
+            size = int(words[3]) if words[3].isascii() and words[3].isdigit() else None
+            mode = octal_mode(words[4])
             infos.append(PathInfo(words[1], words[2] == "1", size, mode))
     if len(infos) != len(paths):
         raise TransferError(f"the container's shell answered the probe unexpectedly: {out[:200]!r}")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import binascii
 
 from ..errors import TransferError
-from .remote import arg, failure
+from .remote import arg, failure, octal_mode
 from .safe_extract import Extractor, Sink
 from .streams import Conn, SessionReader
 
@@ -139,15 +139,16 @@ class _Records:
             self.state = "header"
             self.ex.symlink(self.link_name, linkname=text)
             return
-        kind, mode, name = [*text.lstrip("\n").split(" ", 2), "", ""][:3]
-        if kind not in ("D", "F", "L", "S") or not mode.isdigit() or not name:
+        kind, word, name = [*text.lstrip("\n").split(" ", 2), "", ""][:3]
+        mode = octal_mode(word)
+        if kind not in ("D", "F", "L", "S") or mode is None or not name:
             raise TransferError(
                 f"the container's directory walker printed an unexpected record: {text[:80]!r}"
             )
         if kind == "D":
-            self.ex.directory(name, int(mode, 8))
+            self.ex.directory(name, mode)
         elif kind == "F":
-            self.sink = self.ex.open_file(name, int(mode, 8))
+            self.sink = self.ex.open_file(name, mode)
             self.state = "content"
         elif kind == "L":
             self.link_name, self.state = name, "target"

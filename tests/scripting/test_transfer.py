@@ -21,6 +21,7 @@ from k8sterm_widget.errors import (
     RemoteNotADirectory,
     RemotePathNotFound,
     RemoteWriteError,
+    TransferError,
     UnsafeArchive,
 )
 from k8sterm_widget.transfer import verify as verify_mod
@@ -237,6 +238,29 @@ def test_crafted_archive_from_a_pod_cannot_escape(fkc, tmp_path, members, isolat
         k8sterm_widget.download("hostile", "/tmp/victim", local, progress=False, **fkc)
     assert list(local.iterdir()) == []  # the half-written download was removed
     assert not (tmp_path / "escaped").exists() and not os.path.exists("/tmp/escaped")
+
+
+@pytest.mark.parametrize(
+    "mode", ["999", "\u0663\u0664\u0664", "77777777"], ids=["nine", "arabic-digits", "too-long"]
+)
+def test_a_walker_record_with_a_mode_that_is_not_octal_is_a_typed_error(fkc, tmp_path, mode):
+    """Without tar a directory comes through the shell walker, whose modes come from ``stat -c %a``; a pod
+    whose ``stat`` prints something else gets a TransferError, not a bare ValueError from int(..., 8)."""
+    k8sterm_widget.exec(
+        "hostile", "mkdir -p /tmp/evil /tmp/walked && echo x > /tmp/walked/f", check=True, **fkc
+    )
+    script = f"#!/bin/sh\nprintf '%s\\n' '{mode}'\n"
+    k8sterm_widget.exec(
+        "hostile", "cat > /tmp/evil/stat && chmod 755 /tmp/evil/stat", input=script, check=True, **fkc
+    )
+    try:
+        with pytest.raises(TransferError, match="unexpected record"):
+            k8sterm_widget.download(
+                "hostile", "/tmp/walked", tmp_path / "got", method="base64", progress=False, **fkc
+            )
+    finally:
+        k8sterm_widget.exec("hostile", "rm -f /tmp/evil/stat", check=True, **fkc)
+    assert not (tmp_path / "got").exists()  # the half-written download was removed
 
 
 def test_pod_links_outside_are_skipped_with_a_warning(fkc, tmp_path, isolated):
