@@ -27,6 +27,8 @@ import { currentTheme, watchTheme } from "./theme.js";
  */
 
 const SPEEDS = [0.5, 1, 2, 4, 8];
+/** Columns or rows at most, in the header and in resize events (the kernel refuses more: recording/asciicast.py). */
+const MAX_SIZE = 10000;
 
 /**
  * @param {DataView | null} view
@@ -34,14 +36,15 @@ const SPEEDS = [0.5, 1, 2, 4, 8];
  * @returns {{ cols: number, rows: number, frames: Frame[] }}
  */
 export function parseCast(view, idleLimit) {
+  const isSize = (/** @type {unknown} */ n) => Number.isInteger(n) && Number(n) >= 1 && Number(n) <= MAX_SIZE;
   const text = view ? new TextDecoder().decode(view) : "";
   const lines = text.split("\n");
   let cols = 80;
   let rows = 24;
   try {
     const header = JSON.parse(lines[0] || "{}");
-    if (Number.isInteger(header.width)) cols = header.width;
-    if (Number.isInteger(header.height)) rows = header.height;
+    if (isSize(header.width)) cols = header.width;
+    if (isSize(header.height)) rows = header.height;
   } catch {
     // the kernel checked it; an unreadable header only costs the size
   }
@@ -249,8 +252,8 @@ class Player {
       if (frame.code === "o") {
         out += frame.data;
       } else if (frame.code === "r") {
-        const m = /^(\d+)x(\d+)$/.exec(frame.data);
-        if (m) {
+        const m = /^(\d{1,5})x(\d{1,5})$/.exec(frame.data);
+        if (m && Number(m[1]) <= MAX_SIZE && Number(m[2]) <= MAX_SIZE) {
           if (out) this.term.write(out);
           out = "";
           this.term.resize(Math.max(2, Number(m[1])), Math.max(2, Number(m[2])));

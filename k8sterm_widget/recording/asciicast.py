@@ -15,13 +15,17 @@ be read (``tail -f``, ``asciinema play``) and one cut short by a dying kernel is
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 CODES = ("o", "i", "r", "m")
+MAX_SIZE = 10_000  # columns or rows, in the header and in resize events: a player allocates that much
+_RESIZE = re.compile(r"([0-9]{1,5})x([0-9]{1,5})")
 
 
 class CastWriter:
@@ -142,30 +146,48 @@ class CastError(ValueError):
 def parse_header(line: str) -> dict[str, Any]:
     try:
         header = json.loads(line)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         raise CastError("line 1 is not JSON: an asciicast v2 file starts with a header object") from None
     if not isinstance(header, dict) or header.get("version") != 2:
         raise CastError("line 1 is not an asciicast v2 header (version 2 is the only one supported)")
     for key in ("width", "height"):
         value = header.get(key)
-        if type(value) is not int or not 1 <= value <= 10_000:
-            raise CastError(f"the header's {key!r} must be a positive integer, got {value!r}")
+        if type(value) is not int or not 1 <= value <= MAX_SIZE:
+            raise CastError(f"the header's {key!r} must be an integer from 1 to {MAX_SIZE}, got {value!r}")
+    limit = header.get("idle_time_limit")
+    if limit is not None and not (_is_time(limit) and limit >= 0):
+        raise CastError(f"the header's 'idle_time_limit' must be a finite number of seconds, got {limit!r}")
     return header
 
 
+def _is_time(value: Any) -> bool:
+    """A number of seconds: an int or float (not a bool), finite."""
+    return type(value) in (int, float) and math.isfinite(value)
+
+
+def _is_size(data: str) -> bool:
+    """A resize event's ``COLSxROWS`` (ASCII digits), each within the header's bounds."""
+    m = _RESIZE.fullmatch(data)
+    return bool(m) and all(1 <= int(n) <= MAX_SIZE for n in m.groups())
+
+
 def parse_event(line: str) -> list[Any] | None:
-    """One event line as ``[time, code, data]``, or None when it is not a valid event."""
+    """One event line as ``[time, code, data]``, or None when it is not a valid event.
+
+    Python's json reads ``NaN`` and ``Infinity`` (and ``1e400`` as infinity): not times. A resize must
+    be ``COLSxROWS`` within the bounds the header has.
+    """
     try:
         event = json.loads(line)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return None
     if (
         not isinstance(event, list)
         or len(event) != 3
-        or isinstance(event[0], bool)
-        or not isinstance(event[0], (int, float))
+        or not _is_time(event[0])
         or not isinstance(event[1], str)
         or not isinstance(event[2], str)
+        or (event[1] == "r" and not _is_size(event[2]))
     ):
         return None
     return [float(event[0]), event[1], event[2]]

@@ -175,3 +175,36 @@ def test_read_cast_refuses_what_is_not_v2(tmp_path, first):
     path.write_text(first + "\n")
     with pytest.raises(CastError):
         read_cast(path)
+
+
+def test_read_cast_refuses_times_that_are_not_finite_and_resizes_out_of_bounds(tmp_path):
+    """Python's json reads NaN and Infinity; a resize to 50,000 columns would make the player allocate a
+    terminal that wide. Both are invalid events (skipped and counted), bounded as the header's size is."""
+    path = tmp_path / "x.cast"
+    lines = [json.dumps({"version": 2, "width": 10, "height": 5})]
+    lines += [
+        '[NaN, "o", "nan"]',
+        '[Infinity, "o", "inf"]',
+        '[-Infinity, "o", "-inf"]',
+        '[1e400, "o", "overflow"]',
+        json.dumps([1.0, "o", "a"]),
+        json.dumps([1.5, "r", "50000x50"]),
+        json.dumps([1.6, "r", "80x0"]),
+        json.dumps([1.7, "r", "80x24x1"]),
+        json.dumps([1.8, "r", "\u0668\u0660x24"]),  # Arabic-Indic digits: not what asciinema writes
+        json.dumps([2.0, "r", "120x40"]),
+        json.dumps([3.0, "o", "b"]),
+        "[" * 100_000,  # deeper than Python's recursion limit: RecursionError, not a JSON error
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    cast = read_cast(path)
+    assert cast.events == [[1.0, "o", "a"], [2.0, "r", "120x40"], [3.0, "o", "b"]]
+    assert cast.skipped == 9 and cast.duration == 3.0
+
+
+@pytest.mark.parametrize("limit", ["NaN", "Infinity", "-1", '"2"'])
+def test_read_cast_refuses_an_idle_time_limit_that_is_not_a_finite_time(tmp_path, limit):
+    path = tmp_path / "x.cast"
+    path.write_text('{"version": 2, "width": 80, "height": 24, "idle_time_limit": ' + limit + "}\n")
+    with pytest.raises(CastError, match="idle_time_limit"):
+        read_cast(path)
