@@ -168,7 +168,7 @@ class Terminal(SharedFrontEnd):
         self._drop = protocol.DropLog()
         self._routes = Routes(self._comm_send, self._on_lane_msg)
         self._pipe = OutputPipe(self._routes.send, pause=self._pause, resume=self._resume)
-        self._stdin = InputQueue()
+        self._stdin = InputQueue(drop=self._drop)
         self._order = InputOrder(self._deliver_input)
         self._latest = Latest()
         self._driver = Driver(self)

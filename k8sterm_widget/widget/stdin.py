@@ -17,8 +17,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 
 from ..errors import SessionClosed
+from .protocol import DropLog
 
 log = logging.getLogger("k8sterm_widget.widget")
 
@@ -28,8 +30,9 @@ DIRECT = 4096  # at most this much is written from the caller's thread (well und
 
 
 class InputQueue:
-    def __init__(self, limit: int = LIMIT) -> None:
+    def __init__(self, limit: int = LIMIT, *, drop: Callable[[str], None] | None = None) -> None:
         self.limit = limit
+        self._drop = drop or DropLog()  # rate-limited, like every other front-end drop
         self._cond = threading.Condition()
         self._queue: deque[bytes] = deque()
         self._size = 0
@@ -41,7 +44,8 @@ class InputQueue:
     def put(self, data: bytes) -> bool:
         with self._cond:
             if self._stopped or self._size + len(data) > self.limit:
-                log.warning("k8sterm: input dropped (%d bytes queued)", self._size)
+                why = "the session has ended" if self._stopped else f"{self._size} bytes already queued"
+                self._drop(f"input of {len(data)} bytes ({why})")
                 return False
             if len(data) <= DIRECT and not self._queue and not self._writing and self._session is not None:
                 try:
