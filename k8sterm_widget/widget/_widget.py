@@ -185,7 +185,7 @@ class Terminal(SharedFrontEnd):
             "views": self._on_views,
             "reconnect": lambda _msg: self.reconnect(),
             "snapshot": lambda msg: self._recorder.answer(msg.fields["id"], msg.data),
-            "debug": lambda _msg: self.debug(),
+            "debug": self._on_debug,
         }
         self.observe(self._after_status_change, names="status")
         self.on_msg(self._on_custom_msg)
@@ -619,6 +619,20 @@ class Terminal(SharedFrontEnd):
                 self._recorder.resize(*size)
             except errors.K8stermError as e:
                 log.info("k8sterm: resize failed: %s", e)
+
+    def _on_debug(self, _msg: protocol.Message) -> None:
+        """The error line's "Debug with busybox": a permanent container, so only when offered, and once.
+
+        Without this check any front end (or five clicks) could add ephemeral containers, which a pod keeps
+        until it is deleted. The offer is withdrawn before the switch starts, under the lock, so two
+        messages racing on two threads (comm and lane) cannot both pass.
+        """
+        with self._lock:
+            if "debug" not in self.offers:
+                self._drop("a 'debug' request the terminal has not offered")
+                return
+            self.offers = [o for o in self.offers if o != "debug"]
+        self.debug()
 
     def _on_ack(self, msg: protocol.Message) -> None:
         self._pipe.ack(msg.fields["offset"])

@@ -84,6 +84,35 @@ def test_no_shell_offers_debug_and_switches_in_place(kc):
         t.close()
 
 
+def test_a_debug_request_is_honoured_only_when_offered_and_only_once(private_cluster, kc):
+    """A front end's ``debug`` message creates a permanent container: only after the kernel offered it (a
+    "no shell" error), and once however many come (five clicks, two front ends)."""
+    before = len(ephemeral(private_cluster, "web-0"))
+    shelled = k8s.shell("web-0", **kc)  # a shell: nothing is offered
+    try:
+        shelled.run("true", timeout=30)
+        assert shelled.offers == []
+        for _ in range(5):
+            shelled._on_custom_msg(shelled, {"type": "debug"}, [])
+        assert shelled.run("echo still-here", timeout=30) == "still-here\n"
+        assert len(ephemeral(private_cluster, "web-0")) == before and not shelled.badge
+    finally:
+        shelled.close()
+    offered = len(ephemeral(private_cluster, "distroless"))
+    t = k8s.shell("distroless", **kc)
+    try:
+        wait_until(lambda: t.offers == ["debug"], 30, "the offer")
+        for _ in range(5):
+            t._on_custom_msg(t, {"type": "debug"}, [])
+        assert "/app/server" in t.run("ps", timeout=30)
+        for _ in range(3):  # the offer is gone with the error line
+            t._on_custom_msg(t, {"type": "debug"}, [])
+        t.run("true", timeout=30)
+        assert len(ephemeral(private_cluster, "distroless")) == offered + 1
+    finally:
+        t.close()
+
+
 def test_viewer_is_refused_before_anything_changes(private_cluster, kc):
     before = len(ephemeral(private_cluster, "web-0"))
     t = k8s.debug("web-0", context="demo-viewer", **kc)
