@@ -35,6 +35,13 @@ class K8stermError(Exception):
         return [f"{type(self).__name__}: {self}"]
 
 
+class UsageError(K8stermError, ValueError):
+    """A call whose arguments cannot work together; the message says what to give instead.
+
+    Also a ``ValueError``, which these checks raised before, so code catching that keeps working.
+    """
+
+
 class ConfigError(K8stermError):
     """No usable kubeconfig or in-cluster configuration, or the named context does not exist."""
 
@@ -459,4 +466,5 @@ __all__ = [
     "TransferError",
     "Unauthorized",
     "UnsafeArchive",
+    "UsageError",
 ]

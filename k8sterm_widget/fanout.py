@@ -30,7 +30,7 @@ from typing import Any, overload
 
 from kubernetes import client
 
-from .errors import ExecTimeout, FanoutFailed, K8stermError
+from .errors import ExecTimeout, FanoutFailed, K8stermError, UsageError
 from .kube.config import resolve
 from .kube.preflight import check_pod, choose_container, rest_error
 from .kube.status import Context
@@ -326,9 +326,13 @@ def exec_many(
     Only the listing itself can raise (forbidden, cluster unreachable): per-pod failures are results.
     """
     if (selector is None) == (pods is None):
-        raise ValueError("give exactly one of selector= (a label selector) or pods= (a list of pod names)")
+        given = "both" if selector is not None else "neither"
+        raise UsageError(
+            f"give exactly one of selector= (a label selector) or pods= (a list of pod names), not {given}",
+            hint='For example exec_many("hostname", selector="app=web", namespace="demo").',
+        )
     if parallel < 1:
-        raise ValueError("parallel must be at least 1")
+        raise UsageError(f"parallel must be at least 1, got {parallel}")
     if isinstance(pods, str):
         raise TypeError("pods= takes a list of pod names, not a string")
     cluster = resolve(context=context, kubeconfig=kubeconfig)

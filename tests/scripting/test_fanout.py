@@ -118,7 +118,15 @@ def test_to_dataframe_without_pandas_says_how_to_get_it(kc, monkeypatch):
 
 
 def test_arguments_are_checked():
-    with pytest.raises(ValueError, match="exactly one"):
+    # neither selector= nor pods=: a typed error of one line (IPython shows it without a traceback)
+    with pytest.raises(k8sterm_widget.UsageError, match="exactly one") as neither:
         k8sterm_widget.exec_many("true")
+    assert isinstance(neither.value, ValueError)  # what it was before, for code that catches that
+    shown = neither.value._render_traceback_()
+    assert len(shown) == 1 and "\n" not in shown[0] and shown[0].startswith("UsageError: give exactly one")
+    with pytest.raises(k8sterm_widget.UsageError, match="exactly one"):
+        k8sterm_widget.exec_many("true", selector="app=web", pods=["web-0"])
+    with pytest.raises(k8sterm_widget.UsageError, match="parallel"):
+        k8sterm_widget.exec_many("true", pods=["web-0"], parallel=0)
     with pytest.raises(TypeError, match="list of pod names"):
         k8sterm_widget.exec_many("true", pods="web-0")
