@@ -33,13 +33,16 @@ import codecs
 import os
 import sys
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from .errors import CellFailed, ExecTimeout, SessionClosed
 from .session import ExecSession
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
 
 # Read the whole body from stdin, then run it with stdin from /dev/null (see the module docstring).
 RUNNER = 'eval "$(cat)" </dev/null'
@@ -141,7 +144,7 @@ class K8sExecMagics(Magics):
             raise CellFailed(session.pod, session.namespace, session.container, session.exit_code)
 
 
-def load_ipython_extension(ipython) -> None:
+def load_ipython_extension(ipython: InteractiveShell) -> None:
     ipython.register_magics(K8sExecMagics)
 
 

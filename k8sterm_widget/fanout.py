@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import html
-import json
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -31,8 +30,9 @@ from typing import Any, overload
 from kubernetes import client
 
 from .errors import ExecTimeout, FanoutFailed, K8stermError, UsageError
-from .kube.config import resolve
-from .kube.preflight import check_pod, choose_container, rest_error
+from .kube.config import Cluster, resolve
+from .kube.preflight import check_pod, choose_container
+from .kube.rest import json_body, rest_error
 from .kube.status import Context
 from .oneshot import ExecResult
 from .oneshot import exec as exec_one
@@ -274,7 +274,7 @@ class FanoutResult(Sequence[PodResult]):
 # -------------------------------------------------------------------- running
 
 
-def _list_pods(cluster, namespace: str, selector: str) -> list[dict]:
+def _list_pods(cluster: Cluster, namespace: str, selector: str) -> list[dict]:
     api_client = cluster.new_api_client()
     try:
         resp = client.CoreV1Api(api_client).list_namespaced_pod(
@@ -283,7 +283,7 @@ def _list_pods(cluster, namespace: str, selector: str) -> list[dict]:
             _preload_content=False,
             _request_timeout=cluster.request_timeout,
         )
-        return json.loads(resp.data).get("items") or []
+        return json_body(resp).get("items") or []
     except Exception as e:
         raise rest_error(e, cluster, Context(server=cluster.server, namespace=namespace)) from None
     finally:

@@ -12,9 +12,15 @@ shows them as one line, like :func:`k8sterm_widget.shell`.
 from __future__ import annotations
 
 import shlex
+from typing import TYPE_CHECKING
 
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from .widget import Terminal
 
 
 @magics_class
@@ -26,7 +32,7 @@ class K8stermMagics(Magics):
     @argument("--context", default=None, help="kubeconfig context (default: the current one)")
     @argument("--kubeconfig", default=None, help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
     @line_magic
-    def k8sterm(self, line: str):
+    def k8sterm(self, line: str) -> Terminal:
         """Open a live terminal in a pod's container: %k8sterm POD [-n NS] [-c CONTAINER] [--context CTX].
 
         Anything after `` -- `` is the command to run instead of the container's best shell.
@@ -46,7 +52,7 @@ class K8stermMagics(Magics):
         )
 
 
-def load_ipython_extension(ipython) -> None:
+def load_ipython_extension(ipython: InteractiveShell) -> None:
     from .cellmagic import K8sExecMagics  # %%k8sexec: the cell body as a shell script in a pod
 
     ipython.register_magics(K8stermMagics)

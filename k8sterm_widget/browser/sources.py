@@ -10,7 +10,6 @@ a note saying why, and lets the user type another one, instead of failing.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 
@@ -20,7 +19,7 @@ from kubernetes.client.rest import ApiException
 
 from ..errors import ConfigError, Forbidden, K8stermError
 from ..kube.config import Cluster, kubeconfig_paths
-from ..kube.preflight import rest_error
+from ..kube.rest import json_body, rest_error
 from ..kube.status import Context
 
 
@@ -50,9 +49,7 @@ def namespaces(cluster: Cluster, current: str) -> Namespaces:
             _preload_content=False, _request_timeout=cluster.request_timeout
         )
         names = sorted(
-            str(item["metadata"]["name"])
-            for item in json.loads(resp.data).get("items", [])
-            if item.get("metadata")
+            str(item["metadata"]["name"]) for item in json_body(resp).get("items", []) if item.get("metadata")
         )
         if current and current not in names:
             names.append(current)

@@ -18,17 +18,16 @@ down from the caller's thread). Callbacks run on the watcher's thread.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable
 
-from kubernetes.client import CoreV1Api
+from kubernetes.client import ApiClient, CoreV1Api
 
 from ..errors import ConfigError, Forbidden, K8stermError, Unauthorized
 from ..kube import watch
 from ..kube.config import Cluster
-from ..kube.preflight import rest_error
+from ..kube.rest import json_body, rest_error
 from ..kube.status import Context
 
 log = logging.getLogger("k8sterm_widget.browse")
@@ -112,11 +111,11 @@ class PodWatcher:
                 api_client.close()
         self._on_state("stopped", None)
 
-    def _list(self, api_client) -> None:
+    def _list(self, api_client: ApiClient) -> None:
         resp = CoreV1Api(api_client).list_namespaced_pod(
             self.namespace, _preload_content=False, _request_timeout=self.cluster.request_timeout
         )
-        body = json.loads(resp.data)
+        body = json_body(resp)
         self.lists += 1
         self.version = str((body.get("metadata") or {}).get("resourceVersion") or "")
         self.pods = {
@@ -124,7 +123,7 @@ class PodWatcher:
         }
         self._on_pods(dict(self.pods))
 
-    def _watch(self, api_client) -> None:
+    def _watch(self, api_client: ApiClient) -> None:
         response = watch.open_pod_watch(
             api_client,
             self.cluster,

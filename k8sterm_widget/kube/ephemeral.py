@@ -21,7 +21,6 @@ The terminal side (attaching, the widget's progress line, reconnects) is
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -39,7 +38,8 @@ from ..errors import (
 )
 from . import watch
 from .config import Cluster
-from .preflight import DEBUG, check_access, check_pod, read_pod, rest_error
+from .preflight import DEBUG, check_access, check_pod, read_pod
+from .rest import json_body, rest_error
 from .status import Context
 
 NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # k8s.io/apimachinery/pkg/util/rand: no vowels, no 0/1/3
@@ -137,7 +137,7 @@ def add_container(
             _preload_content=False,
             _request_timeout=cluster.request_timeout,
         )
-        return json.loads(resp.data)
+        return json_body(resp)
     except ApiException as e:
         if e.status == 404:
             raise EphemeralContainersUnsupported(pod, namespace, cluster.server) from None

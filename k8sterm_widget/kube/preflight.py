@@ -10,15 +10,12 @@ kubectl chooses it, including its "Defaulted container …" note.
 from __future__ import annotations
 
 import difflib
-import json
 from dataclasses import dataclass, field
 
-import urllib3
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from ..errors import (
-    ClusterUnreachable,
     ContainerNotRunning,
     ContainerNotValid,
     Forbidden,
@@ -27,7 +24,8 @@ from ..errors import (
     PodNotRunning,
 )
 from .config import Cluster
-from .status import Context, error_from_status, parse_status
+from .rest import json_body, rest_error
+from .status import Context
 
 DEFAULT_CONTAINER_ANNOTATION = "kubectl.kubernetes.io/default-container"
 
@@ -41,42 +39,6 @@ class Target:
     container: str
     notes: list[str] = field(default_factory=list)
     pod_object: dict = field(default_factory=dict, repr=False)
-
-
-def rest_error(exc: BaseException, cluster: Cluster, ctx: Context) -> K8stermError:
-    """Map an exception from a REST call of the official client to a typed error without secrets."""
-    if isinstance(exc, K8stermError):
-        return exc
-    if isinstance(exc, ApiException):
-        body = exc.body.decode("utf-8", "replace") if isinstance(exc.body, bytes) else (exc.body or "")
-        status = parse_status(body)
-        return error_from_status(status, body if status is None else "", exc.status, ctx)
-    if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
-        exc = exc.reason
-    return ClusterUnreachable(cluster.server, _network_reason(exc))
-
-
-def _network_reason(exc: BaseException) -> str:
-    """A short cause for a network failure; urllib3's own text repeats the pool and URL at length."""
-    text = str(exc)
-    lowered = text.lower()
-    if isinstance(exc, urllib3.exceptions.SSLError) or "certificate" in lowered or "ssl" in lowered:
-        return (
-            "TLS handshake failed ("
-            + ("certificate verify failed" if "verify" in lowered else "TLS error")
-            + ")"
-        )
-    if "refused" in lowered:  # before timeouts: urllib3's NewConnectionError subclasses ConnectTimeoutError
-        return "connection refused"
-    if isinstance(exc, (urllib3.exceptions.ConnectTimeoutError, TimeoutError)) or "timed out" in lowered:
-        return "connection timed out"
-    if (
-        "name or service not known" in lowered
-        or "nodename nor servname" in lowered
-        or "resolution" in lowered
-    ):
-        return "host name could not be resolved"
-    return type(exc).__name__
 
 
 def all_container_names(pod: dict) -> str:
@@ -202,7 +164,7 @@ def read_pod(
         resp = core.read_namespaced_pod(
             pod, namespace, _preload_content=False, _request_timeout=cluster.request_timeout
         )
-        return json.loads(resp.data)
+        return json_body(resp)
     except ApiException as e:
         if e.status == 404:
             suggestions = _suggest(core, cluster, pod, namespace) if suggest else ()
@@ -216,7 +178,7 @@ def _suggest(api: client.CoreV1Api, cluster: Cluster, pod: str, namespace: str) 
         resp = api.list_namespaced_pod(
             namespace, _preload_content=False, _request_timeout=cluster.request_timeout
         )
-        names = [p["metadata"]["name"] for p in json.loads(resp.data).get("items", [])]
+        names = [p["metadata"]["name"] for p in json_body(resp).get("items", [])]
     except Exception:
         return []
     return difflib.get_close_matches(pod, names, n=3, cutoff=0.5)
@@ -228,7 +190,8 @@ def _username(api_client: client.ApiClient, cluster: Cluster) -> str | None:
         review = client.AuthenticationV1Api(api_client).create_self_subject_review(
             client.V1SelfSubjectReview(), _request_timeout=cluster.request_timeout
         )
-        return review.status.user_info.username
+        info = review.status.user_info if review.status else None
+        return info.username if info else None
     except Exception:
         return cluster.user
 

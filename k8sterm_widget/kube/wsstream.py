@@ -35,12 +35,13 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
+from typing import Any
 
 import certifi
 import websocket
 from kubernetes import client
 from kubernetes.stream.ws_client import websocket_proxycare
-from websockets.frames import Close, Opcode
+from websockets.frames import Close, Frame, Opcode
 from websockets.protocol import Protocol, Side, State
 
 from ..errors import ClusterUnreachable, K8stermError, ProtocolError
@@ -108,7 +109,17 @@ class _HandshakeClient(client.ApiClient):
         self._subprotocols = list(subprotocols)
         self._ctx = ctx
 
-    def call_api(self, method, url, header_params=None, body=None, post_params=None, _request_timeout=None):
+    # Returns what the client's raw (``_preload_content=False``) path reads, ``.status`` and ``.response``,
+    # rather than the RESTResponse its annotation names: the response here is the open WebSocket.
+    def call_api(  # type: ignore[override]
+        self,
+        method: str,
+        url: str,
+        header_params: dict[str, str] | None = None,
+        body: object = None,
+        post_params: object = None,
+        _request_timeout: object = None,
+    ) -> SimpleNamespace:
         ws = self._connect(url, header_params or {})
         return SimpleNamespace(response=ws, status=200)
 
@@ -166,6 +177,8 @@ class ExecStream:
         ping_interval: float | None = 30.0,
         name: str = "k8sterm-exec",
     ) -> None:
+        if ws.sock is None:
+            raise ProtocolError("the exec WebSocket has no socket (closed during the handshake)")
         self.protocol: str = ws.getsubprotocol() or ""
         self._ws_client = ws  # kept only to hold the socket's owner alive
         self._sock: socket.socket = ws.sock
@@ -178,7 +191,9 @@ class ExecStream:
 
         self._lock = threading.Lock()
         self._writable = threading.Condition(self._lock)
-        self._queue: deque[tuple[str, object]] = deque()
+        # What the I/O thread is to do, in order: bytes to send in a frame, an int to close with that code,
+        # a str to drop the connection for that reason.
+        self._queue: deque[bytes | int | str] = deque()
         self._queued = 0  # bytes accepted from writers and not yet handed to the socket
         self._out = bytearray()
         self._rbuf_view = memoryview(bytearray(READ_BUDGET))
@@ -227,16 +242,21 @@ class ExecStream:
         api_client = _HandshakeClient(cluster, subprotocols, ctx)
         try:
             core = client.CoreV1Api(api_client)
-            kwargs = {"container": container, "stdin": stdin, "stdout": stdout, "tty": tty}
+            kwargs: dict[str, str | bool | None] = {
+                "container": container,
+                "stdin": stdin,
+                "stdout": stdout,
+                "tty": tty,
+            }
             if not tty:  # with a tty the server merges stderr; kubectl omits it too
                 kwargs["stderr"] = stderr
-            kwargs = {k: v for k, v in kwargs.items() if v is not None}
+            params: dict[str, Any] = {k: v for k, v in kwargs.items() if v is not None}
             if subresource == "exec":
                 ws = core.connect_get_namespaced_pod_exec(
-                    pod, namespace, command=list(command or ()), _preload_content=False, **kwargs
+                    pod, namespace, command=list(command or ()), _preload_content=False, **params
                 )
             elif subresource == "attach":
-                ws = core.connect_get_namespaced_pod_attach(pod, namespace, _preload_content=False, **kwargs)
+                ws = core.connect_get_namespaced_pod_attach(pod, namespace, _preload_content=False, **params)
             else:
                 raise ValueError(f"unknown subresource {subresource!r}")
         except K8stermError:
@@ -247,8 +267,11 @@ class ExecStream:
             raise ProtocolError(f"could not start the exec request: {type(e).__name__}: {e}") from None
         finally:
             api_client.close()
+        if not isinstance(ws, websocket.WebSocket):  # the client's annotation says str: see _HandshakeClient
+            raise ProtocolError(f"the exec request returned {type(ws).__name__}, not a WebSocket")
         if ws.getsubprotocol() not in subprotocols:
-            ws.sock.close()
+            if ws.sock is not None:
+                ws.sock.close()
             raise ProtocolError(f"the API server chose an unsupported subprotocol {ws.getsubprotocol()!r}")
         return cls(
             ws, on_message=on_message, on_end=on_end, ping_interval=ping_interval, name=f"k8sterm-{pod}"
@@ -292,12 +315,12 @@ class ExecStream:
                 f"the server negotiated {self.protocol or 'an old protocol'}, which cannot close stdin "
                 "(needs v5.channel.k8s.io, Kubernetes 1.30+)"
             )
-        return self._enqueue("data", bytes([CLOSE, channel]), 2, None)
+        return self._enqueue(bytes([CLOSE, channel]), 2, None)
 
     def close(self, timeout: float = CLOSE_GRACE) -> StreamEnd | None:
         """End the stream from our side: send a close frame, wait for the answer (at most ``timeout``)."""
         if not self.ended:
-            self._enqueue("close", 1000, 0, None, force=True)
+            self._enqueue(1000, 0, None, force=True)
             self._ended.wait(timeout + 1.0)
         if not self.ended:
             self.abort("the server did not answer the close")
@@ -306,7 +329,7 @@ class ExecStream:
 
     def abort(self, reason: str = "aborted") -> None:
         """Drop the connection now, without a close handshake."""
-        self._enqueue("abort", reason, 0, None, force=True)
+        self._enqueue(reason, 0, None, force=True)
 
     def pause_reading(self) -> None:
         """Stop reading the socket (flow control); TCP backpressure then reaches the pod."""
@@ -340,13 +363,13 @@ class ExecStream:
         return not self._ended.is_set()
 
     def _enqueue(
-        self, kind: str, item: object, size: int, timeout: float | None, force: bool = False
+        self, item: bytes | int | str, size: int, timeout: float | None, force: bool = False
     ) -> bool:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._writable:
             if self._ended.is_set() or not (force or self._wait_writable(deadline)):
                 return False
-            self._queue.append((kind, item))
+            self._queue.append(item)
             self._queued += size
         self._wake()
         return True
@@ -359,7 +382,7 @@ class ExecStream:
                 return False
             while chunks and self._queued <= SEND_HIGH_WATER:
                 chunk = chunks.popleft()
-                self._queue.append(("data", chunk))
+                self._queue.append(chunk)
                 self._queued += len(chunk)
         self._wake()
         return True
@@ -442,17 +465,17 @@ class ExecStream:
         with self._writable:
             items = list(self._queue)
             self._queue.clear()
-        for kind, item in items:
-            if kind == "data":
+        for item in items:
+            if isinstance(item, bytes):
                 if self._wsp.state is State.OPEN:
                     self._wsp.send_binary(item)
-            elif kind == "close":
+            elif isinstance(item, int):
                 self._close_by_client = True
                 if self._wsp.state is State.OPEN:
-                    self._wsp.send_close(int(item))
+                    self._wsp.send_close(item)
                     self._closing_since = time.monotonic()
-            elif kind == "abort":
-                return StreamEnd(str(item), clean=False, by_client=True)
+            else:
+                return StreamEnd(item, clean=False, by_client=True)
         self._collect_output()
         return None
 
@@ -484,7 +507,8 @@ class ExecStream:
             filled += n
         if filled:
             self._last_rx = time.monotonic()
-            self._wsp.receive_data(view[:filled])  # copied into the parser's own buffer at once
+            # Copied into the parser's own buffer at once, which takes any buffer (annotated bytes only).
+            self._wsp.receive_data(view[:filled])  # type: ignore[arg-type]
             end = self._events()
             if end is not None:
                 return end
@@ -492,6 +516,8 @@ class ExecStream:
 
     def _events(self) -> StreamEnd | None:
         for frame in self._wsp.events_received():
+            if not isinstance(frame, Frame):  # Request/Response events exist only during a handshake
+                continue
             opcode = frame.opcode
             if opcode in (Opcode.BINARY, Opcode.TEXT, Opcode.CONT):
                 # Text frames only come with the base64 protocols, which we never offer; taken as bytes.
@@ -526,7 +552,7 @@ class ExecStream:
             return self._lost(f"the server broke the WebSocket protocol ({self._wsp.parser_exc})")
         return None
 
-    def _dispatch(self, message: bytes | bytearray) -> None:
+    def _dispatch(self, message: bytes | bytearray | memoryview) -> None:
         if len(message) < 2:
             return  # the empty first frame, or an empty keepalive write
         channel, payload = message[0], memoryview(message)[1:]

@@ -70,13 +70,19 @@ class Lane:
         self._reader.start()
 
     @classmethod
-    def connect(cls, **callbacks) -> Lane | None:
+    def connect(
+        cls,
+        *,
+        on_message: Callable[[Lane, dict, list[bytes]], None],
+        on_open: Callable[[Lane], None],
+        on_close: Callable[[Lane], None],
+    ) -> Lane | None:
         """A new lane through the server named by ``K8STERM_LANE``, or None (no server, or it is gone)."""
         path = os.environ.get(ENV)
         if not path:
             return None
         try:
-            return cls(path, **callbacks)
+            return cls(path, on_message=on_message, on_open=on_open, on_close=on_close)
         except OSError as e:
             log.info("k8sterm: no lane (%s: %s); the terminal uses the comm", path, e)
             return None

@@ -73,8 +73,12 @@ class Relay:
             writer.close()
             return
         lane = content.get("lane")
-        bad = not isinstance(lane, str) or not LANE_ID.match(lane) or lane in self.pending
-        if bad or len(self.pending) >= MAX_PENDING:
+        if (
+            not isinstance(lane, str)
+            or not LANE_ID.match(lane)
+            or lane in self.pending
+            or len(self.pending) >= MAX_PENDING
+        ):
             writer.close()
             return
         self.pending[lane] = (reader, writer)
@@ -146,7 +150,7 @@ class LaneHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
 
     _opened = False
 
-    async def open(self, lane: str) -> None:  # type: ignore[override]
+    async def open(self, lane: str) -> None:
         self._opened = True
         super().open()
         self.set_nodelay(True)

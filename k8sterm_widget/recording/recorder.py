@@ -17,6 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +76,8 @@ class Recording:
             if self._writer is None or (cols, rows) == self.size:
                 return
             self.size = (cols, rows)
-            self._step(lambda: self._queue.add(self._writer.elapsed(), "r", f"{cols}x{rows}"))
+            at = self._writer.elapsed()
+            self._step(lambda: self._queue.add(at, "r", f"{cols}x{rows}"))
 
     def _add(self, code: str, data: Any) -> None:
         with self._lock:
@@ -124,7 +126,7 @@ class Recording:
                 if code == "o" or self.input:
                     tail = decoder.decode(b"", final=True)
                     if tail:
-                        self._step(lambda code=code, tail=tail: self._queue.add(at, code, tail))
+                        self._step(partial(self._queue.add, at, code, tail))
             self._step(self._queue.flush)
             self._close_locked()
         return self.path

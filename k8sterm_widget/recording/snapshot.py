@@ -143,7 +143,7 @@ class Snapshot:
     def _repr_html_(self) -> str:
         return self.html
 
-    def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, str]:
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
         return {"text/html": self.html, "text/plain": self.text}
 
     def _ipython_display_(self) -> None:

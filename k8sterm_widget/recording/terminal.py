@@ -146,7 +146,7 @@ class TerminalRecorder:
         recording = self.recording
         return None if recording is None else recording.stop()
 
-    def output(self, data: bytes) -> None:
+    def output(self, data: bytes | memoryview) -> None:
         """Called with :attr:`lock` held, right after the replay buffer got ``data``."""
         recording = self.recording
         if recording is not None and recording.active:

@@ -28,12 +28,14 @@ import binascii
 import hashlib
 import shlex
 from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 
 from ..errors import SessionClosed, TransferError
 from .local import Entry
 from .progress import Progress
 from .remote import DECODE, arg, failure, join, name_line, quote
 from .streams import Collector, Conn, SessionWriter
+from .verify import Hasher
 
 READ_CHUNK = 4 << 20  # few, large writes and hash updates (see SessionReader.read)
 B64_LINE = 3072  # raw bytes per base64 line (4 KiB of text)
@@ -46,7 +48,7 @@ _PRINTF_SAFE = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0
 _PRINTF = [chr(b) if b in _PRINTF_SAFE else f"\\{b:03o}" for b in range(256)]
 
 
-def _chunks(path, progress: Progress, hasher, size: int = READ_CHUNK) -> Iterator[bytes]:
+def _chunks(path: Path, progress: Progress, hasher: Hasher, size: int = READ_CHUNK) -> Iterator[bytes]:
     with open(path, "rb") as f:
         while chunk := f.read(size):
             hasher.update(chunk)

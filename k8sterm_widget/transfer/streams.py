@@ -16,7 +16,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from ..errors import SessionClosed
-from ..session import ExecSession
+from ..session import ExecSession, OnOutput
 
 STDERR_KEEP = 64 * 1024
 
@@ -72,7 +72,7 @@ class Conn:
     kubeconfig: str | os.PathLike | None = None
     checked: bool = False
 
-    def open(self, argv: list[str], *, stdin: bool, on_output=None) -> ExecSession:
+    def open(self, argv: list[str], *, stdin: bool, on_output: OnOutput | None = None) -> ExecSession:
         session = ExecSession.open(
             self.pod,
             argv,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import tarfile
 from collections.abc import Sequence
+from typing import BinaryIO
 
 from ..errors import SessionClosed, TransferError, UnsafeArchive
 from .local import Entry
@@ -35,7 +36,7 @@ UPLOAD_BUFSIZE = 1 << 20  # tarfile's stream buffer: each flush is one session.w
 class HashingReader:
     """A file wrapper that hashes and reports what ``tarfile`` reads from it."""
 
-    def __init__(self, f, progress: Progress, hashing: bool) -> None:
+    def __init__(self, f: BinaryIO, progress: Progress, hashing: bool) -> None:
         self._f = f
         self._progress = progress
         self.hash = new_hash(hashing)
@@ -56,7 +57,9 @@ def upload(
     manifest: dict[str, str] = {}
     try:
         try:
-            with tarfile.open(
+            # Stream mode only write()s to fileobj, and passes copybufsize on to TarFile; typeshed's
+            # overloads want a seekable file and leave copybufsize out.
+            with tarfile.open(  # type: ignore[call-overload]
                 fileobj=SessionWriter(session),
                 mode="w|",
                 bufsize=UPLOAD_BUFSIZE,

@@ -141,7 +141,7 @@ class Terminal(SharedFrontEnd):
         context: str | None = None,
         kubeconfig: str | os.PathLike | None = None,
         connect: bool = True,
-        **kwargs,
+        **kwargs: Any,
     ) -> None:
         super().__init__(
             pod=pod,
@@ -266,15 +266,17 @@ class Terminal(SharedFrontEnd):
         to the container this terminal tried (its processes are then visible to ``ps``). See
         :func:`k8sterm_widget.debug` for the container and the errors.
         """
-        options = {} if timeout is None else {"timeout": timeout}
         self._connector = DebugConnector(
-            image=image, target=target or self.container or None, name=container_name, **options
+            image=image,
+            target=target or self.container or None,
+            name=container_name,
+            timeout=DEFAULT_DEBUG_TIMEOUT if timeout is None else timeout,
         )
         self.reconnect()
 
     # ------------------------------------------------------------------ scripting (the driver's)
 
-    def send(self, data: str | bytes) -> None:  # type: ignore[override]  # pexpect's send, not Widget.send
+    def send(self, data: str | bytes) -> None:  # pexpect's send, not ipywidgets' Widget.send
         """Type ``data`` into the terminal (str is UTF-8 encoded; ``"\\r"`` is Enter, ``"\\x03"`` Ctrl-C).
 
         This is pexpect's ``send``: keystrokes only. (ipywidgets' ``Widget.send``, a message to the front
@@ -517,7 +519,7 @@ class Terminal(SharedFrontEnd):
         else:
             self._update(status="closed", status_detail=session.end_reason or "")
 
-    def _on_output(self, gen: int, data: bytes) -> None:
+    def _on_output(self, gen: int, data: bytes | memoryview) -> None:
         if gen == self._gen:
             with self._recorder.lock:
                 self._pipe.feed(data)
@@ -680,7 +682,7 @@ def shell(
     *,
     context: str | None = None,
     kubeconfig: str | os.PathLike | None = None,
-    **options,
+    **options: Any,
 ) -> Terminal:
     """A live shell in ``pod`` as a widget: make it the last expression of a cell.
 
@@ -704,7 +706,7 @@ def debug(
     kubeconfig: str | os.PathLike | None = None,
     command: Sequence[str] | None = None,
     timeout: float = DEFAULT_DEBUG_TIMEOUT,
-    **options,
+    **options: Any,
 ) -> Terminal:
     """A shell in a new ephemeral debug container of ``pod``, as a terminal widget (``kubectl debug -it``).
 

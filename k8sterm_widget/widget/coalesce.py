@@ -50,7 +50,7 @@ class Coalescer:
     def pending(self) -> int:
         return len(self._pending)
 
-    def add(self, data: bytes) -> bool:
+    def add(self, data: bytes | memoryview) -> bool:
         """Queue ``data``; True means "take() and send now" (the caller then must)."""
         now = self.clock()
         idle = not self._pending and now - self._last_send >= self.quiet

@@ -19,7 +19,8 @@ from kubernetes import client
 
 from ..errors import DebugContainerError, K8stermError, NoShellFound
 from ..kube import ephemeral
-from ..kube.preflight import Target, choose_container, preflight, read_pod, rest_error
+from ..kube.preflight import Target, choose_container, preflight, read_pod
+from ..kube.rest import rest_error
 from ..kube.status import Context
 
 if TYPE_CHECKING:

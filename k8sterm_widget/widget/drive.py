@@ -225,7 +225,7 @@ class Driver:
         self.terminal.write(data if isinstance(data, str) else bytes(data))
 
     def expect(self, pattern: Pattern | Sequence[Pattern], timeout: float | None) -> re.Match[str]:
-        patterns = list(pattern) if isinstance(pattern, (list, tuple)) else [pattern]
+        patterns: Sequence[object] = pattern if isinstance(pattern, (list, tuple)) else [pattern]
         compiled = [_compile(p) for p in patterns]
         return self._expect(compiled, timeout, " or ".join(repr(p.pattern) for p in compiled))
 
@@ -435,7 +435,8 @@ def _tail(text: str, lines: int = 5, chars: int = 500) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:])[-chars:]
 
 
-def _compile(pattern: Pattern) -> re.Pattern[str]:
+def _compile(pattern: object) -> re.Pattern[str]:
+    """A compiled str pattern, or a TypeError for anything else (scripts pass anything)."""
     if isinstance(pattern, re.Pattern):
         if not isinstance(pattern.pattern, str):
             raise TypeError("expect() matches text: use a str pattern, not bytes")

@@ -56,7 +56,7 @@ class OutputPipe:
 
     # ------------------------------------------------------------------ producer side (I/O thread)
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | memoryview) -> None:
         if not data:
             return
         with self._cond:

@@ -18,9 +18,13 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..errors import SessionClosed
 from .protocol import DropLog
+
+if TYPE_CHECKING:
+    from ..session import ExecSession
 
 log = logging.getLogger("k8sterm_widget.widget")
 
@@ -36,7 +40,7 @@ class InputQueue:
         self._cond = threading.Condition()
         self._queue: deque[bytes] = deque()
         self._size = 0
-        self._session = None
+        self._session: ExecSession | None = None
         self._writing = False  # the thread holds bytes taken from the queue
         self._stopped = False
         self._running = False  # a writer thread is alive (changed only under the lock)
@@ -60,7 +64,7 @@ class InputQueue:
             self._kick()
             return True
 
-    def attach(self, session) -> None:
+    def attach(self, session: ExecSession | None) -> None:
         """Start writing to ``session`` (None: hold the input until one is attached)."""
         with self._cond:
             self._session = session
@@ -96,6 +100,8 @@ class InputQueue:
                     self._running = False
                     return
                 session = self._session
+                if session is None:  # not after the wait above; says so to the type checker
+                    continue
                 data = self._queue.popleft()
                 self._size -= len(data)
                 self._writing = True
