@@ -168,7 +168,7 @@ def _is_time(value: Any) -> bool:
 def _is_size(data: str) -> bool:
     """A resize event's ``COLSxROWS`` (ASCII digits), each within the header's bounds."""
     m = _RESIZE.fullmatch(data)
-    return bool(m) and all(1 <= int(n) <= MAX_SIZE for n in m.groups())
+    return m is not None and all(1 <= int(n) <= MAX_SIZE for n in m.groups())
 
 
 def parse_event(line: str) -> list[Any] | None:
