@@ -321,9 +321,9 @@ async def _watch(
                     await response.write(st.encode(render("ADDED", obj)))
             if opts.initial_events and opts.bookmarks:
                 await response.write(st.encode(_bookmark(kind, sent_rv, initial_end=True)))
-        for event in backlog:
-            if _matches(event.obj, opts):
-                await response.write(st.encode(render(event.type, event.obj)))
+        for past in backlog:
+            if _matches(past.obj, opts):
+                await response.write(st.encode(render(past.type, past.obj)))
         deadline = time.monotonic() + opts.timeout
         while True:
             remaining = deadline - time.monotonic()

@@ -86,7 +86,8 @@ def _go_type(value: Any) -> str:
         return "bool"
     if isinstance(value, (int, float)):
         return "number"
-    return {dict: "object", list: "array", str: "string"}.get(type(value), "null")
+    names: dict[type, str] = {dict: "object", list: "array", str: "string"}
+    return names.get(type(value), "null")
 
 
 def normalize(container: Any) -> Obj:
@@ -110,7 +111,7 @@ def normalize(container: Any) -> Obj:
             )
         if _too_deep(value):
             raise DecodeError(f"EphemeralContainer.{key}: exceeded max depth")
-        if key in ("command", "args") and not all(isinstance(v, str) for v in value):
+        if key in ("command", "args") and not all(isinstance(v, str) for v in container[key]):
             raise DecodeError(
                 f"cannot unmarshal into Go struct field EphemeralContainer.{key} of type string"
             )

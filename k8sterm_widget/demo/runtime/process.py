@@ -353,6 +353,7 @@ class ExecProcess(Process):
         if not self.tty:
             self._writer.close()
             return
+        assert self._master is not None  # a tty process has its terminal's master end
         try:
             veof = termios.tcgetattr(self._master)[6][termios.VEOF]
         except (termios.error, OSError):
