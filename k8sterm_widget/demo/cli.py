@@ -19,8 +19,12 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .cluster import DemoCluster
+from . import missing_dependency, needs_extra
+
+if TYPE_CHECKING:
+    from .cluster import DemoCluster
 
 MINIMAL_NOTEBOOK = """{
  "cells": [
@@ -57,6 +61,8 @@ class _Stop:
 
 
 def _start_cluster(args: argparse.Namespace) -> DemoCluster:
+    from .cluster import DemoCluster
+
     cluster = DemoCluster(args.scenario, port=args.port, state_dir=args.state_dir, isolation=args.isolation)
     cluster.start()
     return cluster
@@ -185,8 +191,31 @@ def build_parser(prog: str = "k8sterm") -> argparse.ArgumentParser:
     return parser
 
 
+def _missing(lab: bool) -> str | None:
+    """What of the ``demo`` extra is not installed (the package itself installs without it), or None."""
+    if missing_dependency:
+        return missing_dependency
+    import importlib.util
+
+    for name in ("jupyterlab", "ipykernel") if lab else ():
+        try:
+            if importlib.util.find_spec(name) is None:
+                return name
+        except (ImportError, ValueError):  # ValueError: a module whose import was blocked
+            return name
+    return None
+
+
+def _refuse(missing: str, prog: str) -> int:
+    print(f"{prog}: {needs_extra(missing)}", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    missing = _missing(lab=args.command == "lab")
+    if missing:
+        return _refuse(missing, "k8sterm")
     return int(args.func(args))
 
 
@@ -194,7 +223,11 @@ def cluster_main(argv: list[str] | None = None) -> int:
     """``python -m k8sterm_widget.demo [--port …]``: the same as ``k8sterm cluster``."""
     parser = argparse.ArgumentParser(prog="python -m k8sterm_widget.demo", description="run the demo cluster")
     _add_cluster_args(parser)
-    return run_cluster(parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    missing = _missing(lab=False)
+    if missing:
+        return _refuse(missing, "python -m k8sterm_widget.demo")
+    return run_cluster(args)
 
 
 if __name__ == "__main__":
