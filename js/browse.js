@@ -12,6 +12,7 @@
  */
 import "./browse.css";
 
+import { hideFace } from "./face.js";
 import { h } from "./header.js";
 
 /**
@@ -489,10 +490,12 @@ class BrowserView {
 /** @type {import("@anywidget/types").Render<BrowserTraits>} */
 function render({ model, el, host, signal }) {
   const view = new BrowserView(model, el, host, signal);
+  const showFace = hideFace(model.get("_uid"));
   let done = false;
   const cleanup = () => {
     if (done) return;
     done = true;
+    showFace();
     view.dispose();
   };
   signal?.addEventListener("abort", cleanup, { once: true });

@@ -15,13 +15,14 @@ import "@xterm/xterm/css/xterm.css";
 import "./style.css";
 import "./player.css";
 
+import { hideFace } from "./face.js";
 import { h } from "./header.js";
 import { Term } from "./terminal.js";
 import { currentTheme, watchTheme } from "./theme.js";
 
 /**
  * @typedef {{ cast: DataView | null, title: string, note: string, speed: number, autoplay: boolean,
- *   idle_time_limit: number, font_size: number }} PlayerTraits
+ *   idle_time_limit: number, font_size: number, _uid: string }} PlayerTraits
  * @typedef {import("@anywidget/types").AnyModel<PlayerTraits>} Model
  * @typedef {{ at: number, code: string, data: string }} Frame
  */
@@ -295,10 +296,12 @@ class Player {
 /** @type {import("@anywidget/types").Render<PlayerTraits>} */
 function render({ model, el, signal }) {
   const player = new Player(model, el);
+  const showFace = hideFace(model.get("_uid"));
   let done = false;
   const cleanup = () => {
     if (done) return;
     done = true;
+    showFace();
     player.dispose();
   };
   signal?.addEventListener("abort", cleanup, { once: true });

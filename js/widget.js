@@ -19,6 +19,7 @@ import "@xterm/xterm/css/xterm.css";
 import "./style.css";
 
 import { Controller, controllers } from "./controller.js";
+import { hideFace } from "./face.js";
 import { View } from "./view.js";
 
 /** @typedef {import("./protocol.js").Traits} Traits */
@@ -50,7 +51,11 @@ function render({ model, el, signal }) {
     controllers.set(uid, ctl);
   }
   const view = new View(ctl, model, el);
-  const cleanup = () => view.dispose();
+  const showFace = hideFace(uid);
+  const cleanup = () => {
+    showFace();
+    view.dispose();
+  };
   signal?.addEventListener("abort", cleanup, { once: true });
   return cleanup;
 }

@@ -209,4 +209,113 @@ def from_lines(lines: list[str], caption: str = "") -> Snapshot:
     return Snapshot(_frame(html.escape(text, quote=False), caption, "kernel"), text, "kernel")
 
 
-__all__ = ["Snapshot", "browser_html", "clean_style", "from_browser", "from_lines", "sanitize"]
+# xterm.js's default palette (the live terminal's light theme draws with it too); pyte names the 16 colours.
+PALETTE = dict(
+    zip(
+        ["black", "red", "green", "brown", "blue", "magenta", "cyan", "white"],
+        ["#2e3436", "#cc0000", "#4e9a06", "#c4a000", "#3465a4", "#75507b", "#06989a", "#d3d7cf"],
+        strict=True,
+    )
+)
+PALETTE.update(
+    zip(
+        [f"bright{name}" for name in PALETTE],
+        ["#555753", "#ef2929", "#8ae234", "#fce94f", "#729fcf", "#ad7fa8", "#34e2e2", "#eeeeec"],
+        strict=True,
+    )
+)
+PALETTE["bfightmagenta"] = PALETTE["brightmagenta"]  # pyte's own misspelling of SGR 105
+FACE_TAIL = 64 * 1024  # characters of output a face is drawn from (pyte parses ~1 MB/s)
+_HEX = re.compile(r"^[0-9a-fA-F]{6}$")
+
+
+def _colour(name: str, default: str) -> str:
+    if name in PALETTE:
+        return PALETTE[name]
+    if _HEX.match(name):
+        return f"#{name.lower()}"
+    return default
+
+
+def _char_style(char: Any) -> str:
+    fg, bg = _colour(char.fg, ""), _colour(char.bg, "")
+    if char.reverse:
+        fg, bg = (bg or "#ffffff"), (fg or "#000000")
+    parts = []
+    if fg:
+        parts.append(f"color:{fg}")
+    if bg:
+        parts.append(f"background-color:{bg}")
+    if char.bold:
+        parts.append("font-weight:bold")
+    if char.italics:
+        parts.append("font-style:italic")
+    lines = [x for x, on in (("underline", char.underscore), ("line-through", char.strikethrough)) if on]
+    if lines:
+        parts.append(f"text-decoration:{' '.join(lines)}")
+    return ";".join(parts)
+
+
+def _blank(char: Any) -> bool:
+    return char.data in (" ", "") and not _colour(char.bg, "") and not char.reverse
+
+
+def screen_face(output: str, cols: int, rows: int) -> tuple[str, str]:
+    """Draw a terminal's screen from its output (the last :data:`FACE_TAIL` characters) with pyte.
+
+    Returns ``(html, text)``: the rows as escaped text in ``span``s whose inline styles carry the colours
+    and attributes (runs of equal style merged), and as plain text; blank rows at the end are left out.
+    """
+    import pyte
+
+    if len(output) > FACE_TAIL:
+        output = output[-FACE_TAIL:]
+        newline = output.find("\n")
+        if 0 <= newline < len(output) - 1:
+            output = output[newline + 1 :]
+    screen = pyte.Screen(cols, rows)
+    pyte.Stream(screen).feed(output)
+    html_rows: list[str] = []
+    text_rows: list[str] = []
+    for y in range(rows):
+        line = screen.buffer[y]
+        chars = [line[x] for x in range(cols)]
+        while chars and _blank(chars[-1]):
+            chars.pop()
+        text_rows.append("".join(c.data for c in chars))
+        runs: list[tuple[str, list[str]]] = []
+        for c in chars:
+            style = _char_style(c)
+            if runs and runs[-1][0] == style:
+                runs[-1][1].append(c.data)
+            else:
+                runs.append((style, [c.data]))
+        html_rows.append(
+            "".join(
+                f'<span style="{st}">{html.escape("".join(d), quote=False)}</span>'
+                if st
+                else html.escape("".join(d), quote=False)
+                for st, d in runs
+            )
+        )
+    while text_rows and not text_rows[-1].strip() and not html_rows[-1].count("<span"):
+        text_rows.pop()
+        html_rows.pop()
+    return "\n".join(html_rows), "\n".join(text_rows)
+
+
+def screen_frame(inner: str, caption: str) -> str:
+    """A drawn screen (:func:`screen_face`) in the snapshot's frame, under its caption."""
+    return _frame(inner, caption, "kernel")
+
+
+__all__ = [
+    "Snapshot",
+    "browser_html",
+    "clean_style",
+    "from_browser",
+    "from_lines",
+    "sanitize",
+    "screen_face",
+    "screen_frame",
+]

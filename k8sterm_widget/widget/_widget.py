@@ -39,12 +39,13 @@ from typing import Any
 import traitlets as t
 
 from .. import errors
+from ..face import Face, frame
 from ..frontend import SharedFrontEnd
 from ..kube.config import resolve
 from ..kube.ephemeral import DEFAULT_TIMEOUT as DEFAULT_DEBUG_TIMEOUT
 from ..recording.recorder import Recording
 from ..recording.redact import Rule
-from ..recording.snapshot import Snapshot
+from ..recording.snapshot import Snapshot, screen_face, screen_frame
 from ..recording.terminal import SNAPSHOT_TIMEOUT, TerminalRecorder, TranscriptTrait
 from ..session import ExecSession
 from . import protocol
@@ -174,6 +175,7 @@ class Terminal(SharedFrontEnd):
         self._driver = Driver(self)
         self._connector: Connector = Connector()
         self._recorder = TerminalRecorder(self, _shell_name(command))
+        self._face = Face(self._draw_face)  # what readers without the widget see (k8sterm_widget.face)
         # Front-end messages by type: every type protocol.parse accepts has exactly one handler.
         self._handlers: dict[str, Callable[[protocol.Message], None]] = {
             "ready": self._on_ready,
@@ -429,6 +431,27 @@ class Terminal(SharedFrontEnd):
         detail = f": {self.status_detail}" if self.status_detail else ""
         return f"<k8sterm Terminal {where}{container} {self.status}{detail}>"
 
+    # ------------------------------------------------------------------ display
+
+    def _ipython_display_(self) -> None:
+        """The live widget, then its static face: the last screen, for every reader without the widget."""
+        from IPython.display import display
+
+        where = f"{self.namespace}/{self.pod}" if self.namespace else self.pod
+        data, metadata = self._repr_mimebundle_()
+        display({**data, "text/plain": f"k8sterm terminal {where}"}, metadata=metadata, raw=True)
+        self._face.show()
+
+    def _draw_face(self) -> tuple[str, str]:
+        cols, rows = self._pty_size()
+        inner, text = screen_face(self._screen_bytes().decode("utf-8", "replace"), cols, rows)
+        where = f"{self.namespace}/{self.pod}" if self.namespace else self.pod
+        status = f"exited with code {self.exit_code}" if self.status == "exited" else self.status
+        if self.status_detail and self.status in ("error", "disconnected"):
+            status = f"{status}: {self.status_detail}"
+        caption = " · ".join(part for part in (where, self.container, status) if part)
+        return frame("terminal", self._uid, screen_frame(inner, caption)), f"{caption}\n{text}"
+
     # ------------------------------------------------------------------ connecting
 
     def _start(self) -> None:
@@ -525,6 +548,7 @@ class Terminal(SharedFrontEnd):
                 self._pipe.feed(data)
                 self._recorder.output(data)
             self._driver.tap.feed(data)
+            self._face.changed()
 
     def _pause(self) -> None:
         if (session := self.session) is not None:
@@ -539,6 +563,10 @@ class Terminal(SharedFrontEnd):
         with self._state_lock, self.hold_sync():
             for name, value in traits.items():
                 setattr(self, name, value)
+        if traits.keys() & {"status", "status_detail", "exit_code"}:
+            self._face.changed()
+            if self.status not in LIVE:
+                self._face.refresh()  # a session that ended shows it at once, wherever the face is
 
     def _after_status_change(self, change: dict) -> None:
         """An error the user can act on gets its buttons (anything else clears them); a session that ended
