@@ -156,3 +156,33 @@ def no_inherited_lane(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests run in a terminal of a Jupyter Server with our extension inherit its ``K8STERM_LANE``: in-process
     terminals would then offer lanes of that server. Tests that want lanes set their own."""
     monkeypatch.delenv("K8STERM_LANE", raising=False)
+
+
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Debian Chromium for the whole session (Playwright's sync API allows one per process).
+
+    Without Chromium the browser tests skip with a loud reason, unless ``CI=true``: then they fail.
+    """
+    executable = shutil.which("chromium")
+    if executable is None:
+        reason = "Debian's Chromium not found (apt-get install chromium): the browser tests did NOT run"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -106,31 +105,21 @@ def test_every_error_class_is_in_the_error_table():
 
 
 @pytest.mark.browser
-def test_a_tutorial_opened_from_disk_offline_shows_its_output(site: Path):
-    executable = shutil.which("chromium")
-    if executable is None:
-        reason = "Debian's Chromium not found (apt-get install chromium): this browser test did NOT run"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
+def test_a_tutorial_opened_from_disk_offline_shows_its_output(site: Path, browser):
     fetched: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, args=["--no-sandbox"])
-        try:
-            context = browser.new_context(offline=True)
-            context.on("request", lambda r: None if r.url.startswith("file:") else fetched.append(r.url))
-            page = context.new_page()
-            page.goto((site / "index.html").as_uri())  # the redirect, then the home page
-            page.wait_for_url("**/docs/index.html")
-            page.get_by_role("link", name="k8sterm quickstart").first.click()
-            page.wait_for_url("**/examples/quickstart.html")
-            output = page.locator(".cell_output", has_text="Hello from web-0")
-            output.first.wait_for(timeout=10_000)
-            assert output.first.is_visible()
-            # Furo's stylesheet and script came from disk: the theme is applied (sidebar laid out).
-            assert page.locator(".sidebar-drawer").first.is_visible()
-        finally:
-            browser.close()
+    context = browser.new_context(offline=True)
+    try:
+        context.on("request", lambda r: None if r.url.startswith("file:") else fetched.append(r.url))
+        page = context.new_page()
+        page.goto((site / "index.html").as_uri())  # the redirect, then the home page
+        page.wait_for_url("**/docs/index.html")
+        page.get_by_role("link", name="k8sterm quickstart").first.click()
+        page.wait_for_url("**/examples/quickstart.html")
+        output = page.locator(".cell_output", has_text="Hello from web-0")
+        output.first.wait_for(timeout=10_000)
+        assert output.first.is_visible()
+        # Furo's stylesheet and script came from disk: the theme is applied (sidebar laid out).
+        assert page.locator(".sidebar-drawer").first.is_visible()
+    finally:
+        context.close()
     assert fetched == []

@@ -2,14 +2,13 @@
 
 ``start_lab(*args)`` starts a JupyterLab subprocess on loopback (no token; its own root, config and workspace
 dirs; the venv's installed config, so the server extensions ``make`` enabled are on) and stops it after the
-module. ``browser`` is one headless Chromium per session, ``page`` a fresh tab per test. Without Chromium the
-browser tests skip with a loud reason, unless ``CI=true``: then they fail.
+module. ``page`` is a fresh tab per test of the session's ``browser`` (tests/conftest.py), which without
+Chromium skips the browser tests with a loud reason, unless ``CI=true``: then they fail.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -23,14 +22,6 @@ from pathlib import Path
 import nbformat
 import pytest
 
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 LAB_START_TIMEOUT = 60.0
 
 
@@ -145,22 +136,6 @@ def start_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[...
         except subprocess.TimeoutExpired:
             lab.proc.kill()
             lab.proc.wait()
-
-
-@pytest.fixture(scope="session")
-def browser():
-    executable = shutil.which("chromium")
-    if executable is None:
-        reason = "Debian's Chromium not found (apt-get install chromium): the browser tests did NOT run"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
