@@ -49,3 +49,38 @@ def test_kernel_rendering_escapes_everything():
     assert "&lt;caption&gt;" in snap.html
     assert snap.text == "<script>alert('x')</script> & more"
     assert snap.source == "kernel"
+
+
+# ---- the kernel's own drawing of a screen (the static face of a Terminal) ----------------------------------
+
+
+def test_screen_face_draws_colours_and_attributes_as_inline_styles():
+    from k8sterm_widget.recording.snapshot import screen_face
+
+    output = "plain \x1b[1;31mbold red\x1b[0m \x1b[38;5;208m256\x1b[38;2;1;2;3mrgb\x1b[0m"
+    output += " \x1b[7mrev\x1b[0m\r\n"
+    html, text = screen_face(output, 40, 4)
+    assert text == "plain bold red 256rgb rev"
+    assert '<span style="color:#cc0000;font-weight:bold">bold red</span>' in html
+    assert '<span style="color:#ff8700">256</span><span style="color:#010203">rgb</span>' in html
+    assert '<span style="color:#ffffff;background-color:#000000">rev</span>' in html
+
+
+def test_screen_face_escapes_what_the_pod_printed():
+    from k8sterm_widget.recording.snapshot import screen_face
+
+    html, text = screen_face("<script>alert(1)</script> & \x1b[32m<b>\x1b[0m\r\n", 60, 3)
+    assert "<script>" not in html and "&lt;script&gt;" in html and "&amp;" in html
+    assert '<span style="color:#4e9a06">&lt;b&gt;</span>' in html
+    assert text.startswith("<script>alert(1)</script> &")
+
+
+def test_screen_face_keeps_the_last_screen_of_long_output_and_drops_blank_rows_at_the_end():
+    from k8sterm_widget.recording.snapshot import FACE_TAIL, screen_face
+
+    output = "".join(f"line {i}\r\n" for i in range(FACE_TAIL // 5)) + "$ "
+    html, text = screen_face(output, 30, 5)
+    rows = text.splitlines()
+    assert rows[-1] == "$" and rows[-2] == f"line {FACE_TAIL // 5 - 1}" and len(rows) == 5
+    html, text = screen_face("only\r\n", 30, 5)
+    assert text == "only" and html == "only"
