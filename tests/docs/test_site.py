@@ -93,6 +93,7 @@ def test_pages_carry_no_widget_state(site: Path):
 def test_the_tutorials_ran_against_the_demo_cluster(site: Path):
     page = (site / "examples" / "quickstart.html").read_text(encoding="utf-8")
     assert "Hello from web-0" in page  # a run() result, printed by the executed cell
+    assert page.count('class="k8sterm-face"') >= 3  # each terminal's last screen
 
 
 def test_every_error_class_is_in_the_error_table():
@@ -105,7 +106,7 @@ def test_every_error_class_is_in_the_error_table():
 
 
 @pytest.mark.browser
-def test_a_tutorial_opened_from_disk_offline_shows_its_output(site: Path, browser):
+def test_a_tutorial_opened_from_disk_offline_shows_its_terminals_screens(site: Path, browser):
     fetched: list[str] = []
     context = browser.new_context(offline=True)
     try:
@@ -118,6 +119,13 @@ def test_a_tutorial_opened_from_disk_offline_shows_its_output(site: Path, browse
         output = page.locator(".cell_output", has_text="Hello from web-0")
         output.first.wait_for(timeout=10_000)
         assert output.first.is_visible()
+        # The first terminal, as it looked at the end: the run() in it and the prompt after it.
+        screen = page.locator(".k8sterm-face").first
+        assert screen.is_visible()
+        assert "demo/web-0 · nginx · connected" in screen.inner_text()
+        assert "Hello from web-0\nroot@web-0:/#" in screen.inner_text()
+        # The widget output's text fallback is hidden on the site (its face says it all).
+        assert not page.get_by_text("k8sterm terminal demo/web-0").first.is_visible()
         # Furo's stylesheet and script came from disk: the theme is applied (sidebar laid out).
         assert page.locator(".sidebar-drawer").first.is_visible()
     finally:
