@@ -40,12 +40,15 @@ from .kube.preflight import Target, preflight
 from .kube.status import Context, error_from_status, exit_code_of, parse_status
 from .kube.wsstream import RESIZE, STDIN, ExecStream, StreamEnd
 
+SHELLS = "bash ash sh"  # the auto-detected shell: the first of these the image has
 SHELL_DETECT = (
     "export TERM=xterm-256color; "
     # No locale at all (most images) makes readline treat UTF-8 input as Meta keys: typed CJK is mangled.
     '[ -n "$LC_ALL$LC_CTYPE$LANG" ] || export LC_CTYPE=C.UTF-8; '
-    'for s in bash ash sh; do command -v "$s" >/dev/null 2>&1 && exec "$s"; done; exec sh'
+    f'for s in {SHELLS}; do command -v "$s" >/dev/null 2>&1 && exec "$s"; done; exec sh'
 )
+# Prints the path of the shell SHELL_DETECT would start (what a recording names as $SHELL).
+SHELL_PROBE = f'for s in {SHELLS}; do command -v "$s" && exit 0; done; exit 1'
 QUEUE_HIGH = 4 << 20  # pause the cluster stream when a script has this much unread output
 QUEUE_LOW = 1 << 20
 

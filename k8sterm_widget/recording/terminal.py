@@ -125,13 +125,19 @@ class TerminalRecorder:
     # ------------------------------------------------------------------ recording
 
     def record(
-        self, path: str | os.PathLike, *, input: bool, redact: Rule | None, title: str | None
+        self,
+        path: str | os.PathLike,
+        *,
+        input: bool,
+        redact: Rule | None,
+        title: str | None,
+        shell: str | None = None,
     ) -> Recording:
         term = self._terminal
         if self.recording is not None and self.recording.active:
             raise RuntimeError(f"already recording to {self.recording.path}; call stop_recording() first")
         cols, rows = term._pty_size()
-        env = {"TERM": "xterm-256color", "SHELL": self._shell_name}
+        env = {"TERM": "xterm-256color", "SHELL": shell or self._shell_name}
         where = f"{term.namespace}/{term.pod}" if term.namespace else term.pod
         title = title or (f"{where} [{term.container}]" if term.container else where)
         recording = Recording(Path(path), cols, rows, input=input, redact=redact, title=title, env=env)

@@ -154,6 +154,7 @@ class Terminal(SharedFrontEnd):
         )
         self._args = {"namespace": namespace, "container": container, "context": context}
         self._command = command
+        self._shell_path: str | None = None  # the auto-detected shell, once a recording asked for it
         self._kubeconfig = kubeconfig
         self.error: errors.K8stermError | None = None
         self.session: ExecSession | None = None
@@ -389,7 +390,37 @@ class Terminal(SharedFrontEnd):
         :class:`~k8sterm_widget.recording.Recording`, also usable as a context manager.
         ``k8sterm_widget.replay(path)`` plays it; so does ``asciinema play``.
         """
-        return self._recorder.record(path, input=input, redact=redact, title=title)
+        shell = self._running_shell()
+        return self._recorder.record(path, input=input, redact=redact, title=title, shell=shell)
+
+    def _running_shell(self) -> str | None:
+        """The auto-detected shell's path, asked of the container the way the detection picks it (once).
+
+        None where the command is the caller's (the argv names it) or the process is a debug container's.
+        """
+        if self._command is not None or type(self._connector) is not Connector:
+            return None
+        if self._shell_path is None:
+            from ..oneshot import exec as exec_once
+            from ..session import SHELL_PROBE
+
+            container = self.container or self._args["container"]
+            try:
+                found = exec_once(
+                    self.pod,
+                    ["sh", "-c", SHELL_PROBE],
+                    self._args["namespace"],
+                    container,
+                    context=self._args["context"],
+                    kubeconfig=self._kubeconfig,
+                    timeout=10,
+                )
+                path = found.stdout.strip().splitlines()
+                self._shell_path = path[0] if found.exit_code == 0 and path else ""
+            except errors.K8stermError as e:
+                log.info("k8sterm: which shell runs could not be asked: %s", e)
+                return None
+        return self._shell_path or None
 
     def stop_recording(self) -> Path | None:
         """Finish the recording (writes what is still held back for redaction); returns its path."""
@@ -643,10 +674,10 @@ class Terminal(SharedFrontEnd):
         size = (msg.fields["cols"], msg.fields["rows"])
         self._size = size
         self._size_known.set()
+        self._recorder.resize(*size)  # also before the stream opens: the size the view gives is the cast's
         if (session := self.session) is not None and not session.ended:
             try:
                 session.resize(*size)
-                self._recorder.resize(*size)
             except errors.K8stermError as e:
                 log.info("k8sterm: resize failed: %s", e)
 
@@ -695,8 +726,8 @@ class Terminal(SharedFrontEnd):
 
 
 def _shell_name(command: Sequence[str] | str | None) -> str:
-    """The ``$SHELL`` a recording names: the argv's program, else sh (the auto-detected shell starts as sh,
-    then execs bash or ash when present)."""
+    """The ``$SHELL`` a recording names for an argv: its program (else sh, until the container is asked
+    which shell the auto-detection starts: ``Terminal._running_shell``)."""
     if isinstance(command, (list, tuple)) and command:
         return str(command[0])
     return "/bin/sh"

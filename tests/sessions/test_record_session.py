@@ -83,3 +83,42 @@ def test_front_end_transcripts_are_validated_and_capped(term):
     assert term.transcript == {}
     term.transcript = {"data": "ok", "cols": 1, "rows": 24}
     assert term.transcript == {}
+
+
+def test_a_recording_started_before_any_view_takes_the_views_size_and_names_the_real_shell(
+    demo_cluster, tmp_path
+):
+    kc = {"kubeconfig": demo_cluster.kubeconfig, "context": "demo-admin"}
+    term = Terminal("web-0", "demo", **kc)
+    side = Terminal("web-0", "demo", container="sidecar", **kc)
+    try:
+        path, side_path = tmp_path / "before.cast", tmp_path / "side.cast"
+        term.record(path)  # the cell that creates it has not even been displayed yet
+        side.record(side_path)
+        resize(term, 100, 30, 0)  # the view appears and reports its size: the stream opens at it
+        resize(side, 90, 20, 0)
+        assert term.run("stty size") == "30 100\n"
+        side.run("true")
+        term.stop_recording()
+        side.stop_recording()
+        header, events = validate_cast(path)
+        assert header["env"]["SHELL"].endswith("/bash")  # nginx has bash: that is what runs, not "sh"
+        assert ["r", "100x30"] in [e[1:] for e in events]
+        resized_at = next(i for i, e in enumerate(events) if e[1] == "r")
+        assert "30 100" not in output_of(events[:resized_at])  # the size came before the output
+        assert validate_cast(side_path)[0]["env"]["SHELL"].endswith("/ash")  # busybox: no bash
+    finally:
+        term.close(keep_view=False)
+        side.close(keep_view=False)
+
+
+def test_a_recording_of_a_given_command_names_its_program(demo_cluster, tmp_path):
+    term = Terminal(
+        "web-0", "demo", command=["/bin/sh"], kubeconfig=demo_cluster.kubeconfig, context="demo-admin"
+    )
+    try:
+        term.record(tmp_path / "sh.cast")
+        term.stop_recording()
+        assert validate_cast(tmp_path / "sh.cast")[0]["env"]["SHELL"] == "/bin/sh"
+    finally:
+        term.close(keep_view=False)
