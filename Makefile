@@ -35,6 +35,8 @@ demo: $(VENV)/.demo-installed
 ## make test: the whole suite (unit, demo cluster against real kubectl, engine, browser).
 test: $(VENV)/.test-installed
 	$(BIN)/ruff check k8sterm_widget tests benchmarks scripts docs/conf.py
+	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 	npm run --silent typecheck
 	$(BIN)/python -m pytest
 
@@ -42,7 +44,10 @@ lint: $(VENV)/.test-installed
 	$(BIN)/ruff check k8sterm_widget tests benchmarks scripts docs/conf.py
 	$(BIN)/ruff format --check k8sterm_widget tests benchmarks scripts docs/conf.py
 
-typecheck: node_modules/.installed
+## make typecheck: mypy on the package, the layers contract (lint-imports), tsc on the front end.
+typecheck: $(VENV)/.test-installed
+	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 	npm run --silent typecheck
 
 bench: $(VENV)/.test-installed
