@@ -469,7 +469,10 @@ class Terminal(SharedFrontEnd):
         from IPython.display import display
 
         where = f"{self.namespace}/{self.pod}" if self.namespace else self.pod
-        data, metadata = self._repr_mimebundle_()
+        bundle = self._repr_mimebundle_()
+        if bundle is None:  # anywidget's annotation allows it; a widget with a view never returns it
+            return
+        data, metadata = bundle
         display({**data, "text/plain": f"k8sterm terminal {where}"}, metadata=metadata, raw=True)
         self._face.show()
 
