@@ -1,10 +1,14 @@
-"""Authentication (bearer tokens) and an RBAC-like authorizer with the apiserver's wording.
+"""Authentication (bearer tokens, service-account tokens) and the RBAC authorizer with the apiserver's
+wording.
 
-The demo exists to let a shell UI meet a real cluster's refusals: an unknown token is a 401, a viewer's exec
-is a 403 whose message names the verb, resource and namespace exactly as the RBAC filter does.  Requests
-without credentials are ``system:anonymous`` (as on kind and minikube, where anonymous auth is on) and may
-read only the public health and version endpoints.  Every authenticated user may use discovery and create
-SelfSubjectAccessReviews (the ``system:discovery``/``system:basic-user`` roles).
+An unknown token is a 401; a refusal is a 403 whose message names the verb, resource and namespace exactly
+as the RBAC filter does.  Requests without credentials are ``system:anonymous`` (as on kind and minikube,
+where anonymous auth is on).  Who may do what is decided by the cluster's own Role, ClusterRole,
+RoleBinding and ClusterRoleBinding objects (:class:`Authorizer`), which the scenario's users are turned
+into and ``kubectl create role``/``rolebinding`` change; the bootstrap roles give every authenticated user
+discovery and the self reviews (``system:discovery``, ``system:basic-user``).  Service-account tokens are
+signed JWTs (``kubectl create token``, the projected token in a pod) that authenticate as
+``system:serviceaccount:<ns>:<name>`` while the account exists.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from .scenario import Rule, UserSpec
 
@@ -38,6 +43,7 @@ class User:
     name: str
     groups: tuple[str, ...]
     rules: tuple[Rule, ...] = field(default=(), repr=False)
+    extra: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,11 +80,11 @@ def request_info(method: str, path: str, query: Mapping[str, str]) -> RequestInf
         group, rest = rest[0], rest[1:]
     version, rest = rest[0], rest[1:]
     namespace = ""
-    if rest and rest[0] == "namespaces":
-        if len(rest) > 2:
-            namespace, rest = rest[1], rest[2:]
-        elif len(rest) == 2:
-            namespace = rest[1]
+    if rest and rest[0] == "namespaces" and len(rest) > 1:
+        namespace = rest[1]
+        # namespaces/{name}/status and /finalize are the namespace's own subresources
+        if len(rest) > 2 and rest[2] not in ("status", "finalize"):
+            rest = rest[2:]
     resource = rest[0] if rest else ""
     name = rest[1] if len(rest) > 1 else ""
     sub = rest[2] if len(rest) > 2 else ""
@@ -103,15 +109,26 @@ def request_info(method: str, path: str, query: Mapping[str, str]) -> RequestInf
 
 
 class Authenticator:
-    """Bearer token → user; tokens come from the state directory (see :mod:`.kubeconfig`)."""
+    """Bearer token → user; user tokens come from the state directory (see :mod:`.kubeconfig`), service
+    account tokens are verified by ``tokens``; rules come from ``authorizer``."""
 
-    def __init__(self, users: list[UserSpec], tokens: Mapping[str, str]) -> None:
+    def __init__(self, users: list[UserSpec], tokens: Mapping[str, str], authorizer: Any = None,
+                 sa_tokens: Any = None) -> None:  # fmt: skip
         self._by_token = [(tokens[u.name], u) for u in users if u.name in tokens]
+        self.authorizer = authorizer
+        self.sa_tokens = sa_tokens
+
+    def _user(self, name: str, groups: tuple[str, ...]) -> User:
+        if self.authorizer is None:
+            return User(name, groups, (_DISCOVERY, _BASIC_USER))
+        return User(name, groups, self.authorizer.rules_for(name, groups))
 
     def authenticate(self, authorization: str | None) -> User | None:
         """The user for an ``Authorization`` header; anonymous without one; None for a bad token (401)."""
         if not authorization:
-            return User(ANONYMOUS, ("system:unauthenticated",), (_PUBLIC_INFO,))
+            groups = ("system:unauthenticated",)
+            rules = self.authorizer.rules_for(ANONYMOUS, groups) if self.authorizer else (_PUBLIC_INFO,)
+            return User(ANONYMOUS, groups, rules)
         scheme, _, token = authorization.strip().partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
@@ -120,12 +137,37 @@ class Authenticator:
         presented = token.encode("utf-8", "surrogateescape")
         for known, spec in self._by_token:
             if hmac.compare_digest(known.encode(), presented):
-                return User(spec.name, ("system:authenticated",), (*spec.rules, _DISCOVERY, _BASIC_USER))
+                if self.authorizer is None:
+                    return User(spec.name, ("system:authenticated",), (*spec.rules, _DISCOVERY, _BASIC_USER))
+                return self._user(spec.name, ("system:authenticated",))
+        if self.sa_tokens is not None:
+            identity = self.sa_tokens.verify(presented)
+            if identity is not None:
+                namespace, name = identity
+                groups = (
+                    "system:serviceaccounts",
+                    f"system:serviceaccounts:{namespace}",
+                    "system:authenticated",
+                )
+                return self._user(f"system:serviceaccount:{namespace}:{name}", groups)
         return None
+
+    def impersonate(self, name: str, groups: tuple[str, ...]) -> User:
+        if name.startswith("system:serviceaccount:"):
+            ns = name.split(":")[2] if name.count(":") >= 3 else ""
+            groups = (*groups, "system:serviceaccounts", f"system:serviceaccounts:{ns}")
+        if name != ANONYMOUS and "system:authenticated" not in groups:
+            groups = (*groups, "system:authenticated")
+        return self._user(name, tuple(dict.fromkeys(groups)))
 
 
 def _matches(values: list[str], wanted: str) -> bool:
     return "*" in values or wanted in values
+
+
+def _group_matches(rule: Rule, group: str) -> bool:
+    groups = getattr(rule, "api_groups", None)
+    return groups is None or "*" in groups or group in groups
 
 
 def _resource_matches(rule_resources: list[str], resource: str, sub: str) -> bool:
@@ -152,7 +194,12 @@ def allowed(user: User, info: RequestInfo) -> bool:
         if info.is_resource:
             if not rule.resources or not _resource_matches(rule.resources, info.resource, info.subresource):
                 continue
+            if not _group_matches(rule, info.api_group):
+                continue
             if rule.namespaces and info.namespace not in rule.namespaces:
+                continue
+            names = getattr(rule, "resource_names", None)
+            if names and info.name not in names:
                 continue
             return True
         if rule.non_resource_urls and _url_matches(rule.non_resource_urls, info.path):

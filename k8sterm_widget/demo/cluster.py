@@ -17,14 +17,13 @@ import socket
 import ssl
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from . import apiserver, kubeconfig, objects, pki
+from . import apiserver, bootstrap, kubeconfig, pki, rbac
 from . import scenario as scenario_mod
 from .auth import Authenticator
 from .node import Node
@@ -75,6 +74,7 @@ class DemoCluster:
         self._ctx: apiserver.ClusterContext | None = None
         self._runtime: Any = None
         self._node: Node | None = None
+        self._controllers: list[Any] = []
         self._started = False
         self._stopped = False
         self._lock = threading.Lock()
@@ -207,14 +207,19 @@ class DemoCluster:
         store = Store()
         node = Node(store, self._runtime, images, sc.node)
         self._node = node
+        api = bootstrap.make_api(store, sc.node, bootstrap.sa_signing_key(self.state_dir))
+        authorizer = rbac.Authorizer(store)
         self._ctx = apiserver.ClusterContext(
-            store=store, node=node, authenticator=Authenticator(sc.users, self._tokens)
+            store=store,
+            node=node,
+            authenticator=Authenticator(sc.users, self._tokens, authorizer, api.services["tokens"]),
+            api=api,
         )
-        now = time.time()
-        for ns in sc.namespaces:
-            store.add_namespace(objects.namespace_object(ns, now))
-        for pod in sc.pods:
-            node.add_pod(pod, now)
+        bootstrap.create_system_objects(api, sc.node, sc.users)
+        manifests, frozen = sc.all_manifests()
+        node.frozen = frozen
+        self._controllers = bootstrap.start_controllers(api, node, sc.node, certs.ca_pem.decode())
+        bootstrap.apply_manifests(api, manifests, sc.namespace)
 
         ssl_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ssl_ctx.load_cert_chain(certs.server_cert, certs.server_key)
@@ -238,10 +243,12 @@ class DemoCluster:
             namespace=sc.namespace,
             current_user=sc.current_user,
         )
-        await node.wait_settled()
+        await bootstrap.settle(api, node)
 
     async def _astop(self) -> None:
         ctx = self._ctx
+        for controller in self._controllers:
+            controller.stop()
         if ctx is not None:
             ctx.store.close_watches()
         # Killing the containers ends every exec session the way a dying node does: the process exits

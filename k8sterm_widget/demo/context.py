@@ -20,12 +20,16 @@ from .store import Store
 
 @dataclass
 class ClusterContext:
-    """What the handlers share: the store, the node agent, authentication and the live exec sessions."""
+    """What the handlers share: the store and the API over it, the node agent, authentication, the live
+    exec sessions, and the handlers of subresources and of kinds that are created but never stored."""
 
     store: Store
     node: Any
     authenticator: auth.Authenticator
     sessions: set[Any] = field(default_factory=set)
+    api: Any = None
+    subresources: dict[tuple[str, str], Any] = field(default_factory=dict)
+    creators: dict[str, Any] = field(default_factory=dict)
 
 
 CTX = web.AppKey("ctx", ClusterContext)

@@ -64,6 +64,8 @@ class _Live:
     target: str = ""  # an ephemeral container's targetContainerName
     run: Any = None  # the runtime Container of the latest run, kept after it exits (for logs)
     previous_run: Any = None  # and of the run before it
+    raw: Obj | None = None  # the container as the pod spec has it (env sources, probes, ports)
+    probing: asyncio.Task[None] | None = None
 
     def status(self) -> Obj:
         return objects.container_status(
@@ -81,18 +83,23 @@ class _Live:
 
 @dataclass
 class _Pod:
-    spec: PodSpec
+    namespace: str
+    name: str
     uid: str
+    restart_policy: str
     containers: dict[str, _Live] = field(default_factory=dict)
     task: asyncio.Task[None] | None = None
     settled: asyncio.Event = field(default_factory=asyncio.Event)  # started all it can for now
     timers: set[asyncio.TimerHandle] = field(default_factory=set)
     restarts: set[asyncio.Task[bool]] = field(default_factory=set)
     starting: int = 0  # run_container calls in flight: never cancelled, or a process would escape
+    ip: str = ""
+    killing: bool = False
+    probes: list[asyncio.Task[None]] = field(default_factory=list)
 
 
 class Node:
-    """Owns the runtime's containers for every pod of the store."""
+    """The kubelet: runs the containers of every pod bound to this node and reports their status."""
 
     def __init__(self, store: Store, runtime: Any, images: Any, node_name: str) -> None:
         self.store = store
@@ -100,8 +107,13 @@ class Node:
         self.images = images
         self.name = node_name
         self._pods: dict[tuple[str, str], _Pod] = {}
+        self._free_ips: list[int] = []
         self._next_ip = 5
         self._stopping = False
+        self.frozen: dict[tuple[str, str], dict[str, FrozenStatus]] = {}  # scenario statuses, by pod
+        self.events: Any = None  # controllers.base.Events, set by the cluster
+        self.api: Any = None  # verbs.Api, for the deletions a kubelet makes
+        self.env: Any = None  # callable(pod, container) -> (env dict, error text): see kubelet_env
 
     # --- queries -------------------------------------------------------------------------------
 
@@ -138,38 +150,164 @@ class Node:
             return None, f'container "{name}" in pod "{pod}" is waiting to start: {reason}'
         return live.run, ""
 
-    # --- lifecycle -----------------------------------------------------------------------------
+    # --- the pods the API binds here -----------------------------------------------------------
 
-    def add_pod(self, spec: PodSpec, created: float) -> None:
-        """Create the pod object and start its containers in the background."""
-        obj = objects.pod_object(spec, node=self.name, created=created)
-        pod = _Pod(spec=spec, uid=obj["metadata"]["uid"])
-        self._pods[(spec.namespace, spec.name)] = pod
-        if spec.scheduled:
-            ip = f"10.244.0.{self._next_ip}"
+    def start(self) -> None:
+        """Follow the store: run every pod bound to this node, stop every pod being deleted."""
+        self.store.listen(self._on_event)
+        for obj in self.store.pods():
+            if obj["spec"].get("nodeName") == self.name:
+                self._admit(obj)
+
+    def _on_event(self, event: Any) -> None:
+        if event.resource != "pods" or self._stopping:
+            return
+        obj = event.obj
+        key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
+        pod = self._pods.get(key)
+        if event.type == "DELETED":
+            if pod is not None and pod.uid == obj["metadata"]["uid"]:
+                self._forget(pod, force=True)
+            return
+        if obj["spec"].get("nodeName") != self.name:
+            return
+        if pod is None or pod.uid != obj["metadata"]["uid"]:
+            if pod is not None:
+                self._forget(pod, force=True)
+            if not obj["metadata"].get("deletionTimestamp"):
+                self._admit(obj)
+            elif obj["status"].get("phase") in ("Succeeded", "Failed") or not obj["status"].get(
+                "containerStatuses"
+            ):
+                asyncio.get_running_loop().call_soon(self._finish_deletion, obj)
+            return
+        if obj["metadata"].get("deletionTimestamp") and not pod.killing:
+            pod.killing = True
+            asyncio.get_running_loop().create_task(self._kill_pod(pod, obj))
+
+    def _allocate_ip(self) -> str:
+        n = self._free_ips.pop() if self._free_ips else self._next_ip
+        if n == self._next_ip:
             self._next_ip += 1
-            obj["status"].update(
+        return f"10.244.{n // 256}.{n % 256}"
+
+    def _release_ip(self, ip: str) -> None:
+        with contextlib.suppress(ValueError, IndexError):
+            _, _, a, b = ip.split(".")
+            self._free_ips.append(int(a) * 256 + int(b))
+
+    def _admit(self, obj: Obj) -> None:
+        """A pod newly bound here: give it an IP, report it, start its containers in the background."""
+        meta, spec = obj["metadata"], obj["spec"]
+        key = (meta["namespace"], meta["name"])
+        pod = _Pod(
+            namespace=key[0], name=key[1], uid=meta["uid"], restart_policy=spec.get("restartPolicy", "Always")
+        )
+        self._pods[key] = pod
+        if obj["status"].get("phase") in ("Succeeded", "Failed"):
+            return
+        now = time.time()
+        pod.ip = obj["status"].get("podIP") or (
+            objects.HOST_IP if spec.get("hostNetwork") else self._allocate_ip()
+        )
+        frozen = self.frozen.get(key, {})
+        for c in spec.get("initContainers") or []:
+            pod.containers[c["name"]] = _Live(
+                container_spec(c, frozen.get(c["name"])), True, objects.waiting("PodInitializing"), raw=c
+            )
+        initial = "PodInitializing" if spec.get("initContainers") else "ContainerCreating"
+        for c in spec.get("containers") or []:
+            pod.containers[c["name"]] = _Live(
+                container_spec(c, frozen.get(c["name"])), False, objects.waiting(initial), raw=c
+            )
+        for live in pod.containers.values():
+            if live.spec.status is not None:
+                self._freeze(live, live.spec.status, now)
+
+        def report(o: Obj) -> None:
+            o["status"].update(
                 {
                     "hostIP": objects.HOST_IP,
                     "hostIPs": [{"ip": objects.HOST_IP}],
-                    "podIP": ip,
-                    "podIPs": [{"ip": ip}],
-                    "startTime": objects.rfc3339(created),
+                    "podIP": pod.ip,
+                    "podIPs": [{"ip": pod.ip}],
+                    "startTime": o["status"].get("startTime") or objects.rfc3339(now),
                 }
             )
-            for c in spec.init_containers:
-                pod.containers[c.name] = _Live(c, True, objects.waiting("PodInitializing"))
-            initial = "PodInitializing" if spec.init_containers else "ContainerCreating"
-            for c in spec.containers:
-                pod.containers[c.name] = _Live(c, False, objects.waiting(initial))
-            for live in pod.containers.values():
-                if live.spec.status is not None:
-                    self._freeze(live, live.spec.status, created)
-            self._write_statuses(obj, pod)
-        objects.refresh_status(obj, now=created, unschedulable_message=_unschedulable(spec))
-        self.store.add_pod(obj)
-        if spec.scheduled:
-            pod.task = asyncio.get_running_loop().create_task(self._run_pod(pod))
+            self._write_statuses(o, pod)
+            objects.refresh_status(o, now=now)
+
+        self.store.update_pod(key[0], key[1], report)
+        pod.task = asyncio.get_running_loop().create_task(self._run_pod(pod))
+
+    def add_pod(self, spec: PodSpec, created: float) -> None:  # pragma: no cover - kept for old callers
+        raise RuntimeError("pods are created through the API now (cluster.apply)")
+
+    async def _kill_pod(self, pod: _Pod, obj: Obj) -> None:
+        """Graceful deletion: ``Killing`` each running container (SIGTERM, the grace period, SIGKILL),
+        report them terminated, then delete the pod object for good (grace 0, as the status manager)."""
+        grace = float(obj["metadata"].get("deletionGracePeriodSeconds") or 0)
+        for t in pod.timers:
+            t.cancel()
+        for task in [*pod.restarts, *([pod.task] if pod.task is not None and not pod.starting else [])]:
+            task.cancel()
+        stops = []
+        for live in pod.containers.values():
+            if live.probing is not None:
+                live.probing.cancel()
+            if live.handle is not None and "running" in live.state:
+                self._record(obj, "Normal", "Killing", f"Stopping container {live.spec.name}", live)
+                stops.append(self._stop_container(live, grace))
+        if stops:
+            await asyncio.gather(*stops, return_exceptions=True)
+        if self._stopping:
+            return
+        self._sync(pod, force=True)
+        self._finish_deletion(obj)
+
+    async def _stop_container(self, live: _Live, grace: float) -> None:
+        handle = live.handle
+        started = live.started_at
+        with contextlib.suppress(Exception):
+            await handle.stop(grace)
+        code = 137
+        with contextlib.suppress(Exception):
+            code = await asyncio.wait_for(handle.wait(), 1.0)
+        now = time.time()
+        live.handle = None
+        live.ready = live.started = False
+        live.state = objects.terminated(code, started, now, live.cid or objects.container_id())
+
+    def _finish_deletion(self, obj: Obj) -> None:
+        if self.api is None or self._stopping:
+            return
+        meta = obj["metadata"]
+        with contextlib.suppress(Exception):
+            self.api.delete(
+                self.api.kind("pods"),
+                meta["namespace"],
+                meta["name"],
+                options={"gracePeriodSeconds": 0, "preconditions": {"uid": meta["uid"]}},
+            )
+
+    def _forget(self, pod: _Pod, *, force: bool) -> None:
+        """The pod object is gone (or replaced): kill whatever still runs, release its IP."""
+        key = (pod.namespace, pod.name)
+        if self._pods.get(key) is pod:
+            del self._pods[key]
+        pod.killing = True
+        if pod.ip and pod.ip != objects.HOST_IP:
+            self._release_ip(pod.ip)
+        for t in pod.timers:
+            t.cancel()
+        for task in [*pod.restarts, *([pod.task] if pod.task is not None and not pod.starting else [])]:
+            task.cancel()
+        for live in pod.containers.values():
+            if live.probing is not None:
+                live.probing.cancel()
+            if live.handle is not None:
+                handle, live.handle = live.handle, None
+                asyncio.get_running_loop().create_task(_quietly(handle.stop(0)))
 
     def add_ephemeral(self, namespace: str, pod_name: str, container: Obj) -> None:
         """Start an ephemeral container the API just added (``container`` is its normalized spec).
@@ -179,7 +317,7 @@ class Node:
         """
         pod = self._pods.get((namespace, pod_name))
         obj = self.store.pod(namespace, pod_name)
-        if pod is None or obj is None or self._stopping or not pod.spec.scheduled:
+        if pod is None or obj is None or self._stopping or not obj["spec"].get("nodeName"):
             return
         if obj["status"].get("phase") in ("Succeeded", "Failed"):
             return
@@ -254,7 +392,7 @@ class Node:
             if wait is not None and wait.get("reason") == "CrashLoopBackOff" and not wait.get("message"):
                 wait["message"] = (
                     f"back-off {go_duration(_backoff(live.restart_count))} restarting failed "
-                    f"container={live.spec.name} pod={pod.spec.name}_{pod.spec.namespace}({pod.uid})"
+                    f"container={live.spec.name} pod={pod.name}_{pod.namespace}({pod.uid})"
                 )
         inits = [live.status() for live in pod.containers.values() if live.init]
         regular = [live.status() for live in pod.containers.values() if not live.init and not live.ephemeral]
@@ -266,15 +404,19 @@ class Node:
         if ephemeral:
             status["ephemeralContainerStatuses"] = ephemeral
 
-    def _sync(self, pod: _Pod) -> None:
-        if self._stopping:
+    def _sync(self, pod: _Pod, *, force: bool = False) -> None:
+        if (
+            self._stopping
+            or (pod.killing and not force)
+            or self._pods.get((pod.namespace, pod.name)) is not pod
+        ):
             return
 
         def mutate(obj: Obj) -> None:
             self._write_statuses(obj, pod)
             objects.refresh_status(obj, now=time.time())
 
-        self.store.update_pod(pod.spec.namespace, pod.spec.name, mutate)
+        self.store.update_pod(pod.namespace, pod.name, mutate)
 
     async def _run_pod(self, pod: _Pod) -> None:
         try:
@@ -303,7 +445,7 @@ class Node:
         except asyncio.CancelledError:
             raise
         except Exception:  # a bug here must not take the server down; the pod just stops progressing
-            log.exception("starting pod %s/%s failed", pod.spec.namespace, pod.spec.name)
+            log.exception("starting pod %s/%s failed", pod.namespace, pod.name)
         finally:
             pod.settled.set()
 
@@ -330,16 +472,35 @@ class Node:
         target = pod.containers.get(live.target) if live.target else None
         # an ephemeral container sees its target's processes (the target must run for that)
         shared = {"share_pid_with": target.handle} if target is not None and target.handle else {}
+        env = dict(live.spec.env)
+        command, args = live.spec.command, live.spec.args
+        obj = self.store.pod(pod.namespace, pod.name)
+        if obj is not None and live.raw is not None and self.env is not None:
+            resolved, problem = self.env(obj, live.raw)
+            if problem:
+                self._config_error(pod, live, problem)
+                return False
+            env = resolved
+            command = _expand(command, env)
+            args = _expand(args, env)
+        if obj is not None and not live.ephemeral:
+            self._record(
+                obj,
+                "Normal",
+                "Pulled",
+                f'Container image "{live.spec.image}" already present on machine',
+                live,
+            )
         pod.starting += 1
         try:
             handle = await self.runtime.run_container(
-                namespace=pod.spec.namespace,
-                pod=pod.spec.name,
+                namespace=pod.namespace,
+                pod=pod.name,
                 name=live.spec.name,
                 image=image,
-                command=live.spec.command,
-                args=live.spec.args,
-                env=dict(live.spec.env) or None,
+                command=command,
+                args=args,
+                env=env or None,
                 working_dir=live.spec.working_dir,
                 tty=live.spec.tty,
                 stdin=live.spec.stdin,
@@ -376,30 +537,119 @@ class Node:
         live.cid = objects.container_id()
         live.started_at = time.time()
         live.state = objects.running(live.started_at)
-        live.started = True
-        live.ready = not live.ephemeral  # ephemeral containers are never ready
+        raw = live.raw or {}
+        live.started = not raw.get("startupProbe")
+        live.ready = not live.ephemeral and live.started and not raw.get("readinessProbe")
+        if obj is not None:
+            self._record(obj, "Normal", "Created", f"Created container: {live.spec.name}", live)
+            self._record(obj, "Normal", "Started", f"Started container {live.spec.name}", live)
         self._sync(pod)
+        if (
+            any(raw.get(p) for p in ("startupProbe", "readinessProbe", "livenessProbe"))
+            and not live.ephemeral
+        ):
+            from .probes import run_probes
+
+            live.probing = asyncio.get_running_loop().create_task(run_probes(self, pod, live, handle))
         return True
+
+    # --- probes (see probes.py) ----------------------------------------------------------------
+
+    def probe_host(self, pod: _Pod) -> str:
+        """Where the node reaches a pod's ports: its IP on a per-pod network, else the shared host's."""
+        return pod.ip if getattr(self.runtime, "pod_network", False) else "127.0.0.1"
+
+    def probe_changed(self, pod: _Pod) -> None:
+        self._sync(pod)
+
+    def probe_failed(self, pod: _Pod, live: _Live, probe: str, output: str) -> None:
+        obj = self.store.pod(pod.namespace, pod.name)
+        if obj is not None:
+            self._record(obj, "Warning", "Unhealthy", f"{probe.capitalize()} probe failed: {output}", live)
+
+    async def probe_restart(self, pod: _Pod, live: _Live, handle: Any, probe: str) -> None:
+        obj = self.store.pod(pod.namespace, pod.name)
+        if obj is not None:
+            self._record(
+                obj,
+                "Normal",
+                "Killing",
+                f"Container {live.spec.name} failed {probe} probe, will be restarted",
+                live,
+            )
+        grace = float((obj or {}).get("spec", {}).get("terminationGracePeriodSeconds", 30) or 0)
+        live.probing = None
+        with contextlib.suppress(Exception):
+            await handle.stop(grace)
+        code = 137
+        with contextlib.suppress(Exception):
+            code = await asyncio.wait_for(handle.wait(), 1.0)
+        if live.handle is handle:
+            self._on_exit(pod, live, code)
+
+    def _record(self, obj: Obj, kind: str, reason: str, message: str, live: _Live | None = None) -> None:
+        if self.events is None:
+            return
+        path = ""
+        if live is not None:
+            section = (
+                "initContainers" if live.init else "ephemeralContainers" if live.ephemeral else "containers"
+            )
+            path = f"spec.{section}{{{live.spec.name}}}"
+        self.events.record(obj, kind, reason, message, "kubelet", field_path=path, host=True)
+
+    def _config_error(self, pod: _Pod, live: _Live, problem: str) -> None:
+        """``CreateContainerConfigError``: a missing ConfigMap/Secret key; retried like the kubelet does."""
+        live.state = objects.waiting("CreateContainerConfigError", problem)
+        obj = self.store.pod(pod.namespace, pod.name)
+        if obj is not None:
+            self._record(obj, "Warning", "Failed", f"Error: {problem}", live)
+        self._sync(pod)
+
+        def retry() -> None:
+            if self._stopping or pod.killing:
+                return
+            task = asyncio.get_running_loop().create_task(self._start(pod, live))
+            pod.restarts.add(task)
+            task.add_done_callback(pod.restarts.discard)
+
+        pod.timers.add(asyncio.get_running_loop().call_later(2.0, retry))
 
     def _image_pull_failed(self, pod: _Pod, live: _Live) -> None:
         ref = objects.qualified_image(live.spec.image)
         live.pulled = False
-        live.state = objects.waiting(
-            "ErrImagePull",
-            f'failed to pull and unpack image "{ref}": failed to resolve reference "{ref}": {ref}: not found',
+        detail = (
+            f'failed to pull and unpack image "{ref}": failed to resolve reference "{ref}": {ref}: not found'
         )
+        live.state = objects.waiting("ErrImagePull", detail)
+        obj = self.store.pod(pod.namespace, pod.name)
+        if obj is not None:
+            self._record(obj, "Normal", "Pulling", f'Pulling image "{live.spec.image}"', live)
+            self._record(
+                obj, "Warning", "Failed", f'Failed to pull image "{live.spec.image}": {detail}', live
+            )
+            self._record(obj, "Warning", "Failed", "Error: ErrImagePull", live)
         self._sync(pod)
 
         def backoff() -> None:
             live.state = objects.waiting("ImagePullBackOff", f'Back-off pulling image "{live.spec.image}"')
+            current = self.store.pod(pod.namespace, pod.name)
+            if current is not None:
+                self._record(
+                    current, "Normal", "BackOff", f'Back-off pulling image "{live.spec.image}"', live
+                )
+                self._record(current, "Warning", "Failed", "Error: ImagePullBackOff", live)
             self._sync(pod)
 
         pod.timers.add(asyncio.get_running_loop().call_later(1.0, backoff))
 
     def _on_exit(self, pod: _Pod, live: _Live, code: int) -> None:
-        if self._stopping or live.handle is None:
+        if self._stopping or live.handle is None or pod.killing:
             return
-        log.info("container %s/%s/%s exited with %d", pod.spec.namespace, pod.spec.name, live.spec.name, code)
+        if live.probing is not None:
+            live.probing.cancel()
+            live.probing = None
+        log.info("container %s/%s/%s exited with %d", pod.namespace, pod.name, live.spec.name, code)
         now = time.time()
         live.handle = None
         live.ready = live.started = False
@@ -411,6 +661,17 @@ class Node:
             live.restart_count += 1
             live.last_state = term
             live.state = objects.waiting("CrashLoopBackOff")
+            if live.restart_count > 1:
+                obj = self.store.pod(pod.namespace, pod.name)
+                if obj is not None:
+                    self._record(
+                        obj,
+                        "Warning",
+                        "BackOff",
+                        f"Back-off restarting failed container {live.spec.name} "
+                        f"in pod {pod.name}_{pod.namespace}({pod.uid})",
+                        live,
+                    )
             self._schedule_restart(pod, live)
         else:
             live.state = term
@@ -428,7 +689,7 @@ class Node:
             def done(t: asyncio.Task[bool]) -> None:
                 pod.restarts.discard(t)
                 if not t.cancelled() and t.exception() is not None:
-                    log.error("restarting %s/%s failed: %r", pod.spec.name, live.spec.name, t.exception())
+                    log.error("restarting %s/%s failed: %r", pod.name, live.spec.name, t.exception())
 
             task.add_done_callback(done)
 
@@ -439,7 +700,7 @@ def _restart_policy(pod: _Pod, live: _Live) -> str:
     """Sidecars always restart; ephemeral containers never; the demo does not retry init containers."""
     if live.init:
         return "Always" if live.spec.restart_policy == "Always" else "Never"
-    return "Never" if live.ephemeral else pod.spec.restart_policy
+    return "Never" if live.ephemeral else pod.restart_policy
 
 
 def _backoff(restart_count: int) -> float:
@@ -447,10 +708,36 @@ def _backoff(restart_count: int) -> float:
     return min(BACKOFF_INITIAL * 2 ** max(restart_count - 2, 0), BACKOFF_MAX)
 
 
-def _unschedulable(spec: PodSpec) -> str:
-    if any(c.cpu for c in spec.containers):
-        return (
-            "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: "
-            "1 No preemption victims found for incoming pod."
-        )
-    return "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector."
+async def _quietly(coro: Any) -> None:
+    with contextlib.suppress(Exception):
+        await coro
+
+
+def container_spec(c: Obj, frozen: FrozenStatus | None = None) -> ContainerSpec:
+    """The runtime's view of a container of a pod spec (literal env only; sources resolve at start)."""
+    env = {
+        str(e["name"]): str(e.get("value", ""))
+        for e in c.get("env") or []
+        if isinstance(e, dict) and "name" in e and "valueFrom" not in e
+    }
+    return ContainerSpec(
+        name=c["name"],
+        image=c.get("image", ""),
+        command=c.get("command"),
+        args=c.get("args"),
+        env=env,
+        working_dir=c.get("workingDir"),
+        tty=bool(c.get("tty")),
+        stdin=bool(c.get("stdin")),
+        restart_policy=c.get("restartPolicy"),
+        status=frozen,
+    )
+
+
+def _expand(values: list[str] | None, env: dict[str, str]) -> list[str] | None:
+    """``$(VAR)`` expansion of command and args (``$$`` escapes), as the kubelet does."""
+    if values is None:
+        return None
+    from .kubelet_env import expand
+
+    return [expand(v, env) for v in values]

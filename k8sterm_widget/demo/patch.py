@@ -11,8 +11,11 @@
 * **JSON patch** (RFC 6902, ``application/json-patch+json``): what the official Python client sends by
   default; ``add``/``remove``/``replace``/``move``/``copy``/``test`` on JSON pointers.
 
-Only the merge keys of ``v1.Pod`` are known (by field name; the demo patches nothing else).  Inputs are
-never modified.  Failures raise :class:`PatchError` carrying the Status the apiserver answers with.
+Strategic merge takes its merge keys and strategies from the kind's OpenAPI definitions (see
+:mod:`.schema`: the ``x-kubernetes-patch-merge-key``/``-strategy`` of every field, as the Go struct tags
+declare them); without a schema it falls back to the Pod's keys by field name.  JSON patch is the
+``jsonpatch`` package.  Inputs are never modified.  Failures raise :class:`PatchError` carrying the Status
+the apiserver answers with.
 """
 
 from __future__ import annotations
@@ -20,6 +23,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import jsonpatch
+import jsonpointer
+
+from . import schema as schemas
 from . import status as st
 
 # patchMergeKey of the Pod's list fields with patchStrategy "merge" (k8s.io/api/core/v1/types.go)
@@ -56,15 +63,55 @@ class PatchError(Exception):
 # --- strategic merge patch ------------------------------------------------------------------------
 
 
-def strategic_merge(original: dict[str, Any], patch: Any) -> dict[str, Any]:
-    """Apply a strategic merge patch to a Pod-shaped object."""
+def schema_for(kind: Any) -> dict[str, Any] | None:
+    """The object schema of a registered kind (None when the definitions are unavailable)."""
+    try:
+        name = schemas.definition_for(kind.group, kind.version, kind.kind)
+    except schemas.SchemaUnavailable:
+        return None
+    return schemas.definitions().get(name) if name else None
+
+
+def strategic_merge(
+    original: dict[str, Any], patch: Any, schema: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Apply a strategic merge patch; ``schema`` is the object's OpenAPI schema (Pod keys by name without)."""
     if not isinstance(patch, dict):
         raise PatchError(st.bad_request("invalid JSON document"))
-    merged = _merge_map(original, patch)
+    merged = _merge_map(original, patch, schema)
     return merged if merged is not None else {}
 
 
-def _merge_map(original: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any] | None:
+class _Meta:
+    """Merge key and strategy of one field: from the schema, or the Pod's table by field name."""
+
+    def __init__(self, key: str, parent: dict[str, Any] | None) -> None:
+        meta = schemas.field_meta(parent, key) if parent is not None else None
+        self.schema: dict[str, Any] | None = None
+        if meta is not None:
+            self.merge_key = meta.merge_key
+            self.merge = "merge" in meta.strategies
+            self.retain = "retainKeys" in meta.strategies
+            self.schema = meta.schema
+        elif parent is not None and parent.get("properties") is not None:
+            self.merge_key, self.merge, self.retain = None, False, False
+        else:
+            self.merge_key = MERGE_KEYS.get(key)
+            self.merge = key in MERGE_KEYS or key in MERGED_PRIMITIVE_LISTS
+            self.retain = False
+
+    def child(self) -> dict[str, Any] | None:
+        return schemas.object_schema(self.schema) if self.schema is not None else None
+
+    def item(self) -> dict[str, Any] | None:
+        if self.schema is None:
+            return None
+        return schemas.object_schema(schemas.item_schema(self.schema))
+
+
+def _merge_map(
+    original: dict[str, Any], patch: dict[str, Any], schema: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
     """``None`` when the patch deletes the whole map (``$patch: delete``)."""
     directive = patch.get("$patch", "merge")
     if directive == "delete":
@@ -85,7 +132,7 @@ def _merge_map(original: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any
         if value is None:
             result.pop(key, None)
             continue
-        merged = _merge_value(key, result.get(key), value)
+        merged = _merge_value(_Meta(key, schema), result.get(key), value)
         if merged is None:
             result.pop(key, None)
         else:
@@ -93,27 +140,29 @@ def _merge_map(original: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any
     for key, order in patch.items():
         if key.startswith(_ORDER) and isinstance(result.get(key[len(_ORDER) :]), list):
             name = key[len(_ORDER) :]
-            result[name] = _ordered(result[name], order, MERGE_KEYS.get(name))
+            result[name] = _ordered(result[name], order, _Meta(name, schema).merge_key)
     retain = patch.get("$retainKeys")
     if isinstance(retain, list):
         result = {k: v for k, v in result.items() if k in retain}
     return result
 
 
-def _merge_value(key: str, original: Any, patch: Any) -> Any:
+def _merge_value(meta: _Meta, original: Any, patch: Any) -> Any:
     if isinstance(patch, dict):
-        return _merge_map(original if isinstance(original, dict) else {}, patch)
+        return _merge_map(original if isinstance(original, dict) else {}, patch, meta.child())
     if isinstance(patch, list):
         current = original if isinstance(original, list) else []
-        if key in MERGE_KEYS and all(isinstance(item, dict) for item in patch):
-            return _merge_list(current, patch, MERGE_KEYS[key])
-        if key in MERGED_PRIMITIVE_LISTS:
-            return current + [v for v in patch if v not in current]
+        if meta.merge and meta.merge_key and all(isinstance(item, dict) for item in patch):
+            return _merge_list(current, patch, meta.merge_key, meta.item())
+        if meta.merge and not meta.merge_key:
+            return current + [v for v in _clean(patch) if v not in current]
         return _clean(patch)
     return patch
 
 
-def _merge_list(original: list[Any], patch: list[dict[str, Any]], key: str) -> list[Any]:
+def _merge_list(
+    original: list[Any], patch: list[dict[str, Any]], key: str, schema: dict[str, Any] | None = None
+) -> list[Any]:
     if any(item.get("$patch") == "replace" for item in patch):
         return [_clean(item) for item in patch if item.get("$patch") != "replace"]
     result = copy.deepcopy(original)
@@ -128,11 +177,11 @@ def _merge_list(original: list[Any], patch: list[dict[str, Any]], key: str) -> l
         if item.get("$patch") == "delete":
             result = [old for old in result if not (isinstance(old, dict) and old.get(key) == item[key])]
         elif index is None:
-            added = _merge_map({}, item)
+            added = _merge_map({}, item, schema)
             if added is not None:
                 result.append(added)
         else:
-            merged = _merge_map(result[index], item)
+            merged = _merge_map(result[index], item, schema)
             if merged is None:
                 del result[index]
             else:
@@ -184,12 +233,8 @@ def merge_patch(original: Any, patch: Any) -> Any:
 # --- JSON patch (RFC 6902) ------------------------------------------------------------------------
 
 
-class _OpFailed(Exception):
-    pass
-
-
 def json_patch(document: Any, operations: Any) -> Any:
-    """Apply the operations in order to a copy of ``document``; all or nothing."""
+    """Apply the operations in order to a copy of ``document``; all or nothing (the ``jsonpatch`` package)."""
     if not isinstance(operations, list) or not all(isinstance(op, dict) for op in operations):
         kind = "object" if isinstance(operations, dict) else type(operations).__name__
         raise PatchError(
@@ -202,94 +247,8 @@ def json_patch(document: Any, operations: Any) -> Any:
                 f"got {len(operations)}"
             )
         )
-    doc = copy.deepcopy(document)
     try:
-        for op in operations:
-            doc = _apply(doc, op)
-    except _OpFailed:
+        return jsonpatch.JsonPatch(operations).apply(document, in_place=False)
+    except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException, KeyError, IndexError, TypeError,
+            ValueError, AttributeError):  # fmt: skip
         raise PatchError(st.unprocessable()) from None  # the apiserver hides why (NewGenericServerResponse)
-    return doc
-
-
-def _pointer(path: Any) -> list[str]:
-    if not isinstance(path, str) or (path and not path.startswith("/")):
-        raise _OpFailed
-    return [p.replace("~1", "/").replace("~0", "~") for p in path.split("/")[1:]] if path else []
-
-
-def _parent(doc: Any, parts: list[str]) -> tuple[Any, str]:
-    if not parts:
-        raise _OpFailed
-    node = doc
-    for part in parts[:-1]:
-        node = _child(node, part)
-    return node, parts[-1]
-
-
-def _child(node: Any, part: str) -> Any:
-    if isinstance(node, dict) and part in node:
-        return node[part]
-    if isinstance(node, list) and part.isdigit() and int(part) < len(node):
-        return node[int(part)]
-    raise _OpFailed
-
-
-def _get(doc: Any, path: Any) -> Any:
-    node = doc
-    for part in _pointer(path):
-        node = _child(node, part)
-    return node
-
-
-def _add(doc: Any, path: Any, value: Any) -> Any:
-    parts = _pointer(path)
-    if not parts:
-        return value
-    parent, last = _parent(doc, parts)
-    if isinstance(parent, dict):
-        parent[last] = value
-    elif isinstance(parent, list):
-        if last == "-":
-            parent.append(value)
-        elif last.isdigit() and int(last) <= len(parent):
-            parent.insert(int(last), value)
-        else:
-            raise _OpFailed
-    else:
-        raise _OpFailed
-    return doc
-
-
-def _remove(doc: Any, path: Any) -> Any:
-    parent, last = _parent(doc, _pointer(path))
-    _child(parent, last)  # must exist
-    if isinstance(parent, dict):
-        del parent[last]
-    else:
-        del parent[int(last)]
-    return doc
-
-
-def _apply(doc: Any, op: dict[str, Any]) -> Any:
-    kind, path = op.get("op"), op.get("path")
-    if kind in ("add", "replace", "test") and "value" not in op:
-        raise _OpFailed
-    if kind == "add":
-        return _add(doc, path, copy.deepcopy(op["value"]))
-    if kind == "remove":
-        return _remove(doc, path)
-    if kind == "replace":
-        _get(doc, path)
-        if not _pointer(path):
-            return copy.deepcopy(op["value"])
-        return _add(_remove(doc, path), path, copy.deepcopy(op["value"]))
-    if kind == "move":
-        value = _get(doc, op.get("from"))
-        return _add(_remove(doc, op.get("from")), path, value)
-    if kind == "copy":
-        return _add(doc, path, copy.deepcopy(_get(doc, op.get("from"))))
-    if kind == "test":
-        if _get(doc, path) != op["value"]:
-            raise _OpFailed
-        return doc
-    raise _OpFailed

@@ -89,3 +89,184 @@ def decode_ssar(body: bytes) -> dict[str, Any]:
             n: _str(nonres, i) for i, n in ((1, "path"), (2, "verb")) if _str(nonres, i)
         }
     return {"spec": spec}
+
+
+# --- any built-in kind, from Kubernetes' own field table ------------------------------------------
+
+_TABLE_FILE = "data/protobuf-fields.json"
+_META = "k8s.io.apimachinery.pkg.apis.meta.v1."
+_GROUP_PACKAGES = {
+    "": "core", "apps": "apps", "batch": "batch", "rbac.authorization.k8s.io": "rbac",
+    "discovery.k8s.io": "discovery", "coordination.k8s.io": "coordination",
+    "authentication.k8s.io": "authentication", "authorization.k8s.io": "authorization",
+    "autoscaling": "autoscaling", "policy": "policy", "events.k8s.io": "events", "meta.k8s.io": "",
+}  # fmt: skip
+
+
+def _table() -> dict[str, list[list[Any]]]:
+    global _CACHE
+    if _CACHE is None:
+        import json
+        from importlib import resources
+
+        _CACHE = json.loads(resources.files(__package__).joinpath(_TABLE_FILE).read_text())
+    return _CACHE
+
+
+_CACHE: dict[str, list[list[Any]]] | None = None
+
+
+def message_for(api_version: str, kind: str) -> str | None:
+    """The protobuf message of a kind (``apps/v1``, ``Deployment`` → ``k8s.io.api.apps.v1.Deployment``)."""
+    group, _, version = api_version.rpartition("/")
+    if kind in ("DeleteOptions", "Status", "WatchEvent", "Table", "PartialObjectMetadata"):
+        name = _META + kind
+        return name if name in _table() else None
+    package = _GROUP_PACKAGES.get(group)
+    if package is None:
+        return None
+    name = f"k8s.io.api.{package}.{version}.{kind}"
+    return name if name in _table() else None
+
+
+def _signed(value: int, bits: int) -> int:
+    value &= (1 << 64) - 1
+    if value >= 1 << 63:
+        value -= 1 << 64
+    return value if bits == 64 else int(value)
+
+
+def _time(msg: dict[int, list[bytes | int]]) -> str:
+    import datetime
+
+    seconds = msg.get(1, [0])[-1]
+    assert isinstance(seconds, int)
+    stamp = datetime.datetime.fromtimestamp(_signed(seconds, 64), datetime.timezone.utc)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _scalar(type_name: str, value: bytes | int) -> Any:
+    if type_name == "string":
+        return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    if type_name == "bytes":
+        import base64
+
+        return base64.b64encode(value if isinstance(value, bytes) else b"").decode()
+    if type_name == "bool":
+        return bool(value)
+    if type_name in ("int32", "int64"):
+        return _signed(int(value), 64) if isinstance(value, int) else 0
+    if type_name in ("double", "fixed64"):
+        import struct
+
+        return struct.unpack("<d", int(value).to_bytes(8, "little"))[0] if isinstance(value, int) else 0.0
+    if type_name == "float":
+        import struct
+
+        return struct.unpack("<f", int(value).to_bytes(4, "little"))[0] if isinstance(value, int) else 0.0
+    return value
+
+
+def _special(type_name: str, raw: bytes) -> tuple[bool, Any]:
+    """Messages whose JSON form is not an object: times, quantities, int-or-string, raw JSON."""
+    short = type_name.rsplit(".", 1)[-1]
+    if type_name in (_META + "Time", _META + "MicroTime"):
+        return True, _time(fields(raw))
+    if type_name == _META + "Duration":
+        value = fields(raw).get(1, [0])[-1]
+        return True, f"{_signed(int(value), 64) / 1e9:g}s"
+    if short == "Quantity":
+        return True, _str(fields(raw), 1)
+    if short == "IntOrString":
+        msg = fields(raw)
+        kind = msg.get(1, [0])[-1]
+        if kind == 1:
+            return True, _str(msg, 3)
+        value = msg.get(2, [0])[-1]
+        return True, _signed(int(value), 64)
+    if short in ("RawExtension", "FieldsV1"):
+        import json
+
+        data = fields(raw).get(1, [b""])[-1]
+        try:
+            return True, json.loads(data) if isinstance(data, bytes) and data else None
+        except ValueError:
+            return True, None
+    if short in ("Verbs", "ExtraValue"):
+        return True, [v.decode("utf-8", "replace") for v in fields(raw).get(1, []) if isinstance(v, bytes)]
+    return False, None
+
+
+def decode_message(raw: bytes, type_name: str) -> Any:
+    """One protobuf message as the JSON the same object has (proto field names are the JSON names)."""
+    special, value = _special(type_name, raw)
+    if special:
+        return value
+    spec = _table().get(type_name)
+    if spec is None:
+        return {}
+    msg = fields(raw)
+    out: dict[str, Any] = {}
+    for number, name, ftype, label in spec:
+        values = msg.get(number)
+        if not values:
+            continue
+        if label == "map":
+            mapping: dict[str, Any] = {}
+            for entry in values:
+                if not isinstance(entry, bytes):
+                    continue
+                kv = fields(entry)
+                key = _str(kv, 1)
+                item = kv.get(2, [b"" if ftype in ("string", "bytes") or "." in ftype else 0])[-1]
+                mapping[key] = (
+                    decode_message(item, ftype)
+                    if "." in ftype and isinstance(item, bytes)
+                    else _scalar(ftype, item)
+                )
+            out[name] = mapping
+        elif "." in ftype:
+            decoded = [decode_message(v, ftype) for v in values if isinstance(v, bytes)]
+            out[name] = decoded if label == "repeated" else decoded[-1]
+        elif label == "repeated":
+            items: list[Any] = []
+            for v in values:
+                if isinstance(v, bytes) and ftype not in ("string", "bytes"):
+                    pos = 0
+                    while pos < len(v):  # a packed list of varints
+                        n, pos = _varint(v, pos)
+                        items.append(_scalar(ftype, n))
+                else:
+                    items.append(_scalar(ftype, v))
+            out[name] = items
+        else:
+            value = _scalar(ftype, values[-1])
+            # Go writes non-pointer fields even when zero, where its JSON encoder (omitempty) leaves them out;
+            # pointer fields are written only when set. Zero values are therefore dropped, except for the
+            # pointer fields whose zero a client sets on purpose.
+            if value in ("", 0, False) and name not in _ZERO_MEANS_SET:
+                continue
+            out[name] = value
+    return out
+
+
+_ZERO_MEANS_SET = {"replicas", "parallelism", "completions", "backoffLimit", "terminationGracePeriodSeconds",
+                   "automountServiceAccountToken", "enableServiceLinks", "immutable", "optional",
+                   "expirationSeconds", "gracePeriodSeconds", "orphanDependents"}  # fmt: skip
+
+
+def decode_object(body: bytes) -> dict[str, Any]:
+    """A ``k8s\\0``-framed protobuf object as its JSON (``apiVersion``, ``kind`` and all its fields)."""
+    if not body.startswith(MAGIC):
+        raise ProtobufError("missing k8s protobuf magic")
+    envelope = fields(body[len(MAGIC) :])
+    type_meta = _sub(envelope, 1) or {}
+    api_version, kind = _str(type_meta, 1), _str(type_meta, 2)
+    raw = envelope.get(2, [b""])[-1]
+    if not isinstance(raw, bytes):
+        raise ProtobufError("empty object")
+    name = message_for(api_version, kind)
+    if name is None:
+        raise ProtobufError(f"no protobuf message for {api_version} {kind}")
+    obj = decode_message(raw, name)
+    return {"apiVersion": api_version, "kind": kind, **obj}

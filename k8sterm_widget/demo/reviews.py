@@ -14,7 +14,7 @@ from aiohttp import web
 
 from . import auth, protobuf
 from . import status as st
-from .context import USER, BodyError, read_json, respond_json, respond_status
+from .context import CTX, USER, BodyError, read_json, respond_json, respond_status
 from .objects import Obj, rfc3339
 
 _UNKNOWN_FORMAT = (
@@ -36,17 +36,11 @@ async def _body(request: web.Request) -> Obj:
     return body
 
 
-async def create_ssar(request: web.Request) -> web.Response:
-    try:
-        spec = (await _body(request)).get("spec")
-    except BodyError:
-        spec = None
-    if not isinstance(spec, dict):
-        return respond_status(st.bad_request(_UNKNOWN_FORMAT))
-    user: auth.User = request[USER]
+def _attributes(spec: Obj) -> auth.RequestInfo | None:
+    """The request a review asks about: ``resourceAttributes`` or ``nonResourceAttributes``."""
     res, nonres = spec.get("resourceAttributes"), spec.get("nonResourceAttributes")
     if isinstance(res, dict):
-        info = auth.RequestInfo(
+        return auth.RequestInfo(
             verb=str(res.get("verb", "")),
             path="",
             is_resource=True,
@@ -56,9 +50,21 @@ async def create_ssar(request: web.Request) -> web.Response:
             subresource=str(res.get("subresource", "")),
             name=str(res.get("name", "")),
         )
-    elif isinstance(nonres, dict):
-        info = auth.RequestInfo(verb=str(nonres.get("verb", "")), path=str(nonres.get("path", "")))
-    else:
+    if isinstance(nonres, dict):
+        return auth.RequestInfo(verb=str(nonres.get("verb", "")), path=str(nonres.get("path", "")))
+    return None
+
+
+async def create_ssar(request: web.Request) -> web.Response:
+    try:
+        spec = (await _body(request)).get("spec")
+    except BodyError:
+        spec = None
+    if not isinstance(spec, dict):
+        return respond_status(st.bad_request(_UNKNOWN_FORMAT))
+    user: auth.User = request[USER]
+    info = _attributes(spec)
+    if info is None:
         return respond_status(
             st.invalid(
                 "SelfSubjectAccessReview",
@@ -76,11 +82,11 @@ async def create_ssar(request: web.Request) -> web.Response:
         )
     allowed = auth.allowed(user, info)
     result: Obj = {"allowed": allowed}
-    if allowed:
-        result["reason"] = (
-            f'RBAC: allowed by ClusterRoleBinding "demo-{user.name}" of ClusterRole "demo-{user.name}" '
-            f'to User "{user.name}"'
-        )
+    authorizer = request.app[CTX].authenticator.authorizer
+    if allowed and authorizer is not None:
+        reason = authorizer.reason(user.name, user.groups)
+        if reason:
+            result["reason"] = reason
     return respond_json(
         {
             "kind": "SelfSubjectAccessReview",
@@ -114,3 +120,117 @@ async def create_ssr(request: web.Request) -> web.Response:
         },
         201,
     )
+
+
+async def create_ssrr(request: web.Request) -> web.Response:
+    """``kubectl auth can-i --list``: the caller's rules in a namespace (SelfSubjectRulesReview)."""
+    try:
+        body = await _body(request)
+    except BodyError:
+        return respond_status(st.bad_request(_UNKNOWN_FORMAT))
+    spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
+    namespace = str(spec.get("namespace", ""))
+    user: auth.User = request[USER]
+    resource_rules, non_resource = [], []
+    for rule in user.rules:
+        if rule.namespaces and namespace not in rule.namespaces:
+            continue
+        if rule.resources:
+            entry: Obj = {
+                "verbs": list(rule.verbs),
+                "apiGroups": list(rule.api_groups or ["*"]),
+                "resources": list(rule.resources),
+            }
+            if rule.resource_names:
+                entry["resourceNames"] = list(rule.resource_names)
+            resource_rules.append(entry)
+        if rule.non_resource_urls:
+            non_resource.append({"verbs": list(rule.verbs), "nonResourceURLs": list(rule.non_resource_urls)})
+    return respond_json(
+        {
+            "kind": "SelfSubjectRulesReview",
+            "apiVersion": "authorization.k8s.io/v1",
+            "metadata": {"creationTimestamp": None},
+            "spec": spec,
+            "status": {
+                "resourceRules": resource_rules,
+                "nonResourceRules": non_resource,
+                "incomplete": False,
+            },
+        },
+        201,
+    )
+
+
+async def create_sar(request: web.Request) -> web.Response:
+    """SubjectAccessReview (and the namespaced LocalSubjectAccessReview): may *that* user do it?"""
+    try:
+        body = await _body(request)
+    except BodyError:
+        return respond_status(st.bad_request(_UNKNOWN_FORMAT))
+    spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
+    ctx = request.app[CTX]
+    subject = ctx.authenticator.impersonate(str(spec.get("user", "")), tuple(spec.get("groups") or ()))
+    info = _attributes(spec) or auth.RequestInfo(verb="", path="")
+    allowed = auth.allowed(subject, info)
+    kind = (
+        "LocalSubjectAccessReview" if "localsubjectaccessreviews" in request.path else "SubjectAccessReview"
+    )
+    result: Obj = {"allowed": allowed}
+    if allowed and ctx.authenticator.authorizer is not None:
+        reason = ctx.authenticator.authorizer.reason(subject.name, subject.groups)
+        if reason:
+            result["reason"] = reason
+    return respond_json(
+        {
+            "kind": kind,
+            "apiVersion": "authorization.k8s.io/v1",
+            "metadata": {"creationTimestamp": None},
+            "spec": spec,
+            "status": result,
+        },
+        201,
+    )
+
+
+async def create_token_review(request: web.Request) -> web.Response:
+    try:
+        body = await _body(request)
+    except BodyError:
+        return respond_status(st.bad_request(_UNKNOWN_FORMAT))
+    spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
+    user = request.app[CTX].authenticator.authenticate(f"Bearer {spec.get('token', '')}")
+    status: Obj = {"user": {}}
+    if user is not None and user.name != auth.ANONYMOUS:
+        status = {
+            "authenticated": True,
+            "user": {"username": user.name, "groups": list(user.groups)},
+            "audiences": ["https://kubernetes.default.svc.cluster.local"],
+        }
+    return respond_json(
+        {
+            "kind": "TokenReview",
+            "apiVersion": "authentication.k8s.io/v1",
+            "metadata": {"creationTimestamp": None},
+            "spec": spec,
+            "status": status,
+        },
+        201,
+    )
+
+
+def register(ctx: object) -> None:
+    creators = ctx.creators  # type: ignore[attr-defined]
+
+    def wrap(handler):  # type: ignore[no-untyped-def]
+        async def create(request: web.Request, kind: object, namespace: str) -> web.Response:
+            return await handler(request)
+
+        return create
+
+    creators["authorization.k8s.io/selfsubjectaccessreviews"] = wrap(create_ssar)
+    creators["authorization.k8s.io/selfsubjectrulesreviews"] = wrap(create_ssrr)
+    creators["authorization.k8s.io/subjectaccessreviews"] = wrap(create_sar)
+    creators["authorization.k8s.io/localsubjectaccessreviews"] = wrap(create_sar)
+    creators["authentication.k8s.io/selfsubjectreviews"] = wrap(create_ssr)
+    creators["authentication.k8s.io/tokenreviews"] = wrap(create_token_review)

@@ -1,8 +1,13 @@
 """The declarative description of what the demo cluster contains (``scenario.yaml``).
 
 Tutorials and tests name pods, containers and users from this file, so it is data, not code: a user can
-point the cluster at their own YAML.  Loading validates eagerly and names the offending entry, because a
-typo in a scenario should fail at start with a readable message rather than as a strange API answer later.
+point the cluster at their own YAML.  Its ``manifests:`` are ordinary Kubernetes manifests, applied through
+the API at start exactly as ``kubectl apply`` would create them; the older short form (``namespaces:`` with
+``pods:``) is turned into the same manifests.  A Pod manifest may carry a ``status.containerStatuses``
+entry with a ``waiting`` or ``terminated`` state: that container is then *frozen* in that state (no
+process runs), which is how the scenario shows a CrashLoopBackOff or a Completed pod at once.  Loading
+validates eagerly and names the offending entry, because a typo in a scenario should fail at start with a
+readable message rather than as a strange API answer later.
 """
 
 from __future__ import annotations
@@ -71,6 +76,8 @@ class Rule:
     resources: list[str] = field(default_factory=list)
     non_resource_urls: list[str] = field(default_factory=list)
     namespaces: list[str] = field(default_factory=list)  # empty: cluster-wide binding
+    api_groups: list[str] | None = None  # None: any group (the scenario's short form)
+    resource_names: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -88,9 +95,93 @@ class Scenario:
     namespaces: list[str]
     pods: list[PodSpec]
     source: str = "<builtin>"
+    manifests: list[dict[str, Any]] = field(default_factory=list)
 
     def user(self, name: str) -> UserSpec | None:
         return next((u for u in self.users if u.name == name), None)
+
+    def all_manifests(self) -> tuple[list[dict[str, Any]], dict[tuple[str, str], dict[str, FrozenStatus]]]:
+        """Every object to create at start, in order, and the frozen container states by pod."""
+        out: list[dict[str, Any]] = []
+        frozen: dict[tuple[str, str], dict[str, FrozenStatus]] = {}
+        for ns in self.namespaces:
+            out.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        for pod in self.pods:
+            out.append(_pod_manifest(pod, self.node))
+            states = {c.name: c.status for c in pod.init_containers + pod.containers if c.status is not None}
+            if states:
+                frozen[(pod.namespace, pod.name)] = states
+        for manifest in self.manifests:
+            manifest = dict(manifest)
+            if manifest.get("kind") == "Pod" and isinstance(manifest.get("status"), dict):
+                meta = manifest.get("metadata") or {}
+                key = (str(meta.get("namespace") or self.namespace), str(meta.get("name", "")))
+                states = {}
+                for entry in manifest["status"].get("containerStatuses") or []:
+                    states[entry["name"]] = _frozen_state(entry, key[1])
+                frozen[key] = {k: v for k, v in states.items() if v is not None}
+                manifest.pop("status")
+            out.append(manifest)
+        return out, frozen
+
+
+def _frozen_state(entry: dict[str, Any], pod: str) -> FrozenStatus | None:
+    state = entry.get("state") or {}
+    last = (entry.get("lastState") or {}).get("terminated") or {}
+    if "terminated" in state:
+        t = state["terminated"] or {}
+        return FrozenStatus(
+            "terminated", reason=str(t.get("reason", "")), exit_code=int(t.get("exitCode", 0))
+        )
+    if "waiting" in state:
+        w = state["waiting"] or {}
+        return FrozenStatus(
+            "waiting",
+            reason=str(w.get("reason", "")),
+            message=str(w.get("message", "")),
+            restart_count=int(entry.get("restartCount", 0)),
+            last_exit_code=int(last["exitCode"]) if "exitCode" in last else None,
+        )
+    return None
+
+
+def _container_manifest(c: ContainerSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": c.name, "image": c.image}
+    if c.command is not None:
+        out["command"] = list(c.command)
+    if c.args is not None:
+        out["args"] = list(c.args)
+    if c.working_dir:
+        out["workingDir"] = c.working_dir
+    if c.env:
+        out["env"] = [{"name": k, "value": v} for k, v in c.env.items()]
+    if c.cpu:
+        out["resources"] = {"requests": {"cpu": c.cpu}}
+    if c.restart_policy:
+        out["restartPolicy"] = c.restart_policy
+    if c.stdin:
+        out["stdin"] = True
+    if c.tty:
+        out["tty"] = True
+    return out
+
+
+def _pod_manifest(pod: PodSpec, node: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": pod.name, "namespace": pod.namespace}
+    if pod.labels:
+        meta["labels"] = dict(pod.labels)
+    if pod.annotations:
+        meta["annotations"] = dict(pod.annotations)
+    spec: dict[str, Any] = {}
+    if pod.init_containers:
+        spec["initContainers"] = [_container_manifest(c) for c in pod.init_containers]
+    spec["containers"] = [_container_manifest(c) for c in pod.containers]
+    spec["restartPolicy"] = pod.restart_policy
+    if pod.service_account != "default":
+        spec["serviceAccountName"] = pod.service_account
+    if not pod.scheduled and not any(c.cpu for c in pod.containers):
+        spec["nodeSelector"] = {"k8sterm.dev/unschedulable": "true"}  # no node has it: the scheduler says so
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
 
 
 def _str_list(value: Any, where: str) -> list[str]:
@@ -229,6 +320,12 @@ def parse(data: Any, source: str = "<scenario>") -> Scenario:
                 raise ScenarioError(f"namespaces[{i}].pods[{j}]: duplicate pod {pod.name}")
             seen.add(pod.name)
             pods.append(pod)
+    manifests = data.get("manifests") or []
+    if not isinstance(manifests, list) or not all(isinstance(m, dict) for m in manifests):
+        raise ScenarioError(f"{source}: manifests: expected a list of Kubernetes manifests")
+    for i, m in enumerate(manifests):
+        if not m.get("apiVersion") or not m.get("kind") or not (m.get("metadata") or {}).get("name"):
+            raise ScenarioError(f"manifests[{i}]: a manifest needs apiVersion, kind and metadata.name")
     namespace = str(data.get("namespace") or (namespaces[0] if namespaces else "default"))
     current = str(data.get("currentUser") or users[0].name)
     if current not in {u.name for u in users}:
@@ -241,6 +338,7 @@ def parse(data: Any, source: str = "<scenario>") -> Scenario:
         namespaces=namespaces,
         pods=pods,
         source=source,
+        manifests=[dict(m) for m in manifests],
     )
 
 

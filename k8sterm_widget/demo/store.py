@@ -1,32 +1,37 @@
-"""The demo cluster's object store: namespaces and pods with resourceVersions and watch events.
+"""The demo cluster's object store: every kind's objects with resourceVersions and watch events.
 
-It plays etcd plus the apiserver's watch cache.  Every change bumps a cluster-wide resourceVersion and is
-published to watchers, so ``kubectl get pods -w``, informers and a shell UI waiting for a container to start
-see the same ADDED/MODIFIED sequence they would see on a cluster.  Stored objects are never mutated in place
-(changes replace them), so a handler can serialise an object it got without copying it.
-All methods run on the server's event loop thread.
+It plays etcd plus the apiserver's watch cache.  Objects are kept per resource (``"pods"``,
+``"apps/deployments"``) under ``(namespace, name)``; every change bumps one cluster-wide resourceVersion and
+is published to watchers (HTTP watches) and to listeners (the in-process controllers, which react on the
+same loop turn, like informers).  Stored objects are never mutated in place (changes replace them), so a
+handler can serialise an object it got without copying it.  All methods run on the server's event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import collections
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from .objects import Obj
-
-HISTORY = 2000  # events kept for watches that resume from a resourceVersion
-WATCH_QUEUE_LIMIT = 10000  # a watcher this far behind is dropped, as the apiserver drops slow watchers
+Obj = dict
+HISTORY = 10000  # events kept for watches that resume from a resourceVersion
+WATCH_QUEUE_LIMIT = 100000  # a watcher this far behind is dropped, as the apiserver drops slow watchers
 
 
 @dataclass(frozen=True)
 class Event:
     type: str  # ADDED | MODIFIED | DELETED
-    kind: str  # Namespace | Pod
+    resource: str  # registry key: "pods", "apps/deployments"
     obj: Obj
     rv: int
+    old: Obj | None = None  # the previous object of a MODIFIED or DELETED event
+
+    @property
+    def kind(self) -> str:
+        return str(self.obj.get("kind", ""))
 
 
 class TooOld(Exception):
@@ -39,16 +44,16 @@ class TooOld(Exception):
 class Watcher:
     """An asynchronous stream of events for one watch request; closed when the store stops or it lags."""
 
-    def __init__(self, kind: str, namespace: str | None) -> None:
-        self.kind = kind
+    def __init__(self, resource: str, namespace: str | None) -> None:
+        self.resource = resource
         self.namespace = namespace
         self.queue: asyncio.Queue[Event | None] = asyncio.Queue()
         self.closed = False
 
     def wants(self, event: Event) -> bool:
-        if event.kind != self.kind:
+        if event.resource != self.resource:
             return False
-        return self.namespace is None or event.obj["metadata"].get("namespace") == self.namespace
+        return self.namespace is None or event.obj["metadata"].get("namespace", "") == self.namespace
 
     def push(self, event: Event | None) -> None:
         if self.closed:
@@ -63,14 +68,54 @@ class Watcher:
         """The next event; ``None`` when the watch ended; raises ``TimeoutError`` after ``timeout`` s."""
         return await asyncio.wait_for(self.queue.get(), timeout)
 
+    def drain(self) -> list[Event | None]:
+        """Every event already queued, without waiting."""
+        out: list[Event | None] = []
+        while not self.queue.empty():
+            out.append(self.queue.get_nowait())
+        return out
+
+
+class _Table:
+    """One resource's objects, with the keys kept sorted (etcd's key order) for lists and paging."""
+
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], Obj] = {}
+        self.keys: list[tuple[str, str]] = []
+
+    def put(self, key: tuple[str, str], obj: Obj) -> None:
+        if key not in self.objects:
+            bisect.insort(self.keys, key)
+        self.objects[key] = obj
+
+    def remove(self, key: tuple[str, str]) -> None:
+        if self.objects.pop(key, None) is not None:
+            i = bisect.bisect_left(self.keys, key)
+            if i < len(self.keys) and self.keys[i] == key:
+                del self.keys[i]
+
+    def items(self, namespace: str | None) -> list[Obj]:
+        if namespace is None:
+            return [self.objects[k] for k in self.keys]
+        lo = bisect.bisect_left(self.keys, (namespace, ""))
+        out = []
+        for k in self.keys[lo:]:
+            if k[0] != namespace:
+                break
+            out.append(self.objects[k])
+        return out
+
+
+Listener = Callable[[Event], None]
+
 
 class Store:
     def __init__(self) -> None:
         self._rv = 1
-        self._namespaces: dict[str, Obj] = {}
-        self._pods: dict[tuple[str, str], Obj] = {}
+        self._tables: dict[str, _Table] = collections.defaultdict(_Table)
         self._history: collections.deque[Event] = collections.deque(maxlen=HISTORY)
         self._watchers: set[Watcher] = set()
+        self._listeners: list[Listener] = []
 
     # --- reads ---------------------------------------------------------------------------------
 
@@ -78,25 +123,36 @@ class Store:
     def resource_version(self) -> int:
         return self._rv
 
-    def namespace(self, name: str) -> Obj | None:
-        return self._namespaces.get(name)
+    def get(self, resource: str, namespace: str, name: str) -> Obj | None:
+        return self._tables[resource].objects.get((namespace, name))
 
-    def namespaces(self) -> list[Obj]:
-        return [self._namespaces[k] for k in sorted(self._namespaces)]
+    def list(self, resource: str, namespace: str | None = None) -> list[Obj]:
+        """Objects in etcd key order (namespace, then name), optionally of one namespace."""
+        return self._tables[resource].items(namespace)
 
+    def count(self, resource: str) -> int:
+        return len(self._tables[resource].objects)
+
+    def resources(self) -> Iterable[str]:
+        return [r for r, t in self._tables.items() if t.objects]
+
+    # the two kinds the exec, log and debug handlers ask for
     def pod(self, namespace: str, name: str) -> Obj | None:
-        return self._pods.get((namespace, name))
+        return self.get("pods", namespace, name)
 
     def pods(self, namespace: str | None = None) -> list[Obj]:
-        """Pods in etcd key order (namespace, then name), optionally of one namespace."""
-        keys = sorted(k for k in self._pods if namespace is None or k[0] == namespace)
-        return [self._pods[k] for k in keys]
+        return self.list("pods", namespace)
+
+    def namespace(self, name: str) -> Obj | None:
+        return self.get("namespaces", "", name)
+
+    def namespaces(self) -> list[Obj]:
+        return self.list("namespaces")
 
     # --- writes --------------------------------------------------------------------------------
 
-    def _stamp(self, obj: Obj) -> int:
+    def _next_rv(self) -> int:
         self._rv += 1
-        obj["metadata"]["resourceVersion"] = str(self._rv)
         return self._rv
 
     def _publish(self, event: Event) -> None:
@@ -106,38 +162,77 @@ class Store:
                 w.push(event)
             if w.closed:
                 self._watchers.discard(w)
+        for listener in list(self._listeners):
+            listener(event)
 
-    def add_namespace(self, obj: Obj) -> Obj:
-        rv = self._stamp(obj)
-        self._namespaces[obj["metadata"]["name"]] = obj
-        self._publish(Event("ADDED", "Namespace", obj, rv))
-        return obj
-
-    def add_pod(self, obj: Obj) -> Obj:
-        rv = self._stamp(obj)
+    @staticmethod
+    def _key(obj: Obj) -> tuple[str, str]:
         meta = obj["metadata"]
-        self._pods[(meta["namespace"], meta["name"])] = obj
-        self._publish(Event("ADDED", "Pod", obj, rv))
+        return meta.get("namespace", "") or "", meta["name"]
+
+    def create(self, resource: str, obj: Obj) -> Obj:
+        """Store a new object (the caller checked it does not exist) and publish ADDED."""
+        rv = self._next_rv()
+        obj["metadata"]["resourceVersion"] = str(rv)
+        self._tables[resource].put(self._key(obj), obj)
+        self._publish(Event("ADDED", resource, obj, rv))
         return obj
 
-    def update_pod(self, namespace: str, name: str, mutate: Callable[[Obj], None]) -> Obj | None:
-        """Apply ``mutate`` to a copy of the pod; store and publish it only if something changed."""
-        current = self._pods.get((namespace, name))
+    def replace(self, resource: str, obj: Obj) -> Obj:
+        """Store a new version of an existing object and publish MODIFIED (no change: nothing happens)."""
+        key = self._key(obj)
+        table = self._tables[resource]
+        current = table.objects.get(key)
+        if current is None:
+            raise KeyError(key)
+        obj["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+        if obj == current:
+            return current
+        rv = self._next_rv()
+        obj["metadata"]["resourceVersion"] = str(rv)
+        table.put(key, obj)
+        self._publish(Event("MODIFIED", resource, obj, rv, current))
+        return obj
+
+    def remove(self, resource: str, namespace: str, name: str) -> Obj | None:
+        """Delete the object for good and publish DELETED (with a fresh resourceVersion, like etcd)."""
+        table = self._tables[resource]
+        current = table.objects.get((namespace, name))
+        if current is None:
+            return None
+        table.remove((namespace, name))
+        rv = self._next_rv()
+        gone = copy.copy(current)
+        gone["metadata"] = {**current["metadata"], "resourceVersion": str(rv)}
+        self._publish(Event("DELETED", resource, gone, rv, current))
+        return gone
+
+    def mutate(self, resource: str, namespace: str, name: str, change: Callable[[Obj], None]) -> Obj | None:
+        """Apply ``change`` to a copy of the object; store and publish it only if something changed."""
+        current = self.get(resource, namespace, name)
         if current is None:
             return None
         updated = copy.deepcopy(current)
-        mutate(updated)
-        updated["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
-        if updated == current:
-            return current
-        rv = self._stamp(updated)
-        self._pods[(namespace, name)] = updated
-        self._publish(Event("MODIFIED", "Pod", updated, rv))
-        return updated
+        change(updated)
+        return self.replace(resource, updated)
+
+    # kept for the node agent and the debug handler
+    def add_pod(self, obj: Obj) -> Obj:
+        return self.create("pods", obj)
+
+    def add_namespace(self, obj: Obj) -> Obj:
+        return self.create("namespaces", obj)
+
+    def update_pod(self, namespace: str, name: str, mutate: Callable[[Obj], None]) -> Obj | None:
+        return self.mutate("pods", namespace, name, mutate)
 
     # --- watch ---------------------------------------------------------------------------------
 
-    def watch(self, kind: str, namespace: str | None, since: int | None) -> tuple[Watcher, list[Event]]:
+    def listen(self, listener: Listener) -> None:
+        """Call ``listener(event)`` synchronously after every change (controllers queue work from it)."""
+        self._listeners.append(listener)
+
+    def watch(self, resource: str, namespace: str | None, since: int | None) -> tuple[Watcher, list[Event]]:
         """Register a watcher; return it with the already-recorded events after ``since``.
 
         ``since=None`` means "from now" (the caller sends the current objects as ADDED itself).
@@ -148,7 +243,7 @@ class Store:
             if since < oldest - 1:
                 raise TooOld(since, oldest)
             backlog = [e for e in self._history if e.rv > since]
-        watcher = Watcher(kind, namespace)
+        watcher = Watcher(resource, namespace)
         backlog = [e for e in backlog if watcher.wants(e)]
         self._watchers.add(watcher)
         return watcher, backlog

@@ -286,8 +286,28 @@ def wants_table(accept: str) -> str | None:
     return None
 
 
+def columns_of(kind: Any) -> list[Obj]:
+    """A kind's column definitions (``Kind.columns``), or the default Name/Created At of kinds without."""
+    cols = getattr(kind, "columns", ()) or ()
+    if not cols:
+        return [
+            _col("Name", _NAME_DOC, fmt="name"),
+            _col("Created At", _AGE_DOC.split(".")[0] + ".", fmt="date"),
+        ]
+    return [_col(c.name, c.description, type_=c.type, fmt=c.format, priority=c.priority) for c in cols]
+
+
+def cells_of(kind: Any, obj: Obj, now: float) -> tuple[list[Any], list[Obj] | None]:
+    if getattr(kind, "kind", "") == "Pod":
+        return pod_cells(obj, now)
+    cells = getattr(kind, "cells", None)
+    if cells is None:
+        return [obj["metadata"]["name"], obj["metadata"].get("creationTimestamp")], None
+    return cells(obj, now), None
+
+
 def table(
-    kind: str,
+    kind: Any,
     objects: list[Obj],
     *,
     version: str,
@@ -296,13 +316,15 @@ def table(
     continue_token: str = "",
     headers: bool = True,
     now: float | None = None,
+    remaining: int | None = None,
 ) -> Obj:
-    """A ``Table`` of pods or namespaces; ``include_object`` is None, Metadata (default) or Object."""
+    """A ``Table`` of objects of ``kind`` (a :class:`~.registry.Kind`); ``include_object`` is None,
+    Metadata (default) or Object."""
     now = time.time() if now is None else now
-    cells_of = pod_cells if kind == "Pod" else namespace_cells
     rows = []
+    meta_kind = f"meta.k8s.io/{version}"
     for obj in objects:
-        cells, conditions = cells_of(obj, now)
+        cells, conditions = cells_of(kind, obj, now)
         row: Obj = {"cells": cells}
         if conditions:
             row["conditions"] = conditions
@@ -313,18 +335,19 @@ def table(
         else:
             row["object"] = {
                 "kind": "PartialObjectMetadata",
-                "apiVersion": f"meta.k8s.io/{version}",
+                "apiVersion": meta_kind,
                 "metadata": obj["metadata"],
             }
         rows.append(row)
     metadata: Obj = {"resourceVersion": resource_version}
     if continue_token:
         metadata["continue"] = continue_token
-    columns = (POD_COLUMNS if kind == "Pod" else NAMESPACE_COLUMNS) if headers else None
+        if remaining is not None:
+            metadata["remainingItemCount"] = remaining
     return {
         "kind": "Table",
-        "apiVersion": f"meta.k8s.io/{version}",
+        "apiVersion": meta_kind,
         "metadata": metadata,
-        "columnDefinitions": columns,
+        "columnDefinitions": columns_of(kind) if headers else None,
         "rows": rows,
     }

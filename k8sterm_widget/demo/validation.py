@@ -238,3 +238,155 @@ def _diff(old: Obj, new: Obj) -> str:
             lines.append(f"+ \t{key}: {json.dumps(b)},")
     lines.append("  }")
     return "\n".join(lines) + "\n"
+
+
+# --- names, labels and annotations (apimachinery's validation helpers) ------------------------------
+
+_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_DNS1123_SUBDOMAIN_MSG = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and "
+    "must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
+    r"'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
+_DNS1035_MSG = (
+    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic "
+    "character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for "
+    "validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+)
+_QUALIFIED_MSG = (
+    "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
+    "alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is "
+    "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+)
+_LABEL_VALUE_MSG = (
+    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and "
+    "must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex "
+    "used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
+)
+
+
+def dns1123_subdomain(name: str) -> str:
+    if len(name) > 253:
+        return "must be no more than 253 characters"
+    return "" if _DNS1123_SUBDOMAIN.match(name) else _DNS1123_SUBDOMAIN_MSG
+
+
+def dns1123_label(name: str) -> str:
+    if len(name) > 63:
+        return "must be no more than 63 characters"
+    return "" if _DNS1123_LABEL.match(name) else _DNS1123_LABEL_MSG
+
+
+def dns1035_label(name: str) -> str:
+    if len(name) > 63:
+        return "must be no more than 63 characters"
+    return "" if _DNS1035_LABEL.match(name) else _DNS1035_MSG
+
+
+def path_segment_name(name: str) -> str:
+    """Names of kinds without a DNS rule (RBAC roles): anything that is a path segment."""
+    if name in (".", ".."):
+        return f"may not be '{name}'"
+    for bad in ("/", "%"):
+        if bad in name:
+            return f"may not contain '{bad}'"
+    return ""
+
+
+def qualified_name(key: str) -> str:
+    prefix, _, name = key.rpartition("/")
+    if prefix and dns1123_subdomain(prefix):
+        return "prefix part " + _DNS1123_SUBDOMAIN_MSG
+    if not name:
+        return "name part must be non-empty"
+    if len(name) > 63:
+        return "name part must be no more than 63 characters"
+    return "" if _QUALIFIED_NAME.match(name) else _QUALIFIED_MSG
+
+
+def labels_and_annotations(meta: Obj, path: str = "metadata") -> list[st.FieldError]:
+    errors: list[st.FieldError] = []
+    labels = meta.get("labels") or {}
+    if isinstance(labels, dict):
+        for key, value in labels.items():
+            problem = qualified_name(str(key))
+            if problem:
+                errors.append(
+                    st.FieldError(f"{path}.labels", st.INVALID, f'Invalid value: "{key}": {problem}')
+                )
+            value = str(value)
+            if len(value) > 63:
+                errors.append(
+                    st.FieldError(
+                        f"{path}.labels",
+                        st.INVALID,
+                        f'Invalid value: "{value}": must be no more than 63 characters',
+                    )
+                )
+            elif not _LABEL_VALUE.match(value):
+                errors.append(
+                    st.FieldError(
+                        f"{path}.labels", st.INVALID, f'Invalid value: "{value}": {_LABEL_VALUE_MSG}'
+                    )
+                )
+    annotations = meta.get("annotations") or {}
+    if isinstance(annotations, dict):
+        for key in annotations:
+            problem = qualified_name(str(key))
+            if problem:
+                errors.append(
+                    st.FieldError(f"{path}.annotations", st.INVALID, f'Invalid value: "{key}": {problem}')
+                )
+        total = sum(len(str(k)) + len(str(v)) for k, v in annotations.items())
+        if total > 256 * 1024:
+            errors.append(
+                st.FieldError(
+                    f"{path}.annotations",
+                    "FieldValueTooLong",
+                    f"Too long: must have at most {256 * 1024} bytes",
+                )
+            )
+    return errors
+
+
+def supported(value: Any, path: str, allowed: tuple[str, ...]) -> list[st.FieldError]:
+    if value in allowed:
+        return []
+    options = ", ".join(f'"{a}"' for a in allowed)
+    return [
+        st.FieldError(
+            path, "FieldValueNotSupported", f'Unsupported value: "{value}": supported values: {options}'
+        )
+    ]
+
+
+def required(path: str, detail: str = "") -> st.FieldError:
+    return st.FieldError(path, st.REQUIRED, f"Required value: {detail}" if detail else "Required value")
+
+
+def invalid_value(path: str, value: Any, detail: str) -> st.FieldError:
+    shown = (
+        f'"{value}"'
+        if isinstance(value, str)
+        else ("true" if value is True else "false" if value is False else value)
+    )
+    return st.FieldError(path, st.INVALID, f"Invalid value: {shown}: {detail}")
+
+
+def immutable(path: str, value: Any) -> st.FieldError:
+    return invalid_value(path, value, "field is immutable")
+
+
+def go_map(value: dict[str, Any]) -> str:
+    """``%#v`` of a ``map[string]string`` (keys sorted, as fmt prints maps)."""
+    inner = ", ".join(f'"{k}":"{v}"' for k, v in sorted(value.items()))
+    return f"map[string]string{{{inner}}}"
+
+
+def non_negative(path: str, value: Any) -> list[st.FieldError]:
+    if isinstance(value, int) and value < 0:
+        return [invalid_value(path, value, "must be greater than or equal to 0")]
+    return []

@@ -91,7 +91,7 @@ def test_get_namespaces(kubectl):
     r = kubectl("get", "ns")
     assert r.returncode == 0, r.stderr
     names = [line.split()[0] for line in r.stdout.splitlines()[1:]]
-    assert names == ["default", "demo", "jobs", "kube-system"]
+    assert names == ["default", "demo", "jobs", "kube-node-lease", "kube-public", "kube-system"]
     assert all(line.split()[1] == "Active" for line in r.stdout.splitlines()[1:])
 
 

@@ -46,5 +46,6 @@ def test_authentication_group_is_discoverable(demo_cluster):
     assert group["preferredVersion"]["groupVersion"] == "authentication.k8s.io/v1"
     resources = api(demo_cluster, "GET", "/apis/authentication.k8s.io/v1").json()["resources"]
     assert [(r["name"], r["kind"], r["verbs"]) for r in resources] == [
-        ("selfsubjectreviews", "SelfSubjectReview", ["create"])
+        ("selfsubjectreviews", "SelfSubjectReview", ["create"]),
+        ("tokenreviews", "TokenReview", ["create"]),
     ]
