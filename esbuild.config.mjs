@@ -9,16 +9,17 @@ import prefixSelector from "postcss-prefix-selector";
 // with its own xterm.css. Unscoped, our copy of xterm's rules would restyle those terminals too; so every
 // selector of xterm.css is put under `.k8sterm`, like js/style.css. Inside our widget the prefix also
 // outranks JupyterLab's unscoped copy, so our xterm gets the rules of its own version.
-const scopeXtermCss = {
+/** @param {"css" | "text"} loader */
+const scopeXtermCss = (loader) => ({
   name: "scope-xterm-css",
   setup(build) {
     build.onLoad({ filter: /[\\/]@xterm[\\/]xterm[\\/]css[\\/]xterm\.css$/ }, async ({ path }) => {
       const css = await readFile(path, "utf8");
       const scoped = await postcss([prefixSelector({ prefix: ".k8sterm" })]).process(css, { from: path });
-      return { contents: scoped.css, loader: "css" };
+      return { contents: scoped.css, loader };
     });
   },
-};
+});
 
 const watch = process.argv.includes("--watch");
 const options = {
@@ -32,11 +33,21 @@ const options = {
   minify: !watch,
   sourcemap: watch ? "inline" : false,
   logLevel: "warning",
-  plugins: [scopeXtermCss],
+  plugins: [scopeXtermCss("css")],
+};
+// The cast player for static pages (the documentation site): one classic script, its CSS inside as text
+// (pages opened from disk cannot import modules). See js/page-player.js.
+const page = {
+  ...options,
+  entryPoints: ["js/page-player.js"],
+  format: "iife",
+  loader: { ".css": "text" },
+  plugins: [scopeXtermCss("text")],
+  logLevel: "error", // player.js's bare CSS imports are dropped here on purpose: page-player.js inlines them
 };
 if (watch) {
-  const ctx = await esbuild.context(options);
-  await ctx.watch();
+  await (await esbuild.context(options)).watch();
+  await (await esbuild.context(page)).watch();
 } else {
-  await esbuild.build(options);
+  await Promise.all([esbuild.build(options), esbuild.build(page)]);
 }

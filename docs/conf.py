@@ -10,8 +10,10 @@ The build is strict (``-W`` in the Makefile): a warning fails it.
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -128,18 +130,51 @@ def _stop_demo_cluster(app, exception) -> None:
         _cluster = None
 
 
-def _no_widget_state_in_pages(app, env) -> None:
-    """Drop the widget state myst-nb would embed in each notebook's page.
+PLAYER = "k8sterm_widget.recording.player.Player"
+PAGE_PLAYER = ROOT / "k8sterm_widget" / "static" / "page-player.js"
 
-    It is there for a widget manager that this site does not load, and holds the whole front end once per
-    terminal; the outputs' static faces are what the page shows.
+
+def _casts(state: dict) -> dict:
+    """``{uid: traits}`` of every cast player in a notebook's widget state (the cast as base64)."""
+    casts = {}
+    for model in state.get("state", {}).values():
+        traits = model.get("state", {})
+        if traits.get("_anywidget_id") != PLAYER or not traits.get("_uid"):
+            continue
+        cast = next((b["data"] for b in model.get("buffers", []) if b.get("path") == ["cast"]), "")
+        keep = ("title", "note", "speed", "autoplay", "idle_time_limit", "font_size")
+        casts[traits["_uid"]] = {"cast": cast, **{k: traits[k] for k in keep if k in traits}}
+    return casts
+
+
+def _players_not_widget_state(app, env) -> None:
+    """Pages get their cast players, not the widget state myst-nb would embed.
+
+    The state is there for a widget manager (from a CDN) that this site does not load, and would hold the
+    whole front end once per terminal; the outputs' static faces are what a page shows. What a cast player
+    needs of it — the recording and its options — goes in a JSON block, and the package's own player
+    (``page-player.js``, one classic script with no outside resource) is mounted over each player's face.
     """
     for data in getattr(env, "nb_metadata", {}).values():
-        data.get("js_files", {}).pop("ipywidgets_state", None)
+        js_files = data.get("js_files", {})
+        state = js_files.pop("ipywidgets_state", None)
+        if state is None:
+            continue
+        casts = _casts(json.loads(state[1]["body"]))
+        if casts:
+            body = json.dumps(casts).replace("</", "<\\/")
+            js_files["k8sterm_casts"] = (None, {"type": "application/x-k8sterm-casts", "body": body})
+            js_files["k8sterm_player"] = ("k8sterm-page-player.js", {})
+
+
+def _copy_page_player(app, exception) -> None:
+    if exception is None and app.builder.format == "html":
+        shutil.copyfile(PAGE_PLAYER, Path(app.outdir) / "_static" / "k8sterm-page-player.js")
 
 
 def setup(app):
-    app.connect("env-updated", _no_widget_state_in_pages)
+    app.connect("env-updated", _players_not_widget_state)
+    app.connect("build-finished", _copy_page_player)
     app.connect("source-read", _index_lists_every_page)
     app.connect("builder-inited", _start_demo_cluster)
     app.connect("build-finished", _stop_demo_cluster)

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from pathlib import Path
 
 import traitlets as t
 
+from ..face import Face, frame
 from ..frontend import SharedFrontEnd
-from .asciicast import read_cast
+from .asciicast import Cast, read_cast
+from .snapshot import screen_face, screen_frame
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 MAX_BYTES = 8 << 20
@@ -37,6 +40,30 @@ class Player(SharedFrontEnd):
     autoplay = t.Bool(True).tag(sync=True)
     idle_time_limit = t.Float(IDLE_TIME_LIMIT, min=0.0).tag(sync=True)
     font_size = t.Int(13, min=6, max=72).tag(sync=True)
+    _uid = t.Unicode("").tag(sync=True)  # names this player's static face, which its live view hides
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(_uid=uuid.uuid4().hex, **kwargs)
+        self._face = Face(self._draw_face)
+        self._last_screen: tuple[str, str] = ("", "")
+
+    def _ipython_display_(self) -> None:
+        """The player, then its static face: the recording's last screen, for readers without the widget.
+
+        On this project's documentation site a small script puts the same player back over the face
+        (``docs/conf.py``): offline, from the package's own bundle.
+        """
+        from IPython.display import display
+
+        data, metadata = self._repr_mimebundle_()
+        display({**data, "text/plain": f"k8sterm recording {self.title}"}, metadata=metadata, raw=True)
+        self._face.show()
+
+    def _draw_face(self) -> tuple[str, str]:
+        inner, text = self._last_screen
+        minutes, seconds = divmod(round(self._duration), 60)
+        caption = " · ".join(x for x in ("recording", self.title, f"{minutes}:{seconds:02d}", self.note) if x)
+        return frame("player", self._uid, screen_frame(inner, caption)), f"{caption}\n{text}"
 
     @property
     def duration(self) -> float:
@@ -80,7 +107,22 @@ def replay(
     )
     player._duration = cast.duration
     player.events = len(cast.events)
+    player._last_screen = last_screen(cast)
     return player
 
 
-__all__ = ["Player", "replay"]
+def last_screen(cast: Cast) -> tuple[str, str]:
+    """The screen at the end of the recording (``(html, text)``, see :func:`.snapshot.screen_face`)."""
+    cols, rows = int(cast.header.get("width") or 80), int(cast.header.get("height") or 24)
+    output = []
+    for _at, code, data in cast.events:
+        if code == "o":
+            output.append(data)
+        elif code == "r":
+            width, _, height = str(data).partition("x")
+            if width.isdigit() and height.isdigit():
+                cols, rows = max(2, min(int(width), 1000)), max(2, min(int(height), 1000))
+    return screen_face("".join(output), cols, rows)
+
+
+__all__ = ["Player", "last_screen", "replay"]

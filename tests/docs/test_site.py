@@ -131,3 +131,30 @@ def test_a_tutorial_opened_from_disk_offline_shows_its_terminals_screens(site: P
     finally:
         context.close()
     assert fetched == []
+
+
+@pytest.mark.browser
+def test_a_recorded_session_plays_on_the_site_offline_with_the_packages_player(site: Path, browser):
+    fetched: list[str] = []
+    context = browser.new_context(offline=True)
+    try:
+        context.on("request", lambda r: None if r.url.startswith("file:") else fetched.append(r.url))
+        page = context.new_page()
+        page.goto((site / "examples" / "recordings.html").as_uri())
+        player = page.locator(".k8sterm-page-player .k8sterm-player")
+        player.wait_for(timeout=10_000)
+        page.wait_for_function(
+            "() => document.querySelector('.k8sterm-player')?.dataset.state === 'ended'", timeout=30_000
+        )
+        lines = page.evaluate(
+            """() => {
+                const b = document.querySelector('.k8sterm-player').terminal.buffer.active;
+                return Array.from({length: b.length}, (_, i) => b.getLine(i).translateToString(true));
+            }"""
+        )
+        assert "hello from the recording" in lines and "[redacted]" in lines
+        # The player's static face (its last screen, for readers without it) gave way to the player.
+        assert not page.locator('[data-k8sterm-kind="player"]').first.is_visible()
+    finally:
+        context.close()
+    assert fetched == []
