@@ -67,11 +67,8 @@ def _walk(value: Any, schema: Obj | None, path: Path, out: set[Path], root: bool
             continue
         if root and key == "metadata":
             if isinstance(child, dict):
-                meta_schema = (
-                    schemas.object_schema(schemas.field_meta(schema, key).schema)
-                    if schema and schemas.field_meta(schema, key)
-                    else None
-                )
+                field = schemas.field_meta(schema, key) if schema else None
+                meta_schema = schemas.object_schema(field.schema) if field else None
                 for mkey in _META_TRACKED:
                     if mkey in child:
                         _field(mkey, child[mkey], meta_schema, ("f:metadata",), out)
@@ -206,7 +203,8 @@ def merge(live: Any, applied: Any, schema: Obj | None) -> Any:
             out[key] = merge(out.get(key) if isinstance(out.get(key), dict) else {}, value, child_schema)
         elif isinstance(value, list):
             keys, kind = _list_keys(meta)
-            current = out.get(key) if isinstance(out.get(key), list) else []
+            existing = out.get(key)
+            current = existing if isinstance(existing, list) else []
             if kind == "map" and all(isinstance(i, dict) for i in value):
                 item_schema = schemas.object_schema(schemas.item_schema(meta.schema)) if meta else None
                 merged = list(current)

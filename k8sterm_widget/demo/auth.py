@@ -126,7 +126,7 @@ class Authenticator:
     def authenticate(self, authorization: str | None) -> User | None:
         """The user for an ``Authorization`` header; anonymous without one; None for a bad token (401)."""
         if not authorization:
-            groups = ("system:unauthenticated",)
+            groups: tuple[str, ...] = ("system:unauthenticated",)
             rules = self.authorizer.rules_for(ANONYMOUS, groups) if self.authorizer else (_PUBLIC_INFO,)
             return User(ANONYMOUS, groups, rules)
         scheme, _, token = authorization.strip().partition(" ")

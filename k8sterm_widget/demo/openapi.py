@@ -216,7 +216,7 @@ def v3_bytes(group: str, version: str) -> bytes | None:
     components = {name: _v3_schema(copy.deepcopy(defs[name])) for name in _closure(roots)}
     paths = {}
     for path, item in _paths(kinds).items():
-        converted = {}
+        converted: dict[str, Any] = {}
         for method, op in item.items():
             if method == "parameters":
                 converted["parameters"] = [
@@ -230,7 +230,7 @@ def v3_bytes(group: str, version: str) -> bytes | None:
                     for p in op
                 ]
                 continue
-            new_op = {
+            new_op: dict[str, Any] = {
                 k: v
                 for k, v in op.items()
                 if k not in ("consumes", "produces", "schemes", "parameters", "responses")

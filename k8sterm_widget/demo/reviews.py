@@ -128,7 +128,8 @@ async def create_ssrr(request: web.Request) -> web.Response:
         body = await _body(request)
     except BodyError:
         return respond_status(st.bad_request(_UNKNOWN_FORMAT))
-    spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
+    given = body.get("spec")
+    spec: Obj = given if isinstance(given, dict) else {}
     namespace = str(spec.get("namespace", ""))
     user: auth.User = request[USER]
     resource_rules, non_resource = [], []
@@ -168,7 +169,8 @@ async def create_sar(request: web.Request) -> web.Response:
         body = await _body(request)
     except BodyError:
         return respond_status(st.bad_request(_UNKNOWN_FORMAT))
-    spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
+    given = body.get("spec")
+    spec: Obj = given if isinstance(given, dict) else {}
     ctx = request.app[CTX]
     subject = ctx.authenticator.impersonate(str(spec.get("user", "")), tuple(spec.get("groups") or ()))
     info = _attributes(spec) or auth.RequestInfo(verb="", path="")
@@ -198,7 +200,8 @@ async def create_token_review(request: web.Request) -> web.Response:
         body = await _body(request)
     except BodyError:
         return respond_status(st.bad_request(_UNKNOWN_FORMAT))
-    spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
+    given = body.get("spec")
+    spec: Obj = given if isinstance(given, dict) else {}
     user = request.app[CTX].authenticator.authenticate(f"Bearer {spec.get('token', '')}")
     status: Obj = {"user": {}}
     if user is not None and user.name != auth.ANONYMOUS:

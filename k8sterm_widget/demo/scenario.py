@@ -116,10 +116,10 @@ class Scenario:
             if manifest.get("kind") == "Pod" and isinstance(manifest.get("status"), dict):
                 meta = manifest.get("metadata") or {}
                 key = (str(meta.get("namespace") or self.namespace), str(meta.get("name", "")))
-                states = {}
+                given: dict[str, FrozenStatus | None] = {}
                 for entry in manifest["status"].get("containerStatuses") or []:
-                    states[entry["name"]] = _frozen_state(entry, key[1])
-                frozen[key] = {k: v for k, v in states.items() if v is not None}
+                    given[entry["name"]] = _frozen_state(entry, key[1])
+                frozen[key] = {k: v for k, v in given.items() if v is not None}
                 manifest.pop("status")
             out.append(manifest)
         return out, frozen

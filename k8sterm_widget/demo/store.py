@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import builtins  # Store.list shadows list in the class body's annotations
 import collections
 import copy
 from collections.abc import Callable, Iterable
@@ -140,13 +141,13 @@ class Store:
     def pod(self, namespace: str, name: str) -> Obj | None:
         return self.get("pods", namespace, name)
 
-    def pods(self, namespace: str | None = None) -> list[Obj]:
+    def pods(self, namespace: str | None = None) -> builtins.list[Obj]:
         return self.list("pods", namespace)
 
     def namespace(self, name: str) -> Obj | None:
         return self.get("namespaces", "", name)
 
-    def namespaces(self) -> list[Obj]:
+    def namespaces(self) -> builtins.list[Obj]:
         return self.list("namespaces")
 
     # --- writes --------------------------------------------------------------------------------
@@ -232,7 +233,9 @@ class Store:
         """Call ``listener(event)`` synchronously after every change (controllers queue work from it)."""
         self._listeners.append(listener)
 
-    def watch(self, resource: str, namespace: str | None, since: int | None) -> tuple[Watcher, list[Event]]:
+    def watch(
+        self, resource: str, namespace: str | None, since: int | None
+    ) -> tuple[Watcher, builtins.list[Event]]:
         """Register a watcher; return it with the already-recorded events after ``since``.
 
         ``since=None`` means "from now" (the caller sends the current objects as ADDED itself).

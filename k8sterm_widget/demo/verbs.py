@@ -423,8 +423,8 @@ class Api:
         if not wanted and grace == 0 and (not already or not finalizers):
             if dry_run:
                 return obj, True
-            gone = self.store.remove(kind.key, namespace, name)
-            return gone or obj, True
+            removed = self.store.remove(kind.key, namespace, name)
+            return removed or obj, True
         updated = copy.deepcopy(obj)
         um = updated["metadata"]
         if not already or grace < int(um.get("deletionGracePeriodSeconds") or 0):

@@ -112,9 +112,9 @@ class CronJobController(Controller):
                     break
                 due = nxt
             if due is not None:
-                job = self._start(cj, due, active)
-                if job is not None:
-                    active.append(job)
+                started = self._start(cj, due, active)
+                if started is not None:
+                    active.append(started)
                     status["lastScheduleTime"] = rfc3339(due)
         status["active"] = [
             {

@@ -77,7 +77,7 @@ class EndpointsController(Controller):
             return
         if namespace == "default" and name == "kubernetes":
             ip, port = self.apiserver
-            subsets = [
+            subsets: list[Obj] = [
                 {"addresses": [{"ip": ip}], "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}
             ]
             self._write_endpoints(svc, subsets)
@@ -139,7 +139,7 @@ class EndpointsController(Controller):
             if app:
                 entry["appProtocol"] = app
             port_list.append(entry)
-        subsets: list[Obj] = []
+        subsets = []
         if (ready_addresses or not_ready) and port_list:
             subset: Obj = {}
             if ready_addresses:

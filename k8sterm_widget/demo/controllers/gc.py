@@ -70,8 +70,8 @@ class GarbageCollector(Controller):
     def reconcile(self, key: Any) -> None:
         what, uid = key
         if what == "orphaned":
-            for ident in list(self._dependents.pop(uid, set())):
-                self._release(ident, uid)
+            for dependent in list(self._dependents.pop(uid, set())):
+                self._release(dependent, uid)
             return
         if what == "check":
             ident = self._where.get(uid)

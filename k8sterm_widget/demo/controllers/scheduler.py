@@ -243,18 +243,18 @@ def _affinity_ok(spec: Obj, node: Obj) -> bool:
 
 def _expr(expr: Obj, values: dict[str, str]) -> bool:
     key, op, wanted = expr.get("key"), expr.get("operator"), expr.get("values") or []
-    has = key in values
+    value = values.get(key) if isinstance(key, str) else None
     if op == "In":
-        return has and values[key] in wanted
+        return value is not None and value in wanted
     if op == "NotIn":
-        return not has or values[key] not in wanted
+        return value is None or value not in wanted
     if op == "Exists":
-        return has
+        return value is not None
     if op == "DoesNotExist":
-        return not has
-    if op in ("Gt", "Lt") and has and wanted:
+        return value is None
+    if op in ("Gt", "Lt") and value is not None and wanted:
         try:
-            a, b = int(values[key]), int(wanted[0])
+            a, b = int(value), int(wanted[0])
         except ValueError:
             return False
         return a > b if op == "Gt" else a < b

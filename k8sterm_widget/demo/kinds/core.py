@@ -427,7 +427,8 @@ SERVICE = REGISTRY.add(
 
 
 def _endpoints_cells(ep: Obj, now: float) -> list[Any]:
-    shown, total = [], 0
+    shown: list[str] = []
+    total = 0
     for subset in ep.get("subsets") or []:
         ports = subset.get("ports") or [{}]
         for addr in subset.get("addresses") or []:
