@@ -13,6 +13,7 @@ import json
 import os
 import uuid
 from pathlib import Path
+from typing import Any
 
 import traitlets as t
 
@@ -42,7 +43,7 @@ class Player(SharedFrontEnd):
     font_size = t.Int(13, min=6, max=72).tag(sync=True)
     _uid = t.Unicode("").tag(sync=True)  # names this player's static face, which its live view hides
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(_uid=uuid.uuid4().hex, **kwargs)
         self._face = Face(self._draw_face)
         self._last_screen: tuple[str, str] = ("", "")
@@ -55,7 +56,10 @@ class Player(SharedFrontEnd):
         """
         from IPython.display import display
 
-        data, metadata = self._repr_mimebundle_()
+        bundle = self._repr_mimebundle_()
+        if bundle is None:  # anywidget's annotation allows it; a widget with a view never returns it
+            return
+        data, metadata = bundle
         display({**data, "text/plain": f"k8sterm recording {self.title}"}, metadata=metadata, raw=True)
         self._face.show()
 
