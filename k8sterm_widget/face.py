@@ -32,6 +32,7 @@ import time
 import uuid
 import weakref
 from collections.abc import Callable
+from typing import Any
 
 SETTLE = 1.0  # seconds without change before a live face is redrawn while no cell runs
 CELL_END_QUIET = 0.03  # at a cell's end, wait for output to pause this long (at most CELL_END_WAIT)
@@ -46,6 +47,18 @@ def frame(kind: str, uid: str, inner: str) -> str:
         f'<div class="k8sterm-face" data-k8sterm-face="{html.escape(uid, quote=True)}" '
         f'data-k8sterm-kind="{html.escape(kind, quote=True)}">{inner}</div>'
     )
+
+
+def display_with_face(widget: Any, text: str, face: Face) -> None:
+    """Display an anywidget (its own bundle, ``text`` as the plain-text fallback), then its ``face``."""
+    from IPython.display import display
+
+    bundle = widget._repr_mimebundle_()
+    if bundle is None:  # anywidget's annotation allows it; a widget with a view never returns it
+        return
+    data, metadata = bundle
+    display({**data, "text/plain": text}, metadata=metadata, raw=True)
+    face.show()
 
 
 class Face:
@@ -179,4 +192,4 @@ def _ensure_hooks() -> None:
     _hooked = True
 
 
-__all__ = ["SETTLE", "Face", "frame"]
+__all__ = ["SETTLE", "Face", "display_with_face", "frame"]

@@ -17,7 +17,7 @@ from typing import Any
 
 import traitlets as t
 
-from ..face import Face, frame
+from ..face import Face, display_with_face, frame
 from ..frontend import SharedFrontEnd
 from .asciicast import Cast, read_cast
 from .snapshot import screen_face, screen_frame
@@ -54,14 +54,7 @@ class Player(SharedFrontEnd):
         On this project's documentation site a small script puts the same player back over the face
         (``docs/conf.py``): offline, from the package's own bundle.
         """
-        from IPython.display import display
-
-        bundle = self._repr_mimebundle_()
-        if bundle is None:  # anywidget's annotation allows it; a widget with a view never returns it
-            return
-        data, metadata = bundle
-        display({**data, "text/plain": f"k8sterm recording {self.title}"}, metadata=metadata, raw=True)
-        self._face.show()
+        display_with_face(self, f"k8sterm recording {self.title}", self._face)
 
     def _draw_face(self) -> tuple[str, str]:
         inner, text = self._last_screen

@@ -39,7 +39,7 @@ from typing import Any
 import traitlets as t
 
 from .. import errors
-from ..face import Face, frame
+from ..face import Face, display_with_face, frame
 from ..frontend import SharedFrontEnd
 from ..kube.config import resolve
 from ..kube.ephemeral import DEFAULT_TIMEOUT as DEFAULT_DEBUG_TIMEOUT
@@ -466,15 +466,8 @@ class Terminal(SharedFrontEnd):
 
     def _ipython_display_(self) -> None:
         """The live widget, then its static face: the last screen, for every reader without the widget."""
-        from IPython.display import display
-
         where = f"{self.namespace}/{self.pod}" if self.namespace else self.pod
-        bundle = self._repr_mimebundle_()
-        if bundle is None:  # anywidget's annotation allows it; a widget with a view never returns it
-            return
-        data, metadata = bundle
-        display({**data, "text/plain": f"k8sterm terminal {where}"}, metadata=metadata, raw=True)
-        self._face.show()
+        display_with_face(self, f"k8sterm terminal {where}", self._face)
 
     def _draw_face(self) -> tuple[str, str]:
         cols, rows = self._pty_size()
