@@ -27,12 +27,15 @@ what shows, and a notebook saved in any way carries each widget's last face.
 from __future__ import annotations
 
 import html
+import logging
 import threading
 import time
 import uuid
 import weakref
 from collections.abc import Callable
 from typing import Any
+
+log = logging.getLogger("k8sterm_widget")
 
 SETTLE = 1.0  # seconds without change before a live face is redrawn while no cell runs
 CELL_END_QUIET = 0.03  # at a cell's end, wait for output to pause this long (at most CELL_END_WAIT)
@@ -81,7 +84,12 @@ class Face:
         return self._shown
 
     def bundle(self) -> dict[str, str]:
-        html_, text = self._render()
+        """The face's mime bundle; a face that fails to draw logs why and shows nothing (never raises)."""
+        try:
+            html_, text = self._render()
+        except Exception:
+            log.exception("k8sterm: drawing a static face failed")
+            html_, text = "", ""
         self._last = (html_, text)
         return {"text/html": html_, "text/plain": text}
 
@@ -114,14 +122,8 @@ class Face:
         with self._lock:
             self.dirty_since = None
             previous = self._last
-            try:
-                bundle = self.bundle()
-            except Exception:  # a face must never break the widget or the cell
-                import logging
-
-                logging.getLogger("k8sterm_widget").exception("k8sterm: drawing a static face failed")
-                return
-            if self._last == previous:
+            bundle = self.bundle()
+            if self._last == previous or not bundle["text/html"]:
                 return
             update_display(bundle, raw=True, display_id=self.display_id)
 

@@ -95,6 +95,9 @@ def test_a_face_that_fails_to_draw_breaks_nothing(displays):
     face._render = broken
     face.refresh()  # logged, not raised
     assert [kind for kind, *_ in displays] == ["display"]
+    other = Face(broken)
+    other.show()  # a widget's display must not fail (IPython would then show the widget a second time)
+    assert displays[-1][2] == {"text/html": "", "text/plain": ""}
 
 
 def test_the_frame_escapes_what_names_the_widget():

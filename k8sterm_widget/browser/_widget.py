@@ -25,10 +25,12 @@ credentials; actions from the front end are validated like the terminal's protoc
 from __future__ import annotations
 
 import atexit
+import html
 import logging
 import os
 import re
 import threading
+import time
 import uuid
 import weakref
 from pathlib import Path
@@ -37,11 +39,13 @@ from typing import Any
 import traitlets as t
 
 from ..errors import K8stermError
+from ..face import Face, display_with_face, frame
 from ..frontend import SharedFrontEnd
 from ..kube.config import Cluster, resolve
+from ..recording.snapshot import CAPTION_STYLE
 from ..widget import Terminal, debug
 from ..widget.connect import DEBUG_IMAGE
-from .rows import pod_row
+from .rows import human_duration, pod_row
 from .sources import context_names, namespaces
 from .watcher import PodWatcher
 
@@ -119,6 +123,9 @@ class PodBrowser(SharedFrontEnd):
         self._flush_timer: threading.Timer | None = None
         self._views = 0
         self._idle_timer: threading.Timer | None = None
+        self._face = Face(self._draw_face)  # the pod table as plain HTML, for readers without the widget
+        shown = ["pods", "tabs", "state", "error", "namespace"]
+        self.observe(lambda _change: self._face.changed(), names=shown)
         self.on_msg(self._on_msg)
         _live.add(self)
         self._background(self._setup, context, namespace)
@@ -194,6 +201,38 @@ class PodBrowser(SharedFrontEnd):
     def __repr__(self) -> str:
         where = f"{self.context}/{self.namespace}" if self.context else self.namespace
         return f"<k8sterm PodBrowser {where}: {len(self.pods)} pods, {len(self.tabs)} tabs, {self.state}>"
+
+    # ------------------------------------------------------------------ display
+
+    def _ipython_display_(self) -> None:
+        """The live browser, then its static face: the pod table and the open tabs, as plain HTML."""
+        display_with_face(self, f"k8sterm pod browser {self.namespace}", self._face)
+
+    def _draw_face(self) -> tuple[str, str]:
+        esc = html.escape
+        where = " / ".join(x for x in (self.context, self.namespace) if x)
+        caption = " · ".join(x for x in ("pods", where, self.error or self.state) if x)
+        columns = ("NAME", "READY", "STATUS", "RESTARTS", "AGE")
+        now = time.time()
+        rows = [
+            (p["name"], p["ready"], p["status"], str(p["restarts"]), _age(p.get("created", ""), now))
+            for p in self.pods
+        ]
+        th = 'style="text-align:left;padding:1px 12px 1px 0;color:#757575;font-weight:normal"'
+        td = 'style="text-align:left;padding:1px 12px 1px 0"'
+        head = "".join(f"<th {th}>{c}</th>" for c in columns)
+        body = "".join("<tr>" + "".join(f"<td {td}>{esc(v)}</td>" for v in row) + "</tr>" for row in rows)
+        tabs = ", ".join(esc(tab.get("title", "")) for tab in self.tabs)
+        table = (
+            f'<div style="{CAPTION_STYLE}">{esc(caption)}</div>'
+            f'<table style="border-collapse:collapse;font:13px monospace"><tr>{head}</tr>{body}</table>'
+            + (f'<div style="{CAPTION_STYLE}">open shells: {tabs}</div>' if tabs else "")
+        )
+        width = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
+        lines = [caption]
+        for row in [columns, *rows]:
+            lines.append("   ".join(v.ljust(w) for v, w in zip(row, width, strict=True)).rstrip())
+        return frame("browser", self._uid, table), "\n".join(lines)
 
     # ------------------------------------------------------------------ setup and the watch
 
@@ -385,3 +424,12 @@ def browse(
 
 
 __all__ = ["PodBrowser", "browse"]
+
+
+def _age(created: str, now: float) -> str:
+    """The AGE column from a creationTimestamp (RFC 3339, UTC), as kubectl prints it."""
+    try:
+        stamp = time.mktime(time.strptime(created, "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
+    except ValueError:
+        return "<unknown>"
+    return human_duration(now - stamp)

@@ -121,6 +121,26 @@ def test_pods_are_listed_live_and_a_change_arrives_through_the_watch(kc):
     wait_until(lambda: not watcher._thread.is_alive(), 5, "the watch thread to stop")
 
 
+def test_the_static_face_is_the_pod_table(kc):
+    b = k8s.browse(**kc)
+    header = ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert b._draw_face()[1].splitlines()[1].split() == header  # drawn before any pod arrived
+    b = live(b)
+    try:
+        html, text = b._draw_face()
+        caption, header, *rows = text.splitlines()
+        assert caption.startswith("pods · demo-admin / demo · ")
+        assert header.split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+        web0 = next(r for r in rows if r.startswith("web-0 "))
+        assert web0.split()[:3] == ["web-0", "2/2", "Running"]
+        assert "CrashLoopBackOff" in text
+        assert f'data-k8sterm-face="{b._uid}"' in html and "<td" in html and "<script" not in html
+        b.shell("web-0")
+        assert "open shells: web-0" in b._draw_face()[0]
+    finally:
+        b.close()
+
+
 def test_namespaces_fall_back_when_listing_them_is_forbidden(kc):
     b = live(k8s.browse(context="demo-viewer", **kc))
     try:
