@@ -116,6 +116,7 @@ class DeploymentController(Controller):
             sets.append(new)
         else:
             new = self._bump_revision(d, new, max_revision)
+        self._annotate_revision(d, new)
         strategy = spec.get("strategy") or {}
         if strategy.get("type") == "Recreate":
             self._recreate(d, new, old, replicas)
@@ -187,6 +188,17 @@ class DeploymentController(Controller):
             self._scaled(d, created, 0, initial)
         self._progress(d, "NewReplicaSetCreated", f'Created new replica set "{created["metadata"]["name"]}"')
         return created
+
+    def _annotate_revision(self, d: Obj, new: Obj) -> None:
+        """The Deployment carries its new ReplicaSet's revision (``kubectl rollout undo`` patches it)."""
+        revision = (new["metadata"].get("annotations") or {}).get(REVISION)
+        if not revision or (d["metadata"].get("annotations") or {}).get(REVISION) == revision:
+            return
+
+        def annotate(obj: Obj) -> None:
+            obj["metadata"].setdefault("annotations", {})[REVISION] = revision
+
+        self.api.mutate("apps/deployments", d["metadata"]["namespace"], d["metadata"]["name"], annotate)
 
     def _bump_revision(self, d: Obj, rs: Obj, max_revision: int) -> Obj:
         annotations = rs["metadata"].get("annotations") or {}
