@@ -144,12 +144,12 @@ class Authenticator:
             identity = self.sa_tokens.verify(presented)
             if identity is not None:
                 namespace, name = identity
-                groups = (
+                sa_groups = (
                     "system:serviceaccounts",
                     f"system:serviceaccounts:{namespace}",
                     "system:authenticated",
                 )
-                return self._user(f"system:serviceaccount:{namespace}:{name}", groups)
+                return self._user(f"system:serviceaccount:{namespace}:{name}", sa_groups)
         return None
 
     def impersonate(self, name: str, groups: tuple[str, ...]) -> User:

@@ -436,10 +436,8 @@ class Api:
             updated.setdefault("status", {})
         if dry_run:
             return updated, False
-        stored = self.store.replace(kind.key, updated)
-        stored = self._finish_if_done(kind, stored)
-        gone = self.store.get(kind.key, namespace, name) is None
-        return stored, gone
+        stored = self._finish_if_done(kind, self.store.replace(kind.key, updated))
+        return stored, self.store.get(kind.key, namespace, name) is None
 
     def _grace(self, kind: Kind, obj: Obj, options: Obj) -> int:
         if not kind.graceful:

@@ -74,15 +74,15 @@ class GarbageCollector(Controller):
                 self._release(dependent, uid)
             return
         if what == "check":
-            ident = self._where.get(uid)
-            if ident is None:
+            checked = self._where.get(uid)
+            if checked is None:
                 return
-            obj = self.store.get(*ident)
+            obj = self.store.get(*checked)
             if obj is None:
                 return
             for ref in obj["metadata"].get("ownerReferences") or []:
                 if self._where.get(ref.get("uid", "")) is None:
-                    self._release(ident, ref.get("uid", ""))
+                    self._release(checked, ref.get("uid", ""))
             return
         ident = self._where.get(uid)
         if ident is None:

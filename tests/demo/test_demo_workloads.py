@@ -1,0 +1,287 @@
+"""Workloads and their controllers (``k8sterm_widget/demo/controllers``) through real kubectl: what the
+Kubernetes Basics tutorial and the workload pages of kubernetes.io do, and what kubectl prints for them.
+
+A cluster of its own (an empty scenario), so nothing here changes what the shared cluster's tests see.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from k8sterm_widget.demo import DemoCluster
+from k8sterm_widget.demo.scenario import parse
+from tests.conftest import Kubectl
+
+SCENARIO = {
+    "namespace": "default",
+    "users": [
+        {
+            "name": "admin",
+            "rules": [{"verbs": ["*"], "resources": ["*"]}, {"verbs": ["*"], "nonResourceURLs": ["*"]}],
+        }
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoCluster]:
+    c = DemoCluster(parse(SCENARIO), state_dir=tmp_path_factory.mktemp("workloads-cluster"))
+    c.start()
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
+@pytest.fixture(scope="module")
+def k(cluster: DemoCluster, tmp_path_factory: pytest.TempPathFactory) -> Kubectl:
+    return Kubectl(cluster.kubeconfig, tmp_path_factory.mktemp("workloads-kubectl-home"))
+
+
+def wait_for(check, timeout: float = 30.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.1)
+
+
+def names(k: Kubectl, *args: str) -> list[str]:
+    return k("get", *args, "-o", "name").stdout.split()
+
+
+def ok(r) -> str:  # type: ignore[no-untyped-def]
+    assert r.returncode == 0, r.stderr
+    return str(r.stdout)
+
+
+def test_deployment_scale_update_undo_restart(k: Kubectl) -> None:
+    assert (
+        ok(k("create", "deployment", "bootcamp", "--image=nginx:1.27"))
+        == "deployment.apps/bootcamp created\n"
+    )
+    out = ok(k("rollout", "status", "deployment/bootcamp", "--timeout=30s"))
+    assert out.endswith('deployment "bootcamp" successfully rolled out\n')
+    rows = ok(k("get", "deployments")).splitlines()
+    assert rows[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    assert rows[1].split()[:4] == ["bootcamp", "1/1", "1", "1"]
+    pods = names(k, "pods", "-l", "app=bootcamp")
+    assert len(pods) == 1 and pods[0].startswith("pod/bootcamp-")
+    assert ok(k("scale", "deployments/bootcamp", "--replicas=4")) == "deployment.apps/bootcamp scaled\n"
+    assert wait_for(
+        lambda: ok(k("get", "deploy", "bootcamp", "-o", "jsonpath={.status.readyReplicas}")) == "4"
+    )
+    assert ok(k("set", "image", "deployments/bootcamp", "nginx=nginx:stable")) == (
+        "deployment.apps/bootcamp image updated\n"
+    )
+    ok(k("rollout", "status", "deployment/bootcamp", "--timeout=30s"))
+    images = ok(k("get", "pods", "-l", "app=bootcamp", "-o", "jsonpath={.items[*].spec.containers[0].image}"))
+    assert wait_for(
+        lambda: (
+            set(
+                ok(
+                    k(
+                        "get",
+                        "pods",
+                        "-l",
+                        "app=bootcamp",
+                        "-o",
+                        "jsonpath={.items[*].spec.containers[0].image}",
+                    )
+                ).split()
+            )
+            == {"nginx:stable"}
+        )
+    ), images
+    history = ok(k("rollout", "history", "deployment/bootcamp")).splitlines()
+    assert history[1].split() == ["REVISION", "CHANGE-CAUSE"] and [h.split()[0] for h in history[2:4]] == [
+        "1",
+        "2",
+    ]
+    assert ok(k("rollout", "undo", "deployments/bootcamp")) == "deployment.apps/bootcamp rolled back\n"
+    ok(k("rollout", "status", "deployment/bootcamp", "--timeout=30s"))
+    image = ok(k("get", "deploy", "bootcamp", "-o", "jsonpath={.spec.template.spec.containers[0].image}"))
+    assert image == "nginx:1.27"
+    assert ok(k("rollout", "restart", "deployment/bootcamp")) == "deployment.apps/bootcamp restarted\n"
+    ok(k("rollout", "status", "deployment/bootcamp", "--timeout=30s"))
+    described = ok(k("describe", "deployment", "bootcamp"))
+    assert "Scaled up replica set bootcamp-" in described and "deployment-controller" in described
+    assert "NewReplicaSetAvailable" in described
+    rs = ok(k("get", "rs", "-o", "json"))
+    revisions = sorted(int(i["metadata"]["annotations"]["deployment.kubernetes.io/revision"])
+                       for i in json.loads(rs)["items"])  # fmt: skip
+    assert revisions == [2, 3, 4]  # undo renumbered revision 1 as 3
+    assert ok(k("delete", "deployment", "bootcamp")).startswith('deployment.apps "bootcamp" deleted')
+    assert wait_for(lambda: not names(k, "pods", "-l", "app=bootcamp") and not names(k, "rs"))
+
+
+def test_pod_events_and_describe(k: Kubectl) -> None:
+    ok(k("run", "probe-me", "--image=busybox:1.36", "--", "sleep", "infinity"))
+    assert wait_for(lambda: ok(k("get", "pod", "probe-me", "-o", "jsonpath={.status.phase}")) == "Running")
+    described = ok(k("describe", "pod", "probe-me"))
+    for reason, text in (
+        ("Scheduled", "Successfully assigned default/probe-me to demo-control-plane"),
+        ("Pulled", 'Container image "busybox:1.36" already present on machine'),
+        ("Created", "Created container: probe-me"),
+        ("Started", "Started container probe-me"),
+    ):
+        assert any(reason in line and text in line for line in described.splitlines()), (reason, described)
+    # deletion: SIGTERM, at most the grace period, then SIGKILL; kubectl waits until the pod is gone
+    started = time.monotonic()
+    ok(k("delete", "pod", "probe-me", "--grace-period=2"))
+    assert time.monotonic() - started < 10
+    assert k("get", "pod", "probe-me").returncode == 1
+    events = ok(k("get", "events", "--field-selector", "involvedObject.name=probe-me"))
+    assert "Stopping container probe-me" in events
+
+
+def test_unschedulable_pod_says_why(k: Kubectl) -> None:
+    manifest = """apiVersion: v1
+kind: Pod
+metadata: {name: greedy}
+spec:
+  containers:
+  - {name: c, image: busybox:1.36, command: [sleep, infinity], resources: {requests: {cpu: "500"}}}
+"""
+    ok(k("apply", "-f", "-", input=manifest))
+    text = "0/1 nodes are available: 1 Insufficient cpu."
+    assert wait_for(lambda: text in ok(k("describe", "pod", "greedy")))
+    assert "FailedScheduling" in ok(k("get", "events", "--field-selector", "reason=FailedScheduling"))
+    ok(k("delete", "pod", "greedy"))
+
+
+def test_job_runs_to_completion_and_cronjob_makes_jobs(k: Kubectl) -> None:
+    ok(k("create", "job", "once", "--image=busybox:1.36", "--", "sh", "-c", "echo hello from the job"))
+    ok(k("wait", "--for=condition=complete", "job/once", "--timeout=30s"))
+    rows = ok(k("get", "job", "once")).splitlines()
+    assert rows[0].split() == ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"]
+    assert rows[1].split()[:3] == ["once", "Complete", "1/1"]
+    assert ok(k("logs", "job/once")) == "hello from the job\n"
+    parallel = """apiVersion: batch/v1
+kind: Job
+metadata: {name: many}
+spec:
+  completions: 4
+  parallelism: 2
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: c, image: busybox:1.36, command: [sh, -c, "exit 0"]}]
+"""
+    ok(k("apply", "-f", "-", input=parallel))
+    ok(k("wait", "--for=condition=complete", "job/many", "--timeout=30s"))
+    assert ok(k("get", "job", "many", "-o", "jsonpath={.status.succeeded}")) == "4"
+    failing = (
+        parallel.replace("many", "fails")
+        .replace("exit 0", "exit 3")
+        .replace("completions: 4", "backoffLimit: 0")
+    )
+    ok(k("apply", "-f", "-", input=failing))
+    ok(k("wait", "--for=condition=failed", "job/fails", "--timeout=30s"))
+    described = ok(k("describe", "job", "fails"))
+    assert "BackoffLimitExceeded" in described and "Job has reached the specified backoff limit" in described
+    ok(k("create", "cronjob", "tick", "--image=busybox:1.36", "--schedule=* * * * *", "--", "true"))
+    rows = ok(k("get", "cronjob", "tick")).splitlines()
+    assert rows[0].split()[:6] == ["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST"]
+    ok(k("create", "job", "from-cron", "--from=cronjob/tick"))
+    ok(k("wait", "--for=condition=complete", "job/from-cron", "--timeout=30s"))
+    ok(k("delete", "jobs", "--all"))
+    assert wait_for(lambda: not names(k, "pods", "-l", "batch.kubernetes.io/job-name"))
+    ok(k("delete", "cronjob", "tick"))
+
+
+def test_daemonset_and_replication_controller(k: Kubectl) -> None:
+    ds = """apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers: [{name: a, image: busybox:1.36, command: [sleep, infinity]}]
+"""
+    ok(k("apply", "-f", "-", input=ds))
+    ok(k("rollout", "status", "ds/agent", "--timeout=30s"))
+    rows = ok(k("get", "ds", "agent")).splitlines()
+    assert rows[1].split()[:6] == ["agent", "1", "1", "1", "1", "1"]
+    ok(k("delete", "ds", "agent"))
+    rc = """apiVersion: v1
+kind: ReplicationController
+metadata: {name: legacy}
+spec:
+  replicas: 2
+  selector: {app: legacy}
+  template:
+    metadata: {labels: {app: legacy}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers: [{name: a, image: busybox:1.36, command: [sleep, infinity]}]
+"""
+    ok(k("apply", "-f", "-", input=rc))
+    assert wait_for(lambda: ok(k("get", "rc", "legacy", "-o", "jsonpath={.status.readyReplicas}")) == "2")
+    ok(k("scale", "rc", "legacy", "--replicas=1"))
+    assert wait_for(lambda: len(names(k, "pods", "-l", "app=legacy")) == 1)
+    ok(k("delete", "rc", "legacy"))
+    assert wait_for(lambda: not names(k, "pods", "-l", "app=legacy"))
+
+
+def test_owner_references_foreground_and_orphan(k: Kubectl) -> None:
+    ok(k("create", "deployment", "owned", "--image=busybox:1.36", "--replicas=2", "--", "sleep", "infinity"))
+    assert wait_for(lambda: len(names(k, "pods", "-l", "app=owned")) == 2)
+    ok(k("delete", "deployment", "owned", "--cascade=orphan"))
+    assert wait_for(lambda: not names(k, "deployments"))
+    rs = names(k, "rs", "-l", "app=owned")
+    assert len(rs) == 1
+    refs = ok(k("get", rs[0], "-o", "jsonpath={.metadata.ownerReferences}"))
+    assert refs == ""  # orphaned: the reference to the deleted Deployment is gone
+    ok(k("patch", rs[0], "-p", '{"spec":{"template":{"spec":{"terminationGracePeriodSeconds":0}}}}'))
+    ok(k("delete", rs[0], "--cascade=foreground", "--timeout=30s"))
+    assert not names(k, "rs", "-l", "app=owned")
+
+
+def test_services_endpoints_and_configuration(k: Kubectl) -> None:
+    ok(k("create", "configmap", "conf", "--from-literal=GREETING=hello"))
+    ok(k("create", "secret", "generic", "creds", "--from-literal=password=s3cret"))
+    pod = """apiVersion: v1
+kind: Pod
+metadata: {name: env-pod, labels: {app: env}}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: c
+    image: busybox:1.36
+    command: [sleep, infinity]
+    ports: [{containerPort: 8080, name: http}]
+    envFrom: [{configMapRef: {name: conf}}]
+    env:
+    - {name: PASSWORD, valueFrom: {secretKeyRef: {name: creds, key: password}}}
+    - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+    - {name: BOTH, value: "$(GREETING)-$(POD_NAME)"}
+"""
+    ok(k("apply", "-f", "-", input=pod))
+    ok(k("expose", "pod", "env-pod", "--port=80", "--target-port=http", "--name=env-svc"))
+    ok(k("wait", "--for=condition=Ready", "pod/env-pod", "--timeout=30s"))
+    env = ok(k("exec", "env-pod", "--", "env"))
+    assert "GREETING=hello" in env and "PASSWORD=s3cret" in env and "BOTH=hello-env-pod" in env
+    assert "ENV_SVC_SERVICE_HOST=" not in env  # the service came after the pod
+    assert "KUBERNETES_SERVICE_HOST=10.96.0.1" in env
+    ip = ok(k("get", "pod", "env-pod", "-o", "jsonpath={.status.podIP}"))
+    assert wait_for(
+        lambda: ok(k("get", "endpoints", "env-svc", "-o", "jsonpath={.subsets[0].addresses[0].ip}")) == ip
+    )
+    assert ok(k("get", "endpoints", "env-svc", "-o", "jsonpath={.subsets[0].ports[0].port}")) == "8080"
+    described = ok(k("describe", "service", "env-svc"))
+    assert f"Endpoints:         {ip}:8080" in described or f"{ip}:8080" in described
+    missing = pod.replace("env-pod", "needs-cm").replace("name: conf", "name: absent")
+    ok(k("apply", "-f", "-", input=missing))
+    assert wait_for(lambda: "CreateContainerConfigError" in ok(k("get", "pod", "needs-cm")))
+    assert 'configmap "absent" not found' in ok(k("describe", "pod", "needs-cm"))
+    ok(k("delete", "pod", "env-pod", "needs-cm"))
+    ok(k("delete", "svc", "env-svc"))
