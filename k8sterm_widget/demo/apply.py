@@ -45,10 +45,13 @@ def _list_keys(meta: schemas.FieldMeta | None) -> tuple[tuple[str, ...], str]:
     return (), "atomic"
 
 
+# list-map key fields that the API defaults: an applied item without them names the defaulted live item
+_KEY_DEFAULTS = {"protocol": "TCP"}
+
+
 def _item_token(item: Any, keys: tuple[str, ...]) -> str:
-    return "k:" + json.dumps(
-        {k: item.get(k) for k in keys if k in item}, separators=(",", ":"), sort_keys=True
-    )
+    values = {k: item.get(k, _KEY_DEFAULTS.get(k)) for k in keys if k in item or k in _KEY_DEFAULTS}
+    return "k:" + json.dumps(values, separators=(",", ":"), sort_keys=True)
 
 
 def field_paths(obj: Obj, schema: Obj | None, *, root: bool = True) -> set[Path]:
@@ -154,7 +157,7 @@ def _leaf_value(obj: Any, path: Path) -> tuple[bool, Any]:
         elif token.startswith("k:") and isinstance(node, list):
             want = json.loads(token[2:])
             node = next(
-                (i for i in node if isinstance(i, dict) and all(i.get(k) == v for k, v in want.items())), None
+                (i for i in node if isinstance(i, dict) and all(i.get(k, _KEY_DEFAULTS.get(k)) == v for k, v in want.items())), None
             )
             if node is None:
                 return False, None
@@ -181,7 +184,7 @@ def _remove_path(obj: Any, path: Path) -> None:
     elif last.startswith("k:") and isinstance(parent, list):
         want = json.loads(last[2:])
         parent[:] = [
-            i for i in parent if not (isinstance(i, dict) and all(i.get(k) == v for k, v in want.items()))
+            i for i in parent if not (isinstance(i, dict) and all(i.get(k, _KEY_DEFAULTS.get(k)) == v for k, v in want.items()))
         ]
     elif last.startswith("v:") and isinstance(parent, list):
         want = json.loads(last[2:])

@@ -227,3 +227,52 @@ for (_group, _resource), _kind in REVIEWS.items():
     REGISTRY.add(
         Kind(_group, "v1", _resource, _kind, namespaced=_resource.startswith("local"), verbs=("create",))
     )
+
+
+# --- APIService: registered and listed; the demo aggregates no extension apiserver ------------------
+
+
+def _apiservice_cells(svc: Obj, now: float) -> list[Any]:
+    spec = svc.get("spec") or {}
+    target = spec.get("service")
+    service = f"{target.get('namespace')}/{target.get('name')}" if target else "Local"
+    cond = next(
+        (c for c in (svc.get("status") or {}).get("conditions") or [] if c.get("type") == "Available"), None
+    )
+    available = "Unknown"
+    if cond is not None:
+        available = cond.get("status", "Unknown")
+        if cond.get("status") != "True" and cond.get("reason"):
+            available += f" ({cond['reason']})"
+    return [svc["metadata"]["name"], service, available, age(svc, now)]
+
+
+def _apiservice_prepare(svc: Obj, api: Any) -> None:
+    """Nothing serves an extension group here: the aggregator reports its service as missing."""
+    from ..objects import rfc3339
+
+    spec = svc.get("spec") or {}
+    target = spec.get("service")
+    if target:
+        reason, message = (
+            "ServiceNotFound",
+            f'service/{target.get("name")} in "{target.get("namespace")}" is not present',
+        )
+        state = "False"
+    else:
+        reason, message, state = "Local", "Local APIServices are always available", "True"
+    stamp = rfc3339(__import__("time").time())
+    svc["status"] = {"conditions": [{"type": "Available", "status": state, "lastTransitionTime": stamp,
+                                     "reason": reason, "message": message}]}  # fmt: skip
+
+
+REGISTRY.add(
+    Kind(
+        "apiregistration.k8s.io", "v1", "apiservices", "APIService", namespaced=False, categories=("api-extensions",),
+        subresources=("status",), has_status=True, storage_hash="InPBPD7+PqM=",
+        columns=(NAME, Column("Service", description="The reference to the service that hosts this API endpoint."),
+                 Column("Available", description="Whether this service is available."), AGE),
+        cells=_apiservice_cells, field_selectors=_fields(), prepare_create=_apiservice_prepare,
+        name_validator=v.path_segment_name,
+    )
+)  # fmt: skip
