@@ -49,6 +49,10 @@ def _list_keys(meta: schemas.FieldMeta | None) -> tuple[tuple[str, ...], str]:
 _KEY_DEFAULTS = {"protocol": "TCP"}
 
 
+def _has_keys(item: Any, want: Obj) -> bool:
+    return isinstance(item, dict) and all(item.get(k, _KEY_DEFAULTS.get(k)) == v for k, v in want.items())
+
+
 def _item_token(item: Any, keys: tuple[str, ...]) -> str:
     values = {k: item.get(k, _KEY_DEFAULTS.get(k)) for k in keys if k in item or k in _KEY_DEFAULTS}
     return "k:" + json.dumps(values, separators=(",", ":"), sort_keys=True)
@@ -156,9 +160,7 @@ def _leaf_value(obj: Any, path: Path) -> tuple[bool, Any]:
             node = node[key]
         elif token.startswith("k:") and isinstance(node, list):
             want = json.loads(token[2:])
-            node = next(
-                (i for i in node if isinstance(i, dict) and all(i.get(k, _KEY_DEFAULTS.get(k)) == v for k, v in want.items())), None
-            )
+            node = next((i for i in node if isinstance(i, dict) and _has_keys(i, want)), None)
             if node is None:
                 return False, None
         elif token.startswith("v:") and isinstance(node, list):
@@ -183,9 +185,7 @@ def _remove_path(obj: Any, path: Path) -> None:
         parent.pop(last[2:], None)
     elif last.startswith("k:") and isinstance(parent, list):
         want = json.loads(last[2:])
-        parent[:] = [
-            i for i in parent if not (isinstance(i, dict) and all(i.get(k, _KEY_DEFAULTS.get(k)) == v for k, v in want.items()))
-        ]
+        parent[:] = [i for i in parent if not (isinstance(i, dict) and _has_keys(i, want))]
     elif last.startswith("v:") and isinstance(parent, list):
         want = json.loads(last[2:])
         parent[:] = [i for i in parent if i != want]

@@ -262,17 +262,39 @@ def _apiservice_prepare(svc: Obj, api: Any) -> None:
     else:
         reason, message, state = "Local", "Local APIServices are always available", "True"
     stamp = rfc3339(__import__("time").time())
-    svc["status"] = {"conditions": [{"type": "Available", "status": state, "lastTransitionTime": stamp,
-                                     "reason": reason, "message": message}]}  # fmt: skip
+    svc["status"] = {
+        "conditions": [
+            {
+                "type": "Available",
+                "status": state,
+                "lastTransitionTime": stamp,
+                "reason": reason,
+                "message": message,
+            }
+        ]
+    }
 
 
 REGISTRY.add(
     Kind(
-        "apiregistration.k8s.io", "v1", "apiservices", "APIService", namespaced=False, categories=("api-extensions",),
-        subresources=("status",), has_status=True, storage_hash="InPBPD7+PqM=",
-        columns=(NAME, Column("Service", description="The reference to the service that hosts this API endpoint."),
-                 Column("Available", description="Whether this service is available."), AGE),
-        cells=_apiservice_cells, field_selectors=_fields(), prepare_create=_apiservice_prepare,
+        "apiregistration.k8s.io",
+        "v1",
+        "apiservices",
+        "APIService",
+        namespaced=False,
+        categories=("api-extensions",),
+        subresources=("status",),
+        has_status=True,
+        storage_hash="InPBPD7+PqM=",
+        columns=(
+            NAME,
+            Column("Service", description="The reference to the service that hosts this API endpoint."),
+            Column("Available", description="Whether this service is available."),
+            AGE,
+        ),
+        cells=_apiservice_cells,
+        field_selectors=_fields(),
+        prepare_create=_apiservice_prepare,
         name_validator=v.path_segment_name,
     )
-)  # fmt: skip
+)
