@@ -13,7 +13,7 @@ import datetime
 import time
 from typing import Any
 
-from croniter import croniter  # type: ignore[import-untyped]
+from croniter import croniter
 
 from ..kinds.common import controller_ref
 from ..objects import rfc3339

@@ -150,8 +150,12 @@ class EndpointsController(Controller):
             subsets.append(subset)
         self._write_endpoints(svc, subsets)
         # a slice names every port, "" for an unnamed one (kubectl describe dereferences the name)
-        slice_ports = [{"name": p.get("name", ""), **{k: v for k, v in p.items() if k != "name"}} for p in port_list]
-        self._write_slice(svc, slice_endpoints if port_list or not svc["spec"].get("ports") else [], slice_ports)
+        slice_ports = [
+            {"name": p.get("name", ""), **{k: v for k, v in p.items() if k != "name"}} for p in port_list
+        ]
+        self._write_slice(
+            svc, slice_endpoints if port_list or not svc["spec"].get("ports") else [], slice_ports
+        )
 
     def _write_endpoints(self, svc: Obj, subsets: list[Obj]) -> None:
         namespace, name = svc["metadata"]["namespace"], svc["metadata"]["name"]
