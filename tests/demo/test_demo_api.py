@@ -48,6 +48,7 @@ def test_discovery(demo_cluster):
     assert api(demo_cluster, "GET", "/api").json()["versions"] == ["v1"]
     groups = api(demo_cluster, "GET", "/apis").json()["groups"]
     assert [g["name"] for g in groups] == [
+        "apiregistration.k8s.io",
         "apps", "authentication.k8s.io", "authorization.k8s.io", "batch", "rbac.authorization.k8s.io",
         "coordination.k8s.io", "discovery.k8s.io",
     ]  # fmt: skip
