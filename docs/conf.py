@@ -17,6 +17,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from sphinx.util.docutils import SphinxDirective
+
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 sys.path.insert(0, str(ROOT))
@@ -172,7 +174,36 @@ def _copy_page_player(app, exception) -> None:
         shutil.copyfile(PAGE_PLAYER, Path(app.outdir) / "_static" / "k8sterm-page-player.js")
 
 
+class ImageCatalogue(SphinxDirective):
+    """``{k8sterm-images}``: the demo cluster's image catalogue as a table, read from the code
+    (``k8sterm_widget.demo.runtime.images.IMAGES``), so the page cannot drift from what the runtime runs."""
+
+    def run(self) -> list:
+        from k8sterm_widget.demo.runtime.images import IMAGES
+
+        rows = []
+        for image in IMAGES:
+            userland = getattr(image, "userland", None)
+            # the whole host userland: what this machine has (the demo runs the host's programs)
+            has = shutil.which if userland is None else (lambda name, u=userland: name in u)
+            shells = [name for name in ("bash", "ash", "sh") if has(name)]
+            if userland is None:
+                programs = "the host's whole userland"
+            elif not userland:
+                programs = "none (only its app)"
+            else:
+                programs = f"{len(userland)} programs"
+            process = " ".join([*getattr(image, "entrypoint", ()), *getattr(image, "cmd", ())])
+            aliases = ", ".join(f"`{a}`" for a in getattr(image, "aliases", ())[:3])
+            shell_list = ", ".join(shells) or "none"
+            rows.append([f"`{image.name}`", aliases or "—", shell_list, programs, f"`{process}`"])
+        header = ["image", "also pulled as", "shells", "programs", "main process"]
+        lines = ["| " + " | ".join(row) + " |" for row in [header, ["---"] * len(header), *rows]]
+        return self.parse_text_to_nodes("\n".join(lines))  # Markdown: the pages are MyST
+
+
 def setup(app):
+    app.add_directive("k8sterm-images", ImageCatalogue)
     app.connect("env-updated", _players_not_widget_state)
     app.connect("build-finished", _copy_page_player)
     app.connect("source-read", _index_lists_every_page)

@@ -96,6 +96,14 @@ def test_the_tutorials_ran_against_the_demo_cluster(site: Path):
     assert page.count('class="k8sterm-face"') >= 3  # each terminal's last screen
 
 
+def test_the_demo_clusters_image_catalogue_is_on_its_page(site: Path):
+    from k8sterm_widget.demo.runtime.images import IMAGES
+
+    page = (site / "docs" / "demo-cluster.html").read_text(encoding="utf-8")
+    for image in IMAGES:
+        assert f'<span class="pre">{image.name}</span>' in page, image.name
+
+
 def test_every_error_class_is_in_the_error_table():
     import k8sterm_widget.errors as errors
 
