@@ -76,3 +76,20 @@ def test_untrusted_the_face_is_what_shows(lab, page, demo_cluster, monkeypatch):
     assert page.locator(".k8sterm").count() == 0  # no widget ran
     red = face.locator("span", has_text="red-42").first
     assert red.evaluate("e => getComputedStyle(e).color") == "rgb(204, 0, 0)"  # the colour survived
+
+
+def test_notebook7_shows_the_widget_not_its_face(lab, page):
+    name = lab.write_notebook(f"face-nb7-{time.monotonic_ns()}.ipynb", CELL)
+    page.goto(f"{lab.url}notebooks/{name}")
+    page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
+    page.wait_for_function(  # as tests/widget/test_terminal_browser.py's Notebook 7 smoke test waits
+        "() => document.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset.status === 'idle'"
+        " || document.querySelector('#jp-kernel-status, .jp-KernelStatus')?.textContent?.includes('Idle')",
+        timeout=60_000,
+    )
+    lab.run_cell(page, 0)
+    page.locator(".k8sterm .xterm").wait_for(timeout=60_000)
+    wait_status(page, "connected")
+    face = page.locator(".k8sterm-face")
+    face.wait_for(state="attached")
+    assert page.locator(".k8sterm").first.is_visible() and not face.is_visible()
