@@ -1,5 +1,5 @@
 """A widget's static face: drawn only once displayed, redrawn only when it changed, at a cell's end or
-when the output settles (k8sterm_widget/face.py). The browser side is in tests/widget/test_face_browser.py,
+when the output settles (k8sterm_widget/face.py). JupyterLab's side is in tests/test_face_jupyterlab.py,
 a whole executed tutorial in tests/test_publishing.py."""
 
 from __future__ import annotations

@@ -113,10 +113,10 @@ def test_every_error_class_is_in_the_error_table():
     assert not missing, f"add these to the table in docs/errors.md: {missing}"
 
 
-@pytest.mark.browser
-def test_a_tutorial_opened_from_disk_offline_shows_its_terminals_screens(site: Path, browser):
+@pytest.mark.chromium
+def test_a_tutorial_opened_from_disk_offline_shows_its_terminals_screens(site: Path, chromium):
     fetched: list[str] = []
-    context = browser.new_context(offline=True)
+    context = chromium.new_context(offline=True)
     try:
         context.on("request", lambda r: None if r.url.startswith("file:") else fetched.append(r.url))
         page = context.new_page()
@@ -141,10 +141,10 @@ def test_a_tutorial_opened_from_disk_offline_shows_its_terminals_screens(site: P
     assert fetched == []
 
 
-@pytest.mark.browser
-def test_a_recorded_session_plays_on_the_site_offline_with_the_packages_player(site: Path, browser):
+@pytest.mark.chromium
+def test_a_recorded_session_plays_on_the_site_offline_with_the_packages_player(site: Path, chromium):
     fetched: list[str] = []
-    context = browser.new_context(offline=True)
+    context = chromium.new_context(offline=True)
     try:
         context.on("request", lambda r: None if r.url.startswith("file:") else fetched.append(r.url))
         page = context.new_page()

@@ -13,9 +13,7 @@ import shlex
 import threading
 import time
 
-import comm
 import pytest
-from helpers import Recorder
 
 from k8sterm_widget import errors
 from k8sterm_widget.widget import drive
@@ -23,13 +21,6 @@ from k8sterm_widget.widget._widget import Terminal
 
 PROBE = re.compile(r"133;A;k8s-([0-9a-f]+)")
 RUN_LINE = re.compile(r"k8s-([0-9a-f]+)\\7';command eval (.*);printf '\\33\]133;D", re.S)
-
-
-@pytest.fixture
-def rec(monkeypatch):
-    recorder = Recorder()
-    monkeypatch.setattr(comm, "create_comm", recorder.create)
-    return recorder
 
 
 class FakeShell:

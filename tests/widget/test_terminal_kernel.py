@@ -16,10 +16,9 @@ import time
 from pathlib import Path
 
 import anywidget
-import comm
 import pytest
 import yaml
-from helpers import LanePeer, Recorder, secrets_of, wait_until
+from helpers import LanePeer, secrets_of, wait_until
 
 import k8sterm_widget
 from k8sterm_widget import errors
@@ -36,13 +35,6 @@ SYNCED = {
     # the shared front end's model (a reference to the kernel's one bundle model: code, never state)
     "_bundle",
 }  # fmt: skip
-
-
-@pytest.fixture
-def rec(monkeypatch):
-    recorder = Recorder()
-    monkeypatch.setattr(comm, "create_comm", recorder.create)
-    return recorder
 
 
 @pytest.fixture

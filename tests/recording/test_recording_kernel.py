@@ -1,4 +1,4 @@
-"""Recording, snapshots and the kept transcript of real sessions on the demo cluster, no browser."""
+"""Recording, snapshots and the kept transcript of real sessions on the demo cluster, in the kernel."""
 
 from __future__ import annotations
 

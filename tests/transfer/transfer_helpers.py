@@ -1,4 +1,4 @@
-"""Helpers shared by the scripting tests (imported by module name, like ``demo_helpers``)."""
+"""Helpers shared by the transfer tests (imported by module name, like ``demo_helpers``)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from helpers import term_lines, wait_line, wait_status
 
-pytestmark = pytest.mark.browser
+pytestmark = pytest.mark.chromium
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from scripting_helpers import crafted
+from transfer_helpers import crafted
 
 from k8sterm_widget.errors import TransferError, UnsafeArchive
 from k8sterm_widget.transfer.safe_extract import Extractor

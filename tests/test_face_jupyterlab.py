@@ -14,7 +14,7 @@ import nbformat
 import pytest
 from helpers import type_line, wait_line, wait_status
 
-pytestmark = pytest.mark.browser
+pytestmark = pytest.mark.chromium
 
 RED = r"""t.run("printf '\\033[31mred-%d\\033[0m\\n' 42")"""  # red-42 in red (SGR 31)
 CELL = 'import k8sterm_widget\nt = k8sterm_widget.shell("web-0", "demo", renderer="dom")\nt'

@@ -1,6 +1,8 @@
-"""Helpers for the terminal widget's tests: a fake clock, a recording comm, browser-side probes.
+"""Helpers for every test directory: a fake clock, a recording comm, waits, and probes of a terminal in a
+JupyterLab page.
 
-Imported by the test modules as ``helpers`` (pytest puts this directory on ``sys.path``; see demo_helpers).
+Imported by the test modules as ``helpers`` (pytest puts tests/, the directory of the root conftest, on
+``sys.path``).
 """
 
 from __future__ import annotations
@@ -148,6 +150,36 @@ JS_HAS_LINE = """([index, text, exact]) => {
     }
     return false;
 }"""
+
+
+def open_notebook(lab, page, *cells: str) -> str:
+    """A new notebook with these code cells, opened in a fresh workspace with its kernel idle."""
+    import time
+
+    name = f"s-{time.monotonic_ns()}.ipynb"
+    lab.write_notebook(name, *cells)
+    lab.open_notebook(page, name)
+    return name
+
+
+def output_text(page, index: int) -> str:
+    return page.evaluate(
+        "i => document.querySelectorAll('.jp-Notebook .jp-Cell')[i]"
+        "?.querySelector('.jp-OutputArea')?.textContent ?? ''",
+        index,
+    )
+
+
+def run_until(lab, page, index: int, text: str, timeout: float = 30.0) -> str:
+    """Run cell ``index`` and wait until its output contains ``text``; returns the output."""
+    lab.run_cell(page, index)
+    page.wait_for_function(
+        """([i, text]) => (document.querySelectorAll('.jp-Notebook .jp-Cell')[i]
+            ?.querySelector('.jp-OutputArea')?.textContent ?? '').includes(text)""",
+        arg=[index, text],
+        timeout=timeout * 1000,
+    )
+    return output_text(page, index)
 
 
 def term_lines(page, index: int = 0) -> list[str]:

@@ -35,7 +35,7 @@ from k8sterm_widget.server_extension import (
     untrack_comm_status,
 )
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 LOAD_LINE = "k8sterm_widget: TCP_NODELAY on"
 DISABLED = "--ServerApp.jpserver_extensions=k8sterm_widget=False"
 
@@ -288,7 +288,7 @@ def _round_trips(lab, page) -> list[float]:
     return json.loads(probe.get_attribute("data-rtts"))
 
 
-@pytest.mark.browser
+@pytest.mark.chromium
 def test_comm_round_trip_with_and_without_the_extension(labs, page, record_property):
     stats = {}
     for name in ("without", "with"):
@@ -339,7 +339,7 @@ JS_STATUS_DURING_PINGS = """async (n) => {
 }"""
 
 
-@pytest.mark.browser
+@pytest.mark.chromium
 def test_widget_messages_leave_the_kernel_status_alone(labs, page):
     """With the extension a ping-pong neither flashes the indicator busy nor, during a cell, makes it idle."""
     for name in ("without", "with"):

@@ -22,7 +22,7 @@ from helpers import Relay, focus_terminal, status_text, term_lines, type_line, w
 
 from k8sterm_widget.demo import DemoCluster
 
-pytestmark = pytest.mark.browser
+pytestmark = pytest.mark.chromium
 
 MODES = ["default", "disabled"]
 SHELL = 'import k8sterm_widget\nt = k8sterm_widget.shell("web-0", "demo", renderer="dom")\nt'
@@ -467,7 +467,7 @@ def test_base64_fallback_and_a_big_paste_when_the_host_drops_buffers(labs, page)
 
 
 def test_auto_renderer_uses_webgl_only_where_a_gpu_runs_it(labs, page):
-    """"auto" leaves WebGL out where the browser emulates it in software (this headless Chromium:
+    """ "auto" leaves WebGL out where the browser emulates it in software (this headless Chromium:
     SwiftShader); "webgl" insists. What the browser has is read from it, not assumed."""
     lab = labs("default")
     auto = SHELL.replace('renderer="dom"', 'renderer="auto"')

@@ -1,7 +1,6 @@
-"""Fixtures for the scripting features (cell magic, fan-out, file transfer).
+"""Fixtures for upload/download (``kc``, the session's cluster, is in tests/conftest.py).
 
-``kc`` points every call at the session's demo cluster (default scenario: web-0 with nginx + busybox
-sidecar, web-1, distroless, pending, completed, crashloop). ``files_cluster`` is a second, small cluster
+``files_cluster`` is a second, small cluster
 from ``transfer-scenario.yaml`` with the pods the default scenario lacks: ``micro`` (an image without tar)
 and ``hostile`` (whose ``tar`` a test replaces, to send crafted archives).
 """
@@ -16,11 +15,6 @@ import pytest
 from k8sterm_widget.demo import DemoCluster
 
 HERE = Path(__file__).parent
-
-
-@pytest.fixture
-def kc(demo_cluster) -> dict:
-    return {"kubeconfig": demo_cluster.kubeconfig, "context": "demo-admin", "namespace": "demo"}
 
 
 @pytest.fixture(scope="session")

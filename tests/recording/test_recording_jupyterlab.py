@@ -1,9 +1,9 @@
-"""Issue 6 in a real JupyterLab and Chromium: the pod browser, debug containers, snapshots, the transcript
-restored from a saved notebook, and the cast player.
+"""Recordings in a real JupyterLab and Chromium: snapshots, the transcript restored from a saved notebook,
+and the cast player.
 
-One JupyterLab for the module, with a demo cluster of its own (debug containers are permanent in a pod),
-and a fresh notebook (so a fresh kernel) per test. Terminals use the DOM renderer; every wait is a
-``wait_for_function`` or a wait on the kernel, never a fixed sleep.
+One JupyterLab for the module, with a demo cluster of its own, and a fresh notebook (so a fresh kernel)
+per test. Terminals use the DOM renderer; every wait is a ``wait_for_function`` or a wait on the kernel,
+never a fixed sleep.
 """
 
 from __future__ import annotations
@@ -13,104 +13,18 @@ import time
 
 import nbformat
 import pytest
-from helpers import type_line, wait_line, wait_status
+from helpers import open_notebook, run_until, type_line, wait_line, wait_status
 
-from k8sterm_widget.demo import DemoCluster
 from k8sterm_widget.recording import CastWriter
 
-pytestmark = pytest.mark.browser
+pytestmark = pytest.mark.chromium
 
 IMPORT = "import k8sterm_widget as k8s\n"
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    c = DemoCluster(state_dir=tmp_path_factory.mktemp("sessions-browser-cluster"))
-    c.start()
-    try:
-        yield c
-    finally:
-        c.stop()
-
-
-@pytest.fixture(scope="module")
-def lab(start_lab, cluster):
-    return start_lab(env={"KUBECONFIG": cluster.kubeconfig})
-
-
-def open_notebook(lab, page, *cells: str) -> str:
-    name = f"s-{time.monotonic_ns()}.ipynb"
-    lab.write_notebook(name, *cells)
-    lab.open_notebook(page, name)
-    return name
-
-
-def output_text(page, index: int) -> str:
-    return page.evaluate(
-        "i => document.querySelectorAll('.jp-Notebook .jp-Cell')[i]"
-        "?.querySelector('.jp-OutputArea')?.textContent ?? ''",
-        index,
-    )
-
-
-def run_until(lab, page, index: int, text: str, timeout: float = 30.0) -> str:
-    lab.run_cell(page, index)
-    page.wait_for_function(
-        """([i, text]) => (document.querySelectorAll('.jp-Notebook .jp-Cell')[i]
-            ?.querySelector('.jp-OutputArea')?.textContent ?? '').includes(text)""",
-        arg=[index, text],
-        timeout=timeout * 1000,
-    )
-    return output_text(page, index)
-
-
-def test_browse_two_clicks_to_a_shell_and_several_tabs(lab, page):
-    open_notebook(lab, page, IMPORT + 'b = k8s.browse(renderer="dom")\nb')
-    lab.run_cell(page, 0)
-    page.locator(".k8sterm-browse[data-state=live] tr.k8sterm-browse-pod[data-pod=web-0]").wait_for()
-    assert page.locator("tr.k8sterm-browse-pod").count() == 6
-    assert page.locator(".k8sterm-browse-context").input_value() == "demo-admin"
-    assert page.locator(".k8sterm-browse-namespace").input_value() == "demo"
-
-    page.locator("tr.k8sterm-browse-pod[data-pod=web-0]").click()  # click 1: the pod shows its containers
-    shell = ".k8sterm-browse-container[data-container=nginx] button[data-action=shell]"
-    page.locator(shell).click()  # click 2: a shell in that container, in a tab below
-    page.locator(".k8sterm-tab-panel .k8sterm .xterm").first.wait_for()
-    wait_status(page, "connected")
-    type_line(page, "hostname; echo $((6*7))")
-    wait_line(page, "web-0", exact=True)
-    wait_line(page, "42", exact=True)
-
-    # not running: no shell button to press; a second pod opens a second tab
-    assert page.locator("tr.k8sterm-browse-pod[data-pod=crashloop] button[data-action=shell]").is_disabled()
-    page.locator("tr.k8sterm-browse-pod[data-pod=web-1] button[data-action=shell]").click()
-    page.locator(".k8sterm-tab").nth(1).wait_for()
-    wait_status(page, "connected", index=1)
-    assert page.locator(".k8sterm-tab[aria-selected=true] .k8sterm-tab-title").inner_text() == "web-1 · nginx"
-    type_line(page, "hostname", index=1)
-    wait_line(page, "web-1", exact=True, index=1)
-    # back to the first tab: its screen is still there
-    page.locator(".k8sterm-tab").first.locator(".k8sterm-tab-title").click()
-    assert page.locator(".k8sterm-tab-panel").first.is_visible()
-    wait_line(page, "web-0", exact=True, index=0)
-    # closing a tab removes its terminal
-    page.locator(".k8sterm-tab").nth(1).locator("button[data-action=close]").click()
-    page.wait_for_function("() => document.querySelectorAll('.k8sterm-tab').length === 1")
-
-
-def test_no_shell_offers_a_debug_container_and_ps_sees_the_app(lab, page):
-    open_notebook(lab, page, IMPORT + 't = k8s.shell("distroless", renderer="dom")\nt')
-    lab.run_cell(page, 0)
-    offer = page.locator(".k8sterm-message button[data-action=debug]")
-    offer.wait_for(timeout=30_000)
-    assert "has no shell" in page.locator(".k8sterm-message").inner_text()
-    assert 'k8sterm_widget.debug("distroless"' in page.locator(".k8sterm-message").inner_text()
-    offer.click()
-    wait_status(page, "connected", timeout=40)
-    assert page.locator(".k8sterm-badge").inner_text() == "debug container · busybox:1.36 · target app"
-    assert page.locator(".k8sterm .k8sterm-container").inner_text().startswith("debugger-")
-    type_line(page, "ps")
-    wait_line(page, "/app/server")
+def lab(start_lab, own_cluster):
+    return start_lab(env={"KUBECONFIG": own_cluster.kubeconfig})
 
 
 def test_snapshot_is_static_escaped_html(lab, page):
@@ -146,7 +60,7 @@ def test_snapshot_is_static_escaped_html(lab, page):
     assert "transcript browser True" in out, out
 
 
-def test_a_saved_notebook_shows_the_last_screen_without_a_kernel(lab, page, cluster):
+def test_a_saved_notebook_shows_the_last_screen_without_a_kernel(lab, page, own_cluster):
     """Executed headless like ``nbconvert --execute`` with ``store_widget_state``, then opened in Lab."""
     from nbclient import NotebookClient
     from nbformat.sign import NotebookNotary
@@ -163,7 +77,7 @@ def test_a_saved_notebook_shows_the_last_screen_without_a_kernel(lab, page, clus
         metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
     )
     NotebookClient(nb, timeout=120, kernel_name="python3", store_widget_state=True).execute(
-        env={**os.environ, "KUBECONFIG": cluster.kubeconfig}
+        env={**os.environ, "KUBECONFIG": own_cluster.kubeconfig}
     )
     states = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
     term_state = next(s["state"] for s in states.values() if s["state"].get("pod") == "web-0")

@@ -12,7 +12,7 @@ import tarfile
 import uuid
 
 import pytest
-from scripting_helpers import crafted, tree
+from transfer_helpers import crafted, tree
 
 import k8sterm_widget
 from k8sterm_widget.errors import (
