@@ -82,7 +82,7 @@ def test_notebook7_shows_the_widget_not_its_face(lab, page):
     name = lab.write_notebook(f"face-nb7-{time.monotonic_ns()}.ipynb", CELL)
     page.goto(f"{lab.url}notebooks/{name}")
     page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
-    page.wait_for_function(  # as tests/widget/test_terminal_browser.py's Notebook 7 smoke test waits
+    page.wait_for_function(  # as tests/widget/test_terminal_jupyterlab.py's Notebook 7 smoke test waits
         "() => document.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset.status === 'idle'"
         " || document.querySelector('#jp-kernel-status, .jp-KernelStatus')?.textContent?.includes('Idle')",
         timeout=60_000,
