@@ -38,8 +38,8 @@ from typing import Any
 log = logging.getLogger("k8sterm_widget")
 
 SETTLE = 1.0  # seconds without change before a live face is redrawn while no cell runs
-CELL_END_QUIET = 0.03  # at a cell's end, wait for output to pause this long (at most CELL_END_WAIT)
-CELL_END_WAIT = 0.2
+CELL_END_QUIET = 0.03  # at a cell's end, wait for output to pause this long (at most CELL_END_WAIT)...
+CELL_END_WAIT = 0.2  # ... after a command ended (Face.soon)
 
 Render = Callable[[], tuple[str, str]]
 
@@ -78,6 +78,7 @@ class Face:
         self._last: tuple[str, str] | None = None
         self.dirty_since: float | None = None  # monotonic time of the first change not yet drawn
         self.changed_at = 0.0  # monotonic time of the last change
+        self.tail_until = 0.0  # until then, more output is expected right away (see soon())
 
     @property
     def shown(self) -> bool:
@@ -113,6 +114,11 @@ class Face:
             self.dirty_since = now
             _worker.wake()
 
+    def soon(self) -> None:
+        """More output follows at once (a command finished; its prompt comes next): a cell that ends
+        within :data:`CELL_END_WAIT` waits for the output to pause before drawing this face."""
+        self.tail_until = time.monotonic() + CELL_END_WAIT
+
     def refresh(self) -> None:
         """Redraw the face where it is displayed, if its content differs from the last one drawn."""
         if not self._shown:
@@ -133,16 +139,18 @@ _faces: weakref.WeakSet[Face] = weakref.WeakSet()
 
 def _at_cell_end(*_args: object) -> None:
     """IPython's post_run_cell: draw every face that changed, as part of the cell that just ran."""
-    dirty = [face for face in list(_faces) if face.dirty_since is not None]
-    if not dirty:
-        return
-    deadline = time.monotonic() + CELL_END_WAIT
-    while time.monotonic() < deadline:  # let a command's last output (its prompt) arrive first
-        if time.monotonic() - max(face.changed_at for face in dirty) >= CELL_END_QUIET:
+    now = time.monotonic()
+    waiting = [face for face in list(_faces) if face.tail_until > now]
+    deadline = max((face.tail_until for face in waiting), default=now)
+    # Let a command's last output (its prompt) arrive first; only where a command just ended (soon()), so
+    # that a terminal streaming all along (top, logs -f) does not slow every cell down.
+    while waiting and time.monotonic() < deadline:
+        if time.monotonic() - max(face.changed_at for face in waiting) >= CELL_END_QUIET:
             break
         time.sleep(CELL_END_QUIET / 3)
-    for face in dirty:
-        face.refresh()
+    for face in list(_faces):
+        if face.dirty_since is not None:
+            face.refresh()
 
 
 class _Settler:

@@ -103,3 +103,27 @@ def test_a_face_that_fails_to_draw_breaks_nothing(displays):
 def test_the_frame_escapes_what_names_the_widget():
     html = frame('t"x', '"><script>', "<pre></pre>")
     assert "<script>" not in html and "&quot;" in html
+
+
+def test_a_cells_end_waits_for_a_commands_prompt_but_not_for_a_stream(displays, monkeypatch):
+    screen = Screen()
+    face = Face(screen)
+    face.show()
+    sleeps = []
+    real_sleep = time.sleep
+
+    def sleep(seconds):
+        if not sleeps:  # while the cell's end waits, the prompt arrives
+            screen.text = "prompt"
+            face.changed()
+        sleeps.append(seconds)
+        real_sleep(seconds)
+
+    monkeypatch.setattr(face_mod.time, "sleep", sleep)
+    face.changed()  # output all along, no command ending: the cell's end does not wait
+    face_mod._at_cell_end()
+    assert sleeps == [] and displays[-1][2]["text/plain"] == "one"
+    face.soon()  # a command just ended (run() returned): its prompt is on the way
+    face.changed()
+    face_mod._at_cell_end()
+    assert sleeps and displays[-1][2]["text/plain"] == "prompt"

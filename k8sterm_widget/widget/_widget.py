@@ -326,7 +326,10 @@ class Terminal(SharedFrontEnd):
         terminal's typed error (``NoShellFound`` …) when it could not connect. The command must not read
         from the terminal; drive interactive programs with ``sendline``/``expect``.
         """
-        return self._driver.run(command, timeout, check)
+        try:
+            return self._driver.run(command, timeout, check)
+        finally:
+            self._face.soon()  # the prompt follows the command's end: a cell ending now waits for it
 
     def wait_exit(self, timeout: float | None = DEFAULT_TIMEOUT) -> int | None:
         """Wait for the process to end; return its exit code (None if the terminal was closed).
