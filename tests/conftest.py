@@ -119,12 +119,8 @@ def demo_processes() -> list[psutil.Process]:
 @pytest.fixture(scope="session")
 def demo_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoCluster]:
     """The demo cluster with the built-in scenario, shared by the whole session."""
-    cluster = DemoCluster(state_dir=tmp_path_factory.mktemp("demo-cluster"))
-    cluster.start()
-    try:
+    with DemoCluster(state_dir=tmp_path_factory.mktemp("demo-cluster")) as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture(scope="session")
@@ -143,23 +139,15 @@ def kc(demo_cluster: DemoCluster) -> dict:
 def private_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoCluster]:
     """A second demo cluster for tests that change pods for good: debug containers stay in a pod (and change
     the notes ``kubectl exec`` prints for it), so they stay off the shared one."""
-    cluster = DemoCluster(state_dir=tmp_path_factory.mktemp("private-cluster"))
-    cluster.start()
-    try:
+    with DemoCluster(state_dir=tmp_path_factory.mktemp("private-cluster")) as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture(scope="module")
 def own_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoCluster]:
     """A demo cluster of this test module's own (JupyterLab tests that add debug containers, count pods)."""
-    cluster = DemoCluster(state_dir=tmp_path_factory.mktemp("module-cluster"))
-    cluster.start()
-    try:
+    with DemoCluster(state_dir=tmp_path_factory.mktemp("module-cluster")) as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture
@@ -358,6 +346,13 @@ def start_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[...
         except subprocess.TimeoutExpired:
             lab.proc.kill()
             lab.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def lab(start_lab: Callable[..., Lab], own_cluster: DemoCluster) -> Lab:
+    """A JupyterLab whose kernels use the module's own demo cluster (a module that needs another defines
+    its own ``lab``)."""
+    return start_lab(env={"KUBECONFIG": own_cluster.kubeconfig})
 
 
 @pytest.fixture

@@ -13,11 +13,6 @@ pytestmark = pytest.mark.chromium
 IMPORT = "import k8sterm_widget as k8s\n"
 
 
-@pytest.fixture(scope="module")
-def lab(start_lab, own_cluster):
-    return start_lab(env={"KUBECONFIG": own_cluster.kubeconfig})
-
-
 def test_no_shell_offers_a_debug_container_and_ps_sees_the_app(lab, page):
     open_notebook(lab, page, IMPORT + 't = k8s.shell("distroless", renderer="dom")\nt')
     lab.run_cell(page, 0)

@@ -14,11 +14,6 @@ pytestmark = pytest.mark.chromium
 IMPORT = "import k8sterm_widget as k8s\n"
 
 
-@pytest.fixture(scope="module")
-def lab(start_lab, own_cluster):
-    return start_lab(env={"KUBECONFIG": own_cluster.kubeconfig})
-
-
 def test_browse_two_clicks_to_a_shell_and_several_tabs(lab, page):
     open_notebook(lab, page, IMPORT + 'b = k8s.browse(renderer="dom")\nb')
     lab.run_cell(page, 0)

@@ -22,11 +22,6 @@ pytestmark = pytest.mark.chromium
 IMPORT = "import k8sterm_widget as k8s\n"
 
 
-@pytest.fixture(scope="module")
-def lab(start_lab, own_cluster):
-    return start_lab(env={"KUBECONFIG": own_cluster.kubeconfig})
-
-
 def test_snapshot_is_static_escaped_html(lab, page):
     open_notebook(
         lab,

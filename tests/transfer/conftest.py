@@ -19,12 +19,10 @@ HERE = Path(__file__).parent
 
 @pytest.fixture(scope="session")
 def files_cluster(tmp_path_factory) -> Iterator[DemoCluster]:
-    cluster = DemoCluster(HERE / "transfer-scenario.yaml", state_dir=tmp_path_factory.mktemp("files-cluster"))
-    cluster.start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
+    with DemoCluster(
+        HERE / "transfer-scenario.yaml", state_dir=tmp_path_factory.mktemp("files-cluster")
+    ) as c:
+        yield c
 
 
 @pytest.fixture
