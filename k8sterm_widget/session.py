@@ -12,7 +12,8 @@ the reader falls behind, reading from the cluster pauses, so memory stays flat h
 
 With no command, the session starts the container's best shell in a *single* exec: ``sh -c`` picks the
 first of bash, ash, sh that ``command -v`` finds and ``exec``s it with ``TERM=xterm-256color`` (and
-``LC_CTYPE=C.UTF-8`` when the image sets no locale, so readline accepts typed UTF-8). Keys
+``LC_CTYPE=C.UTF-8`` when the image sets no locale, so readline accepts typed UTF-8), and with the shell
+integration that makes its prompts print OSC 133 marks (:mod:`.shell_integration`). Keys
 typed meanwhile wait in the pty's input queue and reach the chosen shell, so nothing is lost; an image
 without ``sh`` raises :class:`~k8sterm_widget.errors.NoShellFound`, which suggests a debug container.
 """
@@ -39,26 +40,15 @@ from .kube.config import DEFAULT_CONNECT_TIMEOUT, Cluster, resolve
 from .kube.preflight import Target, preflight
 from .kube.status import Context, error_from_status, exit_code_of, parse_status
 from .kube.wsstream import RESIZE, STDIN, ExecStream, StreamEnd
+from .shell_integration import SHELLS, shell_command
 
-SHELLS = "bash ash sh"  # the auto-detected shell: the first of these the image has
-SHELL_DETECT = (
-    "export TERM=xterm-256color; "
-    # No locale at all (most images) makes readline treat UTF-8 input as Meta keys: typed CJK is mangled.
-    '[ -n "$LC_ALL$LC_CTYPE$LANG" ] || export LC_CTYPE=C.UTF-8; '
-    f'for s in {SHELLS}; do command -v "$s" >/dev/null 2>&1 && exec "$s"; done; exec sh'
-)
-# Prints the path of the shell SHELL_DETECT would start (what a recording names as $SHELL).
+# Prints the path of the shell the auto-detect script would start (what a recording names as $SHELL).
 SHELL_PROBE = f'for s in {SHELLS}; do command -v "$s" && exit 0; done; exit 1'
 QUEUE_HIGH = 4 << 20  # pause the cluster stream when a script has this much unread output
 QUEUE_LOW = 1 << 20
 
 OnOutput = Callable[[int, memoryview], None]  # (1 = stdout | 2 = stderr, read-only bytes-like view)
 OnEnd = Callable[["ExecSession"], None]
-
-
-def shell_command() -> list[str]:
-    """The argv that auto-detects a shell (see the module docstring)."""
-    return ["sh", "-c", SHELL_DETECT]
 
 
 class ExecSession:

@@ -14,7 +14,11 @@ terminal; a second thread waits for it until its own timeout, then gets :class:`
 period when none does. The first scripting call skips that wait, so headless runs (nbclient, a plain
 Python script with no kernel) start at once, at 80x24.
 
-**How ``run`` finds the output without knowing the prompt**: see :mod:`.runline`.
+**How ``run`` finds the output**: at a shell whose integration loaded (its prompts print OSC 133 marks,
+:mod:`k8sterm_widget.shell_integration`) it waits for the prompt and types the command as it is; elsewhere
+it types a wrapper line that prints its own marks. See :mod:`.runline`. The integration's marks are taken
+out of the text ``expect`` matches (a pattern for a prompt still matches the prompt) and kept, by position,
+in :attr:`Driver.marks`; whether a session has them is learnt from its first prompt.
 
 **Busy and interrupted.** A ``run`` that times out leaves its command running; until its end mark comes,
 the next ``run`` raises :class:`~k8sterm_widget.errors.TerminalBusy` instead of typing into it.
@@ -31,10 +35,22 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from .. import errors
-from .runline import MARK_MAX, RunResult, begin_mark, end_mark, probe_line, probe_mark, typed_line
+from ..shell_integration import MARK
+from .runline import (
+    KILL_LINE,
+    MARK_MAX,
+    RunResult,
+    begin_mark,
+    echo_end,
+    end_mark,
+    probe_line,
+    probe_mark,
+    typable,
+    typed_line,
+)
 from .screen import ScreenTail
 from .textstream import MatchBuffer, TextStream
 
@@ -49,6 +65,21 @@ PROBE_INTERVAL = 0.5  # seconds between probes while waiting for the shell after
 SCREEN_LINES = 12  # lines of the screen an error quotes
 LIVE = ("connecting", "connected")
 CTRL_C = "\x03"
+MARKS_KEPT = 256  # integration marks remembered (only the last few after the current prompt matter)
+# A shell that was asked to load its integration but printed output and then fell quiet for this long
+# without a marked prompt is taken not to have it (startup files replaced PROMPT_COMMAND …): run() falls back.
+PROMPT_QUIET = 2.0
+FIRST_PROMPT_WAIT = 15.0  # …and one that printed nothing at all for this long after connecting
+
+
+class Mark(NamedTuple):
+    """One integration mark: where it was in the text, and what it says."""
+
+    seq: int  # how many marks came before it in this terminal
+    pos: int  # position in the driver's text (MatchBuffer.base coordinates)
+    kind: str  # A (prompt), B (end of prompt), C (output starts), D (finished), S (continuation prompt)
+    code: int | None = None  # D: the exit status
+
 
 Pattern = str | re.Pattern[str]
 T = TypeVar("T")
@@ -127,9 +158,19 @@ class Driver:
         self.after = ""
         self.match: re.Match[str] | None = None
         self.last_exit_code: int | None = None
-        self.pending: tuple[str, str] | None = None  # (token, command) of a run that timed out
+        # (token, command) of a wrapped run that timed out; ("", command, position) of a typed one
+        self.pending: tuple[str, str] | tuple[str, str, int] | None = None
         self.interrupted = False  # Ctrl-C was sent: the next run() first checks that the shell is back
         self.collecting = False  # run() is moving output out of the buffer: do not trim it
+        # Shell integration (per session): "unknown" until the first prompt says, then "on" or "off".
+        self.integration = "unknown"
+        self.output_starts = False  # the shell prints C marks (bash with PS0): the output starts there
+        self.marks: deque[Mark] = deque(maxlen=MARKS_KEPT)
+        self.mark_count = 0
+        # How many marks had come when the script last typed: a prompt that began before is stale (its
+        # end, B, may still arrive after the keys: the shell printed it before them).
+        self.input_seq = 0
+        self.last_output = 0.0  # monotonic time of the last output pumped (0: none yet this session)
         self._lock = threading.Lock()  # the state above; held briefly, never while waiting
         self._busy = threading.Lock()  # one expect/run at a time
         terminal.observe(self._status_changed, names="status")
@@ -164,13 +205,34 @@ class Driver:
                 self.buffer.clear()
                 self.screen_tail.clear()
                 self.pending = None
+                self.integration, self.output_starts = "unknown", False
+                self.marks.clear()
+                self.input_seq, self.last_output = self.mark_count, 0.0
             data = b"".join(item for item in items if item is not None)
             if data:
                 text = self.stream.decode(data)
                 self.screen_tail.add(text)
-                self.buffer.append(self.stream.clean(text))
+                self._append(self.stream.clean(text))
+                self.last_output = time.monotonic()
             if not self.collecting:
                 self.buffer.trim()
+
+    def _append(self, text: str) -> None:
+        """(lock held) Text into the buffer, the integration's marks into :attr:`marks`."""
+        pos = 0
+        for m in MARK.finditer(text):
+            self.buffer.append(text[pos : m.start()])
+            kind, flags = m["kind"], m["flags"]
+            code = int(m["code"]) if kind == "D" and (m["code"] or "").isdigit() else None
+            if kind == "A" and "k=s" in flags:
+                kind = "S"
+            elif kind == "A" and ";c" in flags:
+                self.output_starts = True
+            self.marks.append(Mark(self.mark_count, self.buffer.end, kind, code))
+            self.mark_count += 1
+            self.integration = "on"
+            pos = m.end()
+        self.buffer.append(text[pos:])
 
     def screen(self) -> list[str]:
         self.pump()
@@ -194,8 +256,10 @@ class Driver:
             return terminal.error
         return errors.TerminalEnded(status, terminal.exit_code, self._screen_lines())
 
-    def _await(self, find: Callable[[], T | None], deadline: float | None) -> T:
-        """Pump output until ``find()`` returns something; raise ``TimeoutError`` or the end's typed error."""
+    def _await(self, find: Callable[[], T | None], deadline: float | None, poll: float | None = None) -> T:
+        """Pump output until ``find()`` returns something; raise ``TimeoutError`` or the end's typed error.
+
+        ``poll``: also look again after that many seconds without output (``find`` depends on time)."""
         while True:
             seen = self.tap.seq
             status = self.terminal.status  # read before pumping: bytes always arrive before the end
@@ -209,6 +273,8 @@ class Driver:
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 raise TimeoutError
+            if poll is not None:
+                remaining = poll if remaining is None else min(poll, remaining)
             self.tap.wait(seen, remaining)
 
     def _hold(self, deadline: float | None) -> None:
@@ -222,7 +288,14 @@ class Driver:
         if not isinstance(data, (str, bytes, bytearray, memoryview)):
             raise TypeError(f"send() takes str or bytes, not {type(data).__name__}")
         self.ready_for_input()
+        self._typed()
         self.terminal.write(data if isinstance(data, str) else bytes(data))
+
+    def _typed(self) -> None:
+        """The script is about to type: a prompt seen so far no longer means the shell waits for a command."""
+        self.pump()
+        with self._lock:
+            self.input_seq = self.mark_count
 
     def expect(self, pattern: Pattern | Sequence[Pattern], timeout: float | None) -> re.Match[str]:
         patterns: Sequence[object] = pattern if isinstance(pattern, (list, tuple)) else [pattern]
@@ -292,12 +365,10 @@ class Driver:
         try:
             self.ready_for_input()
             self._settle_pending()
-            if self.interrupted:
-                self._probe(command, timeout, deadline)
-            with self._lock:
-                self.pending = (token, command)
-            self.terminal.write(line)
-            output, code = self._collect(token, command, timeout, deadline)
+            if self._integrated(command, timeout, deadline):
+                output, code = self._run_at_prompt(command, token, timeout, deadline)
+            else:
+                output, code = self._run_wrapped(command, token, timeout, deadline)
         finally:
             self._busy.release()
         result = RunResult(output, code, command)
@@ -306,13 +377,191 @@ class Driver:
             raise errors.CommandFailed([command], code, _tail(output), result=result)
         return result
 
+    def _run_wrapped(
+        self, command: str, token: str, timeout: float | None, deadline: float | None
+    ) -> tuple[str, int]:
+        """The fallback: type the wrapper line (:func:`.runline.typed_line`), read between its marks."""
+        if self.interrupted and self.integration != "on":
+            self._probe(command, timeout, deadline)
+        self._typed()
+        with self._lock:
+            self.pending = (token, command)
+        self.terminal.write(typed_line(command, token))
+        return self._collect(token, command, timeout, deadline)
+
+    # ------------------------------------------------------------------ run, with shell integration
+
+    def _integrated(self, command: str, timeout: float | None, deadline: float | None) -> bool:
+        """Whether this session's shell marks its prompts; learnt from the first prompt (see the constants).
+
+        A session started with a command of the user's (or attached to a debug container) never has them.
+        """
+        if self.integration == "unknown":
+            session = self.terminal.session
+            if session is not None and not session.auto_shell:
+                self.integration = "off"
+        if self.integration != "unknown":
+            return self.integration == "on"
+        started = time.monotonic()
+
+        def decided() -> str | None:
+            if self.integration != "unknown":
+                return self.integration
+            now = time.monotonic()
+            session = self.terminal.session
+            if session is not None and not session.auto_shell:
+                self.integration = "off"
+            elif self.last_output and now - self.last_output >= PROMPT_QUIET:
+                self.integration = "off"  # a prompt came (and output stopped), but without marks
+            elif session is not None and not self.last_output and now - started >= FIRST_PROMPT_WAIT:
+                self.integration = "off"
+            return None if self.integration == "unknown" else self.integration
+
+        try:
+            return self._await(decided, deadline, poll=0.25) == "on"
+        except TimeoutError:
+            stage = "connect" if self.terminal.status == "connecting" else "start"
+            raise errors.RunTimeout(command, timeout, self._screen_lines(), stage=stage) from None
+
+    def _wait_prompt(self, command: str, timeout: float | None, deadline: float | None) -> Mark:
+        """Wait until the shell shows a prompt after the script's last keys (B, the end of a prompt)."""
+
+        def at_prompt() -> Mark | None:
+            last = self.marks[-1] if self.marks else None
+            if last is None or last.kind != "B":
+                return None
+            began = next((m for m in reversed(self.marks) if m.kind == "A"), last)  # the prompt's start
+            return last if began.seq >= self.input_seq else None
+
+        try:
+            return self._await(at_prompt, deadline)
+        except TimeoutError:
+            stage = "connect" if self.terminal.status == "connecting" else "start"
+            raise errors.RunTimeout(command, timeout, self._screen_lines(), stage=stage) from None
+
+    def _run_at_prompt(
+        self, command: str, token: str, timeout: float | None, deadline: float | None
+    ) -> tuple[str, int]:
+        """Type ``command`` as it is at the next prompt; the output lies between its echo (or C) and D."""
+        prompt = self._wait_prompt(command, timeout, deadline)
+        self.interrupted = False  # the shell is back at its prompt
+        if not typable(command):
+            return self._run_wrapped(command, token, timeout, deadline)
+        with self._lock:
+            typed_from = self.buffer.end
+            # Ctrl-U only if something was typed at this prompt by hand (on an empty line readline beeps)
+            dirty = typed_from > prompt.pos
+            self.input_seq = self.mark_count
+            self.pending = ("", command, typed_from)
+        self.terminal.write((KILL_LINE if dirty else "") + command + "\r")
+        result = self._collect_at_prompt(command, typed_from, timeout, deadline)
+        if result is not None:
+            return result
+        # A continuation prompt: the line is not a whole command (``if``, an open quote). Cancel it, and let
+        # the wrapper's eval report it as the shell does a syntax error: with an exit code, not a hang.
+        with self._lock:
+            self.pending = None
+        self._cancel_line(command, timeout, deadline)
+        return self._run_wrapped(command, token, timeout, deadline)
+
+    def _cancel_line(self, command: str, timeout: float | None, deadline: float | None) -> None:
+        """Ctrl-C at a continuation prompt, until the shell shows its prompt again.
+
+        Again, because bash only notices a SIGINT that lands between two reads of its line editor at the
+        next key: one Ctrl-C can leave it waiting at the continuation prompt.
+        """
+        while True:
+            self._typed()
+            self.terminal.write(CTRL_C)
+            step = time.monotonic() + PROBE_INTERVAL
+            try:
+                self._wait_prompt(command, timeout, step if deadline is None else min(step, deadline))
+                return
+            except errors.RunTimeout:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+
+    def _collect_at_prompt(
+        self, command: str, typed_from: int, timeout: float | None, deadline: float | None
+    ) -> tuple[str, int] | None:
+        """Output and exit code of the command typed at ``typed_from``; None on a continuation prompt."""
+        parts: list[str] = []
+        buffer = self.buffer
+
+        def after(pos: int) -> list[Mark]:
+            return [m for m in self.marks if m.pos >= pos]
+
+        def started() -> int | bool | None:
+            ended = None
+            for m in after(typed_from):
+                if m.kind == "S":
+                    return False
+                if m.kind == "C":
+                    return m.pos
+                if m.kind == "D":
+                    ended = m.pos  # no C before it: a command that printed nothing, or a shell without C
+                    break
+            if self.output_starts and ended is not None:
+                return ended
+            if self.output_starts:
+                return None
+            text = buffer.text[max(0, typed_from - buffer.base) :]
+            if ended is not None:
+                text = text[: max(0, ended - typed_from)]
+            end = echo_end(text, command)
+            if end is not None:
+                return typed_from + end
+            return ended  # the shell echoed nothing we recognise (stty -echo): all before D is output
+
+        def finished() -> int | bool | None:
+            done = next((m for m in after(start) if m.kind in "DS"), None)
+            if done is not None and done.kind == "S":
+                return False  # a shell without C marks: its continuation prompt came after the echo
+            if done is None:
+                parts.append(buffer.consume(len(buffer.text)))
+                return None
+            parts.append(buffer.consume(max(0, done.pos - buffer.base)))
+            self.pending = None
+            return done.code if done.code is not None else -1
+
+        self.collecting = True
+        try:
+            try:
+                start = self._await(started, deadline)
+            except TimeoutError:
+                raise errors.RunTimeout(command, timeout, self._screen_lines(), stage="start") from None
+            if start is False:
+                return None
+            with self._lock:
+                buffer.consume(max(0, int(start) - buffer.base))  # the echo of the typed line
+            try:
+                code = self._await(finished, deadline)
+            except TimeoutError:
+                with self._lock:
+                    partial = "".join(parts) + buffer.text
+                raise errors.RunTimeout(command, timeout, self._screen_lines(), partial) from None
+            if code is False:
+                return None
+        finally:
+            self.collecting = False
+        return "".join(parts), int(code)
+
     def _settle_pending(self) -> None:
         """A run that timed out earlier: fine if its end mark has come since, busy otherwise."""
         self.pump()
         with self._lock:
             if self.pending is None:
                 return
-            token, command = self.pending
+            token, command, *typed = self.pending
+            if typed:  # typed at a marked prompt: ended by the first D after it
+                done = next((m for m in self.marks if m.kind == "D" and m.pos >= typed[0]), None)
+                if done is not None:
+                    self.buffer.consume(max(0, done.pos - self.buffer.base))
+                    self.pending = None
+                    return
+                raise errors.TerminalBusy(
+                    f"the command {command!r} of an earlier run() is still running", command=command
+                )
             m = end_mark(token).search(self.buffer.text)
             if m is not None:
                 self.buffer.consume(m.end())
@@ -390,9 +639,11 @@ class Driver:
             self.tap.wait(seen, remaining)
 
     def interrupt(self) -> None:
+        self.pump()
         with self._lock:
             self.pending = None
             self.interrupted = True
+            self.input_seq = self.mark_count  # the next run waits for a prompt after this Ctrl-C
         self.terminal.write(CTRL_C)
 
     def _probe(self, command: str, timeout: float | None, deadline: float | None) -> None:

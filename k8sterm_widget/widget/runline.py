@@ -1,6 +1,15 @@
 """What ``Terminal.run`` types, the marks it looks for, and what it returns.
 
-**How ``run`` finds the output without knowing the prompt.** It types Ctrl-U (clearing anything
+**At a shell with its integration** (:mod:`k8sterm_widget.shell_integration`: the shell's own prompt
+prints OSC 133 marks) ``run`` waits for the prompt, types the command itself and Enter — exactly what a
+person would — and reads the output between the end of the typed line's echo (or the ``C`` mark, where the
+shell prints one) and the ``D`` mark with the exit code. :func:`typable` says which commands go that way:
+one line, no control characters. A line the shell answers with a continuation prompt (``if``, an open
+quote) is cancelled with Ctrl-C and run the wrapper's way, whose ``eval`` turns it into a syntax error
+with an exit code, as before. :func:`echo_end` finds where the echo of the typed line ends.
+
+**The fallback: a wrapper line** (a shell whose integration could not load, or a command that is not
+:func:`typable`). ``run`` does not know the prompt there, so it types Ctrl-U (clearing anything
 half-typed at the prompt: readline, libedit and the tty driver's VKILL all take it), one line, and Enter
 (``\\r``, as the keyboard sends it)::
 
@@ -41,6 +50,32 @@ def command_line(command: str, token: str) -> str:
     return (
         f" printf '\\33]133;C;k8s-{token}\\7';command eval {quoted};printf '\\33]133;D;%s;k8s-{token}\\7' $?"
     )
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def typable(command: str) -> bool:
+    """A command ``run`` may type as it is at a marked prompt: one line, no control characters (a tab would
+    complete, a newline would run a half)."""
+    return not _CONTROL.search(command)
+
+
+def echo_end(text: str, command: str) -> int | None:
+    """The index just past the newline that ends the echo of ``command`` at the start of ``text``.
+
+    The echo is the command's characters in order, with whatever the line editor adds between them (a
+    carriage return where a long line wraps, a prompt it redraws); the first newline after the last of
+    them ends the typed line. None while the echo is not complete.
+    """
+    want = 0
+    for i, ch in enumerate(text):
+        if want < len(command):
+            if ch == command[want]:
+                want += 1
+        elif ch == "\n":
+            return i + 1
+    return None
 
 
 def typed_line(command: str, token: str) -> str:
@@ -98,4 +133,14 @@ def probe_mark(token: str) -> re.Pattern[str]:
     return re.compile(re.escape(f"\x1b]133;A;k8s-{token}") + MARK_END)
 
 
-__all__ = ["RunResult", "begin_mark", "command_line", "end_mark", "probe_line", "probe_mark", "typed_line"]
+__all__ = [
+    "RunResult",
+    "begin_mark",
+    "command_line",
+    "echo_end",
+    "end_mark",
+    "probe_line",
+    "probe_mark",
+    "typable",
+    "typed_line",
+]

@@ -107,6 +107,12 @@ class MatchBuffer:
         self.limit = limit
         self.text = ""
         self.dropped = 0  # characters dropped from the head because nobody matched them in time
+        self.base = 0  # the position of text[0] in everything ever appended (marks are kept by position)
+
+    @property
+    def end(self) -> int:
+        """The position just past the last character appended."""
+        return self.base + len(self.text)
 
     def append(self, text: str) -> None:
         if not text:
@@ -121,14 +127,17 @@ class MatchBuffer:
         if len(self.text) > self.limit:
             cut = len(self.text) - self.limit
             self.dropped += cut
+            self.base += cut
             self.text = self.text[cut:]
 
     def consume(self, end: int) -> str:
         """Remove and return the first ``end`` characters."""
         head, self.text = self.text[:end], self.text[end:]
+        self.base += len(head)
         return head
 
     def clear(self) -> None:
+        self.base += len(self.text)
         self.text = ""
 
 

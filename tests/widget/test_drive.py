@@ -35,6 +35,9 @@ class FakeShell:
         self.typed: list[str] = []
         self.probes_lost = 0
         term.write = self.write  # what send() and run() type ends up here
+        # A shell whose integration did not load (run() learns that from a quiet prompt without marks;
+        # told here, so that short timeouts test the wrapper, not that wait). See MarkedShell for the other.
+        term._driver.integration = "off"
         self.output(prompt)
 
     def output(self, text: str) -> None:
@@ -300,3 +303,116 @@ def test_every_front_end_message_type_has_exactly_one_handler(term):
     from k8sterm_widget.widget import protocol
 
     assert sorted(term._handlers) == sorted(protocol.CLIENT_TYPES)
+
+
+# ---------------------------------------------------------------- a shell with its integration
+
+
+class MarkedShell:
+    """A shell whose integration loaded (k8sterm_widget/shell_integration.py): its prompt prints OSC 133
+    marks, like bash (``c=True``: C marks from PS0) or dash/ash (no C). It answers plain typed lines; the
+    prompt is printed only when ``prompt()`` is called the first time (a shell still starting up)."""
+
+    def __init__(
+        self, term: Terminal, answers: dict, *, wrapped: dict | None = None, c: bool = True, piece: int = 2
+    ) -> None:
+        self.term, self.answers, self.c, self.piece = term, answers, c, piece
+        self.wrapped = answers if wrapped is None else wrapped  # what the wrapper line's eval answers
+        self.typed: list[str] = []
+        self.before_prompt: list[str] = []  # what was typed while no prompt was shown
+        self.shown = False
+        self.continued = False
+        term.write = self.write
+
+    def feed(self, text: str) -> None:
+        data = text.encode()
+        for i in range(0, len(data), self.piece):
+            self.term._on_output(self.term._gen, memoryview(data[i : i + self.piece]))
+
+    def prompt(self, status: int = 0) -> None:
+        flag = ";c" if self.c else ""
+        self.feed(f"\x1b]133;D;{status};k8s\x07\x1b]133;A;k8s{flag}\x07root@web-0:/# \x1b]133;B;k8s\x07")
+        self.shown = True
+
+    def write(self, data) -> None:
+        text = data if isinstance(data, str) else bytes(data).decode()
+        self.typed.append(text)
+        if not self.shown:
+            self.before_prompt.append(text)
+            return
+        if text == "\x03":
+            self.continued = False
+            self.feed("^C\r\n")
+            self.prompt(130)
+            return
+        m = RUN_LINE.search(text)
+        if m is not None:  # the wrapper
+            token, command = m.group(1), shlex.split(m.group(2).replace("\x16", ""))[0]
+            self.feed(text.replace("\x15", "").replace("\r", "\r\n"))
+            self.feed(f"\x1b]133;C;k8s-{token}\x07")
+            out, code = self.wrapped[command]
+            self.feed(out.replace("\n", "\r\n") + f"\x1b]133;D;{code};k8s-{token}\x07")
+            self.prompt(code)
+            return
+        line = text.replace("\x15", "").rstrip("\r")
+        self.feed(line + "\r\n")  # the echo
+        self.shown = False
+        if self.answers.get(line) == "more":  # not a whole command: a continuation prompt
+            self.feed("\x1b]133;A;k8s;k=s\x07> ")
+            self.shown = self.continued = True
+            return
+        if self.c:
+            self.feed("\x1b]133;C;k8s\x07")
+        out, code = self.answers[line]
+        self.feed(out.replace("\n", "\r\n"))
+        self.prompt(code)
+
+
+@pytest.mark.parametrize("c", [True, False], ids=["bash-like", "dash-like"])
+def test_at_a_marked_prompt_run_types_the_command_itself_once_the_prompt_is_there(term, c):
+    shell = MarkedShell(term, {"echo hi": ("hi\n", 0), "ls /nope": ("no such file\n", 2)}, c=c)
+    result: list = []
+    runner = threading.Thread(target=lambda: result.append(term.run("echo hi", timeout=10)))
+    runner.start()
+    time.sleep(0.3)  # the shell is still starting: nothing may be typed ahead of its prompt
+    assert shell.typed == []
+    shell.feed("Welcome to web-0\r\n")
+    shell.prompt()
+    runner.join(10)
+    assert result == ["hi\n"] and shell.typed == ["echo hi\r"] and shell.before_prompt == []
+    out = term.run("ls /nope")
+    assert (out, out.exit_code) == ("no such file\n", 2)
+    assert shell.typed[-1] == "ls /nope\r"  # no Ctrl-U on an empty line (readline would beep)
+
+
+def test_a_line_the_shell_continues_is_cancelled_and_run_the_wrappers_way(term):
+    syntax_error = ("sh: syntax error: unexpected end of file\n", 2)
+    shell = MarkedShell(term, {"if": "more"}, wrapped={"if": syntax_error})
+    shell.prompt()
+    out = term.run("if", timeout=10)
+    assert out.exit_code == 2 and "syntax error" in out
+    assert shell.typed[:2] == ["if\r", "\x03"] and RUN_LINE.search(shell.typed[2])
+
+
+def test_multi_line_commands_and_control_characters_take_the_wrapper(term):
+    shell = MarkedShell(term, {"for i in 1 2; do\n echo $i\ndone": ("1\n2\n", 0), "a\tb": ("a\tb\n", 0)})
+    shell.prompt()
+    assert term.run("for i in 1 2; do\n echo $i\ndone", timeout=10) == "1\n2\n"
+    assert RUN_LINE.search(shell.typed[-1])
+    assert term.run("a\tb", timeout=10) == "a\tb\n"  # a tab typed at readline would complete
+    assert RUN_LINE.search(shell.typed[-1])
+
+
+def test_expect_sees_the_prompt_without_the_integrations_marks(term):
+    shell = MarkedShell(term, {"read x": ("", 0)})
+    shell.prompt()
+    m = term.expect(r"root@web-0:/# $", timeout=5)
+    assert m.group(0) == "root@web-0:/# " and "\x1b" not in term._driver.before
+
+
+def test_a_prompt_without_marks_falls_back_to_the_wrapper_once_the_shell_is_quiet(term, monkeypatch):
+    monkeypatch.setattr(drive, "PROMPT_QUIET", 0.2)
+    shell = FakeShell(term, {"hostname": ("web-0\n", 0)})
+    term._driver.integration = "unknown"  # as a real shell: it has to be learnt
+    assert term.run("hostname", timeout=10) == "web-0\n"
+    assert term._driver.integration == "off" and RUN_LINE.search(shell.typed[-1])

@@ -7,6 +7,8 @@ script with no kernel at all.
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -158,3 +160,26 @@ def test_a_plain_python_script_with_no_kernel(kc):
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["'from-a-script\\nweb-0\\n' 0", "4"]
+
+
+def test_a_run_looks_typed_in_the_screen_the_recording_and_the_snapshot(term, tmp_path):
+    """run("echo hi") shows exactly `echo hi` at the shell's own prompt, once — not the wrapper line that
+    prints the marks, and not twice (typed ahead of the prompt, echoed by the tty and again by readline)."""
+    cast = tmp_path / "run.cast"
+    term.record(cast)
+    assert term.run("echo hi") == "hi\n"
+    assert term.run("false").exit_code == 1
+    assert term.run("cd /tmp && echo here") == "here\n"
+    term.stop_recording()
+    screen = [line for line in term.screen() if line]
+    shown = "\n".join(screen)
+    assert "printf" not in shown and "133" not in shown and "eval" not in shown, shown
+    typed = [line for line in screen if line.endswith(("echo hi", "false", "cd /tmp && echo here"))]
+    assert len(typed) == 3 and all(
+        re.fullmatch(r"\S*.*[#$] (echo hi|false|cd /tmp && echo here)", t) for t in typed
+    )
+    assert screen[screen.index(typed[0]) + 1] == "hi"
+    recorded = "".join(json.loads(line)[2] for line in cast.read_text().splitlines()[1:])
+    assert recorded.count("echo hi") == 1 and "printf" not in recorded and "eval" not in recorded
+    html = term.snapshot(timeout=0).html
+    assert html.count("echo hi") == 1 and "printf" not in html
