@@ -16,7 +16,20 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from . import auth, discovery, ephemeral, exec_ws, logs, openapi, rest, reviews, schema, subresources
+from . import (
+    auth,
+    discovery,
+    ephemeral,
+    exec_ws,
+    logs,
+    openapi,
+    portforward,
+    proxy,
+    rest,
+    reviews,
+    schema,
+    subresources,
+)
 from . import status as st
 from .context import CTX, INFO, USER, ClusterContext, respond_json, respond_status, response_headers
 from .objects import Obj
@@ -215,6 +228,8 @@ def build_app(ctx: ClusterContext) -> web.Application:
     r.add_route("*", "/api/v1/namespaces/{namespace}/pods/{name}/exec", pod_exec)
     r.add_route("*", "/api/v1/namespaces/{namespace}/pods/{name}/attach", pod_attach)
     r.add_get("/api/v1/namespaces/{namespace}/pods/{name}/log", logs.get_log)
+    r.add_route("*", "/api/v1/namespaces/{namespace}/pods/{name}/portforward", portforward.serve)
+    proxy.register(app, ctx)
     ephemeral_path = "/api/v1/namespaces/{namespace}/pods/{name}/ephemeralcontainers"
     r.add_get(ephemeral_path, ephemeral.get)
     r.add_patch(ephemeral_path, ephemeral.patch)

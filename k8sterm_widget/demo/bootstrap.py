@@ -171,6 +171,15 @@ def create_system_objects(api: Api, node_name: str, users: list[Any]) -> None:
             },
         },
     )
+    api.create(api.kind("services"), {
+        "metadata": {"name": "kube-dns", "namespace": "kube-system",
+                     "labels": {"k8s-app": "kube-dns", "kubernetes.io/cluster-service": "true",
+                                "kubernetes.io/name": "CoreDNS"}},
+        "spec": {"clusterIP": DNS_SERVICE_IP,
+                 "ports": [{"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
+                           {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},
+                           {"name": "metrics", "port": 9153, "protocol": "TCP", "targetPort": 9153}]},
+    })  # fmt: skip
     for obj in rbac.bootstrap(users):
         kind = api.registry.for_object(obj)
         assert kind is not None

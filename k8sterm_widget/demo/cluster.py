@@ -26,6 +26,7 @@ from aiohttp import web
 from . import apiserver, bootstrap, kubeconfig, pki, rbac
 from . import scenario as scenario_mod
 from .auth import Authenticator
+from .dns import ClusterDNS
 from .node import Node
 from .store import Store
 
@@ -75,6 +76,7 @@ class DemoCluster:
         self._runtime: Any = None
         self._node: Node | None = None
         self._controllers: list[Any] = []
+        self._dns: ClusterDNS | None = None
         self._started = False
         self._stopped = False
         self._lock = threading.Lock()
@@ -103,6 +105,11 @@ class DemoCluster:
 
     def context_for(self, user: str) -> str:
         return kubeconfig.context_name(user)
+
+    @property
+    def dns_address(self) -> tuple[str, int] | None:
+        """Where the cluster DNS answers (``<svc>.<ns>.svc.cluster.local``): host and UDP port."""
+        return self._dns.address if self._dns is not None else None
 
     @property
     def running(self) -> bool:
@@ -243,12 +250,16 @@ class DemoCluster:
             namespace=sc.namespace,
             current_user=sc.current_user,
         )
+        self._dns = ClusterDNS(store)
+        await self._dns.start(HOST, 0)
         await bootstrap.settle(api, node)
 
     async def _astop(self) -> None:
         ctx = self._ctx
         for controller in self._controllers:
             controller.stop()
+        if self._dns is not None:
+            self._dns.stop()
         if ctx is not None:
             ctx.store.close_watches()
         # Killing the containers ends every exec session the way a dying node does: the process exits

@@ -559,6 +559,12 @@ class Node:
         """Where the node reaches a pod's ports: its IP on a per-pod network, else the shared host's."""
         return pod.ip if getattr(self.runtime, "pod_network", False) else "127.0.0.1"
 
+    async def connect(self, pod: Obj, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A TCP connection to a pod's port, as the kubelet opens one for port-forward and proxies."""
+        live = self._pods.get((pod["metadata"]["namespace"], pod["metadata"]["name"]))
+        host = self.probe_host(live) if live is not None else "127.0.0.1"
+        return await asyncio.wait_for(asyncio.open_connection(host, port), 10)
+
     def probe_changed(self, pod: _Pod) -> None:
         self._sync(pod)
 

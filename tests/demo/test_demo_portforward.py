@@ -1,0 +1,182 @@
+"""``kubectl port-forward`` (SPDY over WebSocket), the official client's ``portforward`` (v4 channels) and
+``kubectl proxy`` to ``pods/proxy`` and ``services/proxy`` (:mod:`k8sterm_widget.demo.portforward`,
+:mod:`~k8sterm_widget.demo.spdy`, :mod:`~k8sterm_widget.demo.proxy`).
+
+The server side of each pod port is a listener of this test on the node's view of the pod (the host's
+loopback while demo pods share the host's network; their IP on a per-pod network), so the bytes are
+checked exactly; what a real nginx answers is the containers' business.
+"""
+
+from __future__ import annotations
+
+import http.server
+import socket
+import socketserver
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from k8sterm_widget.demo import DemoCluster
+from tests.conftest import Kubectl
+
+
+class _Echo(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        data = self.request.recv(1000)
+        self.request.sendall(b"echo:" + data)
+
+
+class _Hello(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = f"hello from {self.path}\n".encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def listeners(demo_cluster: DemoCluster) -> Iterator[tuple[int, int]]:
+    if getattr(demo_cluster._runtime, "pod_network", False):
+        pytest.skip("pods have networks of their own: a host listener is not a pod's port")
+    echo = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Echo)
+    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
+    for server in (echo, web):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield echo.server_address[1], web.server_address[1]
+    for server in (echo, web):
+        server.shutdown()
+        server.server_close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _connect(port: int, deadline: float) -> socket.socket:
+    while True:
+        try:
+            return socket.create_connection(("127.0.0.1", port), timeout=5)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def test_kubectl_port_forward_carries_bytes_both_ways(kubectl: Kubectl, listeners: tuple[int, int]) -> None:
+    echo, _ = listeners
+    local = _free_port()
+    proc = subprocess.Popen(kubectl.argv("port-forward", "pod/web-1", f"{local}:{echo}"), env=kubectl.env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 15
+        for i in range(3):  # three connections over one SPDY session
+            with _connect(local, deadline) as s:
+                s.sendall(b"ping %d" % i)
+                assert s.recv(100) == b"echo:ping %d" % i
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=10)[0]
+    assert f"Forwarding from 127.0.0.1:{local} -> {echo}" in out
+    assert out.count(f"Handling connection for {local}") == 3
+
+
+def test_port_forward_to_a_closed_port_reports_the_kubelets_error(kubectl: Kubectl) -> None:
+    closed, local = _free_port(), _free_port()
+    proc = subprocess.Popen(kubectl.argv("port-forward", "pod/web-1", f"{local}:{closed}"), env=kubectl.env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        with _connect(local, time.monotonic() + 15) as s:
+            s.sendall(b"x")
+            s.recv(10)
+        out = proc.communicate(timeout=15)[0]
+    finally:
+        proc.kill()
+    assert f"error forwarding port {closed} to pod" in out
+    assert f"dial tcp4 127.0.0.1:{closed}: connect: connection refused" in out
+
+
+def test_port_forward_to_a_pod_that_does_not_run(kubectl: Kubectl) -> None:
+    r = kubectl("port-forward", "pod/pending", "18999:80", timeout=20)
+    assert r.returncode == 1
+    assert "error: unable to forward port because pod is not running. Current status=Pending" in r.stderr
+
+
+def test_official_client_portforward(demo_cluster: DemoCluster, listeners: tuple[int, int]) -> None:
+    from kubernetes import client, config
+    from kubernetes.stream import portforward
+
+    echo, _ = listeners
+    api = client.CoreV1Api(config.new_client_from_config(demo_cluster.kubeconfig))
+    pf = portforward(api.connect_get_namespaced_pod_portforward, "web-1", "demo", ports=str(echo))
+    sock = pf.socket(echo)
+    sock.setblocking(True)
+    sock.sendall(b"from python")
+    assert sock.recv(100) == b"echo:from python"
+    sock.close()
+    assert pf.error(echo) is None
+
+
+def test_kubectl_proxy_reaches_pods_and_services(kubectl: Kubectl, listeners: tuple[int, int]) -> None:
+    _, web = listeners
+    svc = f"proxied-{web}"
+    assert kubectl("-n", "demo", "create", "service", "clusterip", svc, f"--tcp=80:{web}").returncode == 0
+    assert (
+        kubectl("-n", "demo", "patch", "service", svc, "-p", '{"spec":{"selector":{"app":"web"}}}').returncode
+        == 0
+    )
+    port = _free_port()
+    proc = subprocess.Popen(kubectl.argv("proxy", f"--port={port}"), env=kubectl.env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}/api/v1/namespaces/demo"
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                body = urllib.request.urlopen(f"{base}/pods/web-1:{web}/proxy/greet?x=1", timeout=5).read()
+                break
+            except (urllib.error.URLError, ConnectionError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        assert body == b"hello from /greet?x=1\n"
+        assert urllib.request.urlopen(f"{base}/services/{svc}/proxy/", timeout=5).read() == b"hello from /\n"
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(f"{base}/pods/web-1:{_free_port()}/proxy/", timeout=5)
+        assert info.value.code == 503
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        kubectl("-n", "demo", "delete", "service", svc)
+
+
+def test_spdy_header_blocks_round_trip() -> None:
+    """The framer against itself: a client's SYN_STREAM headers come out as they went in."""
+    import struct
+    import zlib
+
+    from k8sterm_widget.demo import spdy
+
+    deflate = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS, 8, zlib.Z_DEFAULT_STRATEGY, spdy.DICTIONARY)
+    headers = {"streamtype": "data", "port": "80", "requestid": "0"}
+    raw = struct.pack(">I", len(headers))
+    for k, v in headers.items():
+        raw += struct.pack(">I", len(k)) + k.encode() + struct.pack(">I", len(v)) + v.encode()
+    block = deflate.compress(raw) + deflate.flush(zlib.Z_SYNC_FLUSH)
+    body = struct.pack(">IIBB", 1, 0, 0, 0) + block
+    frame = struct.pack(">HHI", 0x8003, spdy.SYN_STREAM, len(body)) + body
+    reader = spdy.Reader()
+    parsed = reader.feed(frame[:5]) + reader.feed(frame[5:] + spdy.Writer.data(1, b"abc", fin=True))
+    assert parsed[0].type == spdy.SYN_STREAM and parsed[0].headers == headers and parsed[0].stream_id == 1
+    assert (parsed[1].control, parsed[1].data, parsed[1].flags) == (False, b"abc", spdy.FLAG_FIN)
