@@ -162,6 +162,17 @@ def open_notebook(lab, page, *cells: str) -> str:
     return name
 
 
+def open_in_notebook7(lab, page, name: str) -> None:
+    """Open notebook ``name`` in Notebook 7 (``/notebooks/``) and wait until its kernel is idle."""
+    page.goto(f"{lab.url}notebooks/{name}")
+    page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
+    page.wait_for_function(
+        "() => document.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset.status === 'idle'"
+        " || document.querySelector('#jp-kernel-status, .jp-KernelStatus')?.textContent?.includes('Idle')",
+        timeout=60_000,
+    )
+
+
 def output_text(page, index: int) -> str:
     return page.evaluate(
         "i => document.querySelectorAll('.jp-Notebook .jp-Cell')[i]"

@@ -12,7 +12,7 @@ import time
 
 import nbformat
 import pytest
-from helpers import type_line, wait_line, wait_status
+from helpers import open_in_notebook7, type_line, wait_line, wait_status
 
 pytestmark = pytest.mark.chromium
 
@@ -80,13 +80,7 @@ def test_untrusted_the_face_is_what_shows(lab, page, demo_cluster, monkeypatch):
 
 def test_notebook7_shows_the_widget_not_its_face(lab, page):
     name = lab.write_notebook(f"face-nb7-{time.monotonic_ns()}.ipynb", CELL)
-    page.goto(f"{lab.url}notebooks/{name}")
-    page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
-    page.wait_for_function(  # as tests/widget/test_terminal_jupyterlab.py's Notebook 7 smoke test waits
-        "() => document.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset.status === 'idle'"
-        " || document.querySelector('#jp-kernel-status, .jp-KernelStatus')?.textContent?.includes('Idle')",
-        timeout=60_000,
-    )
+    open_in_notebook7(lab, page, name)
     lab.run_cell(page, 0)
     page.locator(".k8sterm .xterm").wait_for(timeout=60_000)
     wait_status(page, "connected")

@@ -113,56 +113,54 @@ def test_every_error_class_is_in_the_error_table():
     assert not missing, f"add these to the table in docs/errors.md: {missing}"
 
 
-@pytest.mark.chromium
-def test_a_tutorial_opened_from_disk_offline_shows_its_terminals_screens(site: Path, chromium):
+@pytest.fixture
+def offline(chromium):
+    """A page with the network cut off; after the test, nothing but files may have been requested."""
     fetched: list[str] = []
     context = chromium.new_context(offline=True)
+    context.on("request", lambda r: None if r.url.startswith("file:") else fetched.append(r.url))
     try:
-        context.on("request", lambda r: None if r.url.startswith("file:") else fetched.append(r.url))
-        page = context.new_page()
-        page.goto((site / "index.html").as_uri())  # the redirect, then the home page
-        page.wait_for_url("**/docs/index.html")
-        page.get_by_role("link", name="k8sterm quickstart").first.click()
-        page.wait_for_url("**/examples/quickstart.html")
-        output = page.locator(".cell_output", has_text="Hello from web-0")
-        output.first.wait_for(timeout=10_000)
-        assert output.first.is_visible()
-        # The first terminal, as it looked at the end: the run() in it and the prompt after it.
-        screen = page.locator(".k8sterm-face").first
-        assert screen.is_visible()
-        assert "demo/web-0 · nginx · connected" in screen.inner_text()
-        assert "Hello from web-0\nroot@web-0:/#" in screen.inner_text()
-        # The widget output's text fallback is hidden on the site (its face says it all).
-        assert not page.get_by_text("k8sterm terminal demo/web-0").first.is_visible()
-        # Furo's stylesheet and script came from disk: the theme is applied (sidebar laid out).
-        assert page.locator(".sidebar-drawer").first.is_visible()
+        yield context.new_page()
     finally:
         context.close()
     assert fetched == []
 
 
 @pytest.mark.chromium
-def test_a_recorded_session_plays_on_the_site_offline_with_the_packages_player(site: Path, chromium):
-    fetched: list[str] = []
-    context = chromium.new_context(offline=True)
-    try:
-        context.on("request", lambda r: None if r.url.startswith("file:") else fetched.append(r.url))
-        page = context.new_page()
-        page.goto((site / "examples" / "recordings.html").as_uri())
-        player = page.locator(".k8sterm-page-player .k8sterm-player")
-        player.wait_for(timeout=10_000)
-        page.wait_for_function(
-            "() => document.querySelector('.k8sterm-player')?.dataset.state === 'ended'", timeout=30_000
-        )
-        lines = page.evaluate(
-            """() => {
-                const b = document.querySelector('.k8sterm-player').terminal.buffer.active;
-                return Array.from({length: b.length}, (_, i) => b.getLine(i).translateToString(true));
-            }"""
-        )
-        assert "hello from the recording" in lines and "[redacted]" in lines
-        # The player's static face (its last screen, for readers without it) gave way to the player.
-        assert not page.locator('[data-k8sterm-kind="player"]').first.is_visible()
-    finally:
-        context.close()
-    assert fetched == []
+def test_a_tutorial_opened_from_disk_offline_shows_its_terminals_screens(site: Path, offline):
+    page = offline
+    page.goto((site / "index.html").as_uri())  # the redirect, then the home page
+    page.wait_for_url("**/docs/index.html")
+    page.get_by_role("link", name="k8sterm quickstart").first.click()
+    page.wait_for_url("**/examples/quickstart.html")
+    output = page.locator(".cell_output", has_text="Hello from web-0")
+    output.first.wait_for(timeout=10_000)
+    assert output.first.is_visible()
+    # The first terminal, as it looked at the end: the run() in it and the prompt after it.
+    screen = page.locator(".k8sterm-face").first
+    assert screen.is_visible()
+    assert "demo/web-0 · nginx · connected" in screen.inner_text()
+    assert "Hello from web-0\nroot@web-0:/#" in screen.inner_text()
+    # The widget output's text fallback is hidden on the site (its face says it all).
+    assert not page.get_by_text("k8sterm terminal demo/web-0").first.is_visible()
+    # Furo's stylesheet and script came from disk: the theme is applied (sidebar laid out).
+    assert page.locator(".sidebar-drawer").first.is_visible()
+
+
+@pytest.mark.chromium
+def test_a_recorded_session_plays_on_the_site_offline_with_the_packages_player(site: Path, offline):
+    page = offline
+    page.goto((site / "examples" / "recordings.html").as_uri())
+    page.locator(".k8sterm-page-player .k8sterm-player").wait_for(timeout=10_000)
+    page.wait_for_function(
+        "() => document.querySelector('.k8sterm-player')?.dataset.state === 'ended'", timeout=30_000
+    )
+    lines = page.evaluate(
+        """() => {
+            const b = document.querySelector('.k8sterm-player').terminal.buffer.active;
+            return Array.from({length: b.length}, (_, i) => b.getLine(i).translateToString(true));
+        }"""
+    )
+    assert "hello from the recording" in lines and "[redacted]" in lines
+    # The player's static face (its last screen, for readers without it) gave way to the player.
+    assert not page.locator('[data-k8sterm-kind="player"]').first.is_visible()

@@ -18,7 +18,16 @@ import socket
 import time
 
 import pytest
-from helpers import Relay, focus_terminal, status_text, term_lines, type_line, wait_line, wait_status
+from helpers import (
+    Relay,
+    focus_terminal,
+    open_in_notebook7,
+    status_text,
+    term_lines,
+    type_line,
+    wait_line,
+    wait_status,
+)
 
 from k8sterm_widget.demo import DemoCluster
 
@@ -315,13 +324,7 @@ def test_notebook7_smoke(labs, page):
     lab = labs("default")
     name = f"nb7-{time.monotonic_ns()}.ipynb"
     lab.write_notebook(name, SHELL)
-    page.goto(f"{lab.url}notebooks/{name}")
-    page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
-    page.wait_for_function(
-        "() => document.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset.status === 'idle'"
-        " || document.querySelector('#jp-kernel-status, .jp-KernelStatus')?.textContent?.includes('Idle')",
-        timeout=60_000,
-    )
+    open_in_notebook7(lab, page, name)
     lab.run_cell(page, 0)
     page.locator(".k8sterm .xterm").wait_for(timeout=60_000)
     wait_status(page, "connected")
