@@ -13,7 +13,8 @@
 import "./browse.css";
 
 import { hideFace } from "./face.js";
-import { h } from "./header.js";
+import { button, h } from "./dom.js";
+import { humanDuration } from "./duration.js";
 
 /**
  * @typedef {{ name: string, kind: "container" | "init" | "sidecar" | "ephemeral", image: string,
@@ -33,31 +34,6 @@ import { h } from "./header.js";
 /** Views of each browser model in this page (the kernel stops its watch when none is left). */
 const viewCounts = new Map();
 
-/**
- * kubectl's AGE column (k8s.io/apimachinery duration.HumanDuration); the kernel has the same in Python.
- * @param {number} seconds
- */
-export function humanDuration(seconds) {
-  const s = Math.floor(seconds);
-  if (s < -1) return "<invalid>";
-  if (s < 0) return "0s";
-  if (s < 120) return `${s}s`;
-  const minutes = Math.floor(s / 60);
-  if (minutes < 10) return s % 60 ? `${minutes}m${s % 60}s` : `${minutes}m`;
-  if (minutes < 180) return `${minutes}m`;
-  const hours = Math.floor(minutes / 60);
-  if (hours < 8) return minutes % 60 ? `${hours}h${minutes % 60}m` : `${hours}h`;
-  if (hours < 48) return `${hours}h`;
-  if (hours < 24 * 8) return hours % 24 ? `${Math.floor(hours / 24)}d${hours % 24}h` : `${Math.floor(hours / 24)}d`;
-  if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24)}d`;
-  const years = Math.floor(hours / (24 * 365));
-  if (hours < 24 * 365 * 8) {
-    const days = Math.floor((hours % (24 * 365)) / 24);
-    return days ? `${years}y${days}d` : `${years}y`;
-  }
-  return `${years}y`;
-}
-
 /** @param {string} created */
 function age(created) {
   const t = Date.parse(created);
@@ -69,13 +45,7 @@ function age(created) {
  * @param {string} action
  * @param {string} title
  */
-function button(label, action, title) {
-  const b = /** @type {HTMLButtonElement} */ (h("button", "k8sterm-browse-button", label));
-  b.type = "button";
-  b.dataset.action = action;
-  b.title = title;
-  return b;
-}
+const browseButton = (label, action, title) => button(label, action, { title, className: "k8sterm-browse-button" });
 
 /** @param {ContainerRow} c */
 function stateText(c) {
@@ -138,7 +108,7 @@ class BrowserView {
     this.liveDot = h("span", "k8sterm-browse-dot");
     this.liveText = h("span", "k8sterm-browse-live-text");
     this.live.append(this.liveDot, this.liveText);
-    const refresh = button("↻", "refresh", "List the namespaces and pods again");
+    const refresh = browseButton("↻", "refresh", "List the namespaces and pods again");
     refresh.addEventListener("click", () => this.send({ type: "refresh" }));
     this.toolbar.append(
       h("span", "k8sterm-browse-label", "Context"),
@@ -284,8 +254,8 @@ class BrowserView {
     tr.dataset.pod = pod.name;
     tr.title = "Click to show the containers";
     const cells = [h("td", "k8sterm-browse-pod-name"), h("td"), h("td"), h("td"), h("td"), h("td", "k8sterm-browse-pod-actions")];
-    const shell = button("Shell", "shell", "");
-    const debug = button("Debug", "debug", "Open a shell in a new ephemeral debug container (busybox) that sees this pod's processes");
+    const shell = browseButton("Shell", "shell", "");
+    const debug = browseButton("Debug", "debug", "Open a shell in a new ephemeral debug container (busybox) that sees this pod's processes");
     cells[5].append(shell, debug);
     tr.append(...cells);
     const detail = /** @type {HTMLTableRowElement} */ (h("tr", "k8sterm-browse-pod-detail"));
@@ -355,18 +325,18 @@ class BrowserView {
     div.append(h("span", "k8sterm-browse-container-state", stateText(c)));
     if (c.restarts) div.append(h("span", "k8sterm-browse-container-restarts", `${c.restarts} restarts`));
     div.append(h("span", "k8sterm-browse-container-image", c.image));
-    const shell = button("Shell", "shell", shellTitle(c));
+    const shell = browseButton("Shell", "shell", shellTitle(c));
     shell.disabled = !c.execable;
     shell.dataset.container = c.name;
     div.append(shell);
     if (c.kind === "ephemeral") {
       if (c.attachable) {
-        const attach = button("Attach", "attach", `Attach to ${c.name}'s own shell (as kubectl attach -it)`);
+        const attach = browseButton("Attach", "attach", `Attach to ${c.name}'s own shell (as kubectl attach -it)`);
         attach.dataset.container = c.name;
         div.append(attach);
       }
     } else if (c.kind === "container") {
-      const debug = button("Debug", "debug", `A debug container (busybox) that sees the processes of ${c.name}`);
+      const debug = browseButton("Debug", "debug", `A debug container (busybox) that sees the processes of ${c.name}`);
       debug.dataset.container = c.name;
       div.append(debug);
     }
@@ -439,7 +409,7 @@ class BrowserView {
     tabButton.setAttribute("role", "tab");
     const dot = h("span", "k8sterm-browse-dot");
     const title = h("span", "k8sterm-tab-title", tab.title);
-    const close = button("×", "close", "Close this tab and end its session");
+    const close = browseButton("×", "close", "Close this tab and end its session");
     tabButton.append(dot, title, close);
     tabButton.addEventListener("click", (event) => {
       if (/** @type {HTMLElement} */ (event.target).closest("button")) {

@@ -1,6 +1,8 @@
 // The slim header: where (namespace / pod / container), the status, and actions (find, copy, reconnect).
 // Everything that comes from the kernel or the cluster is set with textContent, never as HTML.
 
+import { button, h } from "./dom.js";
+
 /** @typedef {import("./protocol.js").Traits} Traits */
 
 /**
@@ -24,31 +26,6 @@ export function statusText(s) {
     default:
       return String(s.status);
   }
-}
-
-/**
- * @param {string} tag
- * @param {string} [className]
- * @param {string} [text]
- */
-export function h(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-/**
- * @param {string} label
- * @param {string} title
- * @param {string} action
- */
-function button(label, title, action) {
-  const b = /** @type {HTMLButtonElement} */ (h("button", "k8sterm-button", label));
-  b.type = "button";
-  b.title = title;
-  b.dataset.action = action;
-  return b;
 }
 
 /**
@@ -84,14 +61,16 @@ export class Header {
     this.query.placeholder = "Find";
     this.query.setAttribute("aria-label", "Find in terminal");
     this.count = h("span", "k8sterm-count");
-    const prev = button("↑", "Previous match (Shift+Enter)", "find-previous");
-    const next = button("↓", "Next match (Enter)", "find-next");
-    const close = button("×", "Close (Escape)", "find-close");
+    const prev = button("↑", "find-previous", { title: "Previous match (Shift+Enter)" });
+    const next = button("↓", "find-next", { title: "Next match (Enter)" });
+    const close = button("×", "find-close", { title: "Close (Escape)" });
     this.search.append(this.query, this.count, prev, next, close);
 
-    this.findButton = button("Find", "Find in the terminal (Ctrl+Shift+F)", "find");
-    this.copyButton = button("Copy", "Copy the selection, or the whole terminal when nothing is selected", "copy");
-    this.reconnectButton = button("Reconnect", "End this session and open a new one", "reconnect");
+    this.findButton = button("Find", "find", { title: "Find in the terminal (Ctrl+Shift+F)" });
+    this.copyButton = button("Copy", "copy", {
+      title: "Copy the selection, or the whole terminal when nothing is selected",
+    });
+    this.reconnectButton = button("Reconnect", "reconnect", { title: "End this session and open a new one" });
     this.node.append(
       this.title,
       this.status,

@@ -2,7 +2,7 @@
 // busybox" when the image has no shell), or the banner of a session restored from the notebook.
 // Text from the kernel or the cluster is set with textContent, never as HTML.
 
-import { h } from "./header.js";
+import { button, h } from "./dom.js";
 
 /** @typedef {import("./protocol.js").Traits} Traits */
 
@@ -32,10 +32,7 @@ export function showNotice(el, s, restored, act) {
     for (const name of s.offers ?? []) {
       const offer = OFFERS[/** @type {keyof typeof OFFERS} */ (name)];
       if (!offer) continue;
-      const b = /** @type {HTMLButtonElement} */ (h("button", "k8sterm-button k8sterm-offer", offer.label));
-      b.type = "button";
-      b.title = offer.title;
-      b.dataset.action = name;
+      const b = button(offer.label, name, { title: offer.title, className: "k8sterm-button k8sterm-offer" });
       b.addEventListener("click", () => {
         b.disabled = true;
         act(name);

@@ -16,7 +16,9 @@ import "./style.css";
 import "./player.css";
 
 import { hideFace } from "./face.js";
-import { h } from "./header.js";
+import { parseCast, resizeOf } from "./cast.js";
+import { button, h } from "./dom.js";
+import { clock } from "./duration.js";
 import { Term } from "./terminal.js";
 import { currentTheme, watchTheme } from "./theme.js";
 
@@ -24,58 +26,10 @@ import { currentTheme, watchTheme } from "./theme.js";
  * @typedef {{ cast: DataView | null, title: string, note: string, speed: number, autoplay: boolean,
  *   idle_time_limit: number, font_size: number, _uid: string }} PlayerTraits
  * @typedef {import("@anywidget/types").AnyModel<PlayerTraits>} Model
- * @typedef {{ at: number, code: string, data: string }} Frame
+ * @typedef {import("./cast.js").Frame} Frame
  */
 
 const SPEEDS = [0.5, 1, 2, 4, 8];
-/** Columns or rows at most, in the header and in resize events (the kernel refuses more: recording/asciicast.py). */
-const MAX_SIZE = 10000;
-
-/**
- * @param {DataView | null} view
- * @param {number} idleLimit
- * @returns {{ cols: number, rows: number, frames: Frame[] }}
- */
-export function parseCast(view, idleLimit) {
-  const isSize = (/** @type {unknown} */ n) => Number.isInteger(n) && Number(n) >= 1 && Number(n) <= MAX_SIZE;
-  const text = view ? new TextDecoder().decode(view) : "";
-  const lines = text.split("\n");
-  let cols = 80;
-  let rows = 24;
-  try {
-    const header = JSON.parse(lines[0] || "{}");
-    if (isSize(header.width)) cols = header.width;
-    if (isSize(header.height)) rows = header.height;
-  } catch {
-    // the kernel checked it; an unreadable header only costs the size
-  }
-  /** @type {Frame[]} */
-  const frames = [];
-  let last = 0;
-  let shifted = 0;
-  for (const line of lines.slice(1)) {
-    if (!line.trim()) continue;
-    let event;
-    try {
-      event = JSON.parse(line);
-    } catch {
-      continue;
-    }
-    if (!Array.isArray(event) || typeof event[0] !== "number" || typeof event[2] !== "string") continue;
-    const t = Math.max(event[0], last);
-    const gap = t - last;
-    if (idleLimit > 0 && gap > idleLimit) shifted += gap - idleLimit;
-    last = t;
-    frames.push({ at: t - shifted, code: String(event[1]), data: event[2] });
-  }
-  return { cols, rows, frames };
-}
-
-/** @param {number} seconds */
-function clock(seconds) {
-  const s = Math.max(0, Math.floor(seconds));
-  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
-}
 
 class Player {
   /**
@@ -89,9 +43,7 @@ class Player {
     const header = h("div", "k8sterm-header");
     this.title = h("span", "k8sterm-title");
     const controls = h("span", "k8sterm-player-controls");
-    this.playButton = /** @type {HTMLButtonElement} */ (h("button", "k8sterm-button", "Play"));
-    this.playButton.type = "button";
-    this.playButton.dataset.action = "play";
+    this.playButton = button("Play", "play");
     this.playButton.addEventListener("click", () => (this.state === "playing" ? this.pause() : this.play()));
     this.speedSelect = /** @type {HTMLSelectElement} */ (h("select", "k8sterm-player-speed"));
     this.speedSelect.title = "Speed";
@@ -253,11 +205,11 @@ class Player {
       if (frame.code === "o") {
         out += frame.data;
       } else if (frame.code === "r") {
-        const m = /^(\d{1,5})x(\d{1,5})$/.exec(frame.data);
-        if (m && Number(m[1]) <= MAX_SIZE && Number(m[2]) <= MAX_SIZE) {
+        const size = resizeOf(frame.data);
+        if (size) {
           if (out) this.term.write(out);
           out = "";
-          this.term.resize(Math.max(2, Number(m[1])), Math.max(2, Number(m[2])));
+          this.term.resize(size.cols, size.rows);
         }
       }
     }

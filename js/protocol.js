@@ -1,5 +1,5 @@
 // The comm protocol, front-end side. The reference is the docstring of k8sterm_widget/widget/protocol.py;
-// this file mirrors its names and limits so both sides change together.
+// this file mirrors its names and limits, and tests/js/test_js_and_python_agree.py checks that they agree.
 
 /** Largest input message (pastes are cut into chunks of this size). */
 export const INPUT_CHUNK = 64 * 1024;
@@ -20,6 +20,11 @@ export const LOG_LIMIT = 8 * 1024 * 1024;
 /** Pty size limits accepted by the kernel. */
 export const MIN_SIZE = 2;
 export const MAX_SIZE = 1000;
+
+/** The messages the front end sends (k8sterm_widget/widget/protocol.py's CLIENT_TYPES). */
+export const CLIENT_TYPES = ["ready", "replay", "input", "resize", "ack", "checkpoint", "views", "reconnect", "snapshot", "debug"];
+/** The messages the kernel sends (KERNEL_TYPES there). */
+export const KERNEL_TYPES = ["hello", "replay", "output", "detached", "snapshot"];
 
 /**
  * @typedef {{ type: "hello", to: string, binary_in: boolean, lane?: string }} HelloMsg
@@ -55,5 +60,5 @@ export const MAX_SIZE = 1000;
 export function isKernelMsg(msg) {
   if (typeof msg !== "object" || msg === null) return false;
   const type = /** @type {{type?: unknown}} */ (msg).type;
-  return type === "hello" || type === "replay" || type === "output" || type === "detached" || type === "snapshot";
+  return typeof type === "string" && KERNEL_TYPES.includes(type);
 }

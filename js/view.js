@@ -5,7 +5,8 @@
 // follows the cell; the fit addon turns that into cols x rows. The view the user last focused sets the
 // pty size, so the shell's idea of the width matches what they look at.
 
-import { Header, h } from "./header.js";
+import { h } from "./dom.js";
+import { Header } from "./header.js";
 import { CHECKPOINT_SCROLLBACK } from "./protocol.js";
 import { attachKeys } from "./keys.js";
 import { Term } from "./terminal.js";

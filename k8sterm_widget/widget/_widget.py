@@ -169,7 +169,7 @@ class Terminal(SharedFrontEnd):
         self._limiter = protocol.RateLimiter()
         self._drop = protocol.DropLog()
         self._routes = Routes(self._comm_send, self._on_lane_msg)
-        self._pipe = OutputPipe(self._routes.send, pause=self._pause, resume=self._resume)
+        self._pipe = OutputPipe(self._post, pause=self._pause, resume=self._resume)
         self._stdin = InputQueue(drop=self._drop)
         self._order = InputOrder(self._deliver_input)
         self._latest = Latest()
@@ -612,6 +612,8 @@ class Terminal(SharedFrontEnd):
 
     def _post(self, content: dict, buffers: Sequence[bytes] = ()) -> None:
         """The one way protocol messages leave: :class:`.routes.Routes` picks the comm or a lane."""
+        if content.get("type") not in protocol.KERNEL_TYPES:
+            raise ValueError(f"not a kernel message of the protocol: {content.get('type')!r}")
         self._routes.send(content, list(buffers))
 
     def _comm_send(self, content: dict, buffers: list) -> None:

@@ -98,6 +98,8 @@ CLIENT_TYPES = (
     "debug",
 )
 
+KERNEL_TYPES = ("hello", "replay", "output", "detached", "snapshot")
+
 
 @dataclass
 class Message:
@@ -250,4 +252,4 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-__all__ = ["CLIENT_TYPES", "DropLog", "Invalid", "Message", "RateLimiter", "b64", "parse"]
+__all__ = ["CLIENT_TYPES", "KERNEL_TYPES", "DropLog", "Invalid", "Message", "RateLimiter", "b64", "parse"]
