@@ -32,12 +32,13 @@ $(VENV)/.test-installed: $(VENV)/.demo-installed pyproject.toml
 demo: $(VENV)/.demo-installed
 	$(BIN)/k8sterm lab examples/quickstart.ipynb
 
-## make test: the whole suite (unit, demo cluster against real kubectl, engine, browser).
+## make test: the whole suite (checks, front-end units, demo cluster against real kubectl, engine, JupyterLab).
 test: $(VENV)/.test-installed
 	$(BIN)/ruff check k8sterm_widget tests benchmarks scripts docs/conf.py
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 	npm run --silent typecheck
+	node --test tests/js/*.test.mjs
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.test-installed
