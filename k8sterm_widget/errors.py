@@ -4,6 +4,46 @@ Why one hierarchy: the widget shows ``str(error)`` as a single readable line, sc
 or a specific type, and the pre-flight checks and the handshake/channel-3 parsers (which see the same
 failures from two directions) produce the same types. Messages never contain credentials: they are
 built from names (pod, namespace, user, server URL) and from Status messages, never from headers.
+
+The hierarchy, roughly in the order a session meets it (tests/test_errors.py keeps this drawing true)::
+
+    K8stermError
+    ├── UsageError (also ValueError)         arguments that cannot work together
+    ├── ConfigError                          no kubeconfig, no such context
+    ├── ClusterUnreachable                   refused, DNS, TLS, timed out: names the URL
+    ├── Unauthorized                         401
+    ├── Forbidden                            403: user, verb, resource, namespace
+    ├── PodNotFound                          404, with close names
+    ├── ContainerNotValid                    no such container: the choices
+    ├── PodNotRunning                        finished, not scheduled, being deleted
+    │   └── ContainerNotRunning              waiting, crash-looping, terminated
+    ├── CommandNotFound                      the runtime could not start the program
+    │   └── NoShellFound                     no shell in the image: debug() gives one
+    ├── ProtocolError                        the exec protocol as we cannot use it
+    ├── RemoteError                          any other failure the cluster reported
+    ├── ConnectionLost                       the stream ended without an exit status
+    ├── SessionClosed                        input to a session that has ended
+    │   └── TerminalEnded                    a script waited for a terminal that ended
+    ├── CommandFailed                        check=True and a non-zero exit
+    │   └── CellFailed                       %%k8sexec
+    ├── TerminalBusy                         run() while an earlier run() goes on
+    ├── Timeout                              not within ``timeout`` seconds
+    │   ├── ExecTimeout                      exec(), %%k8sexec
+    │   ├── ExpectTimeout                    Terminal.expect, wait_exit
+    │   │   └── RunTimeout                   Terminal.run: connect, start or finish
+    │   └── DebugContainerTimeout (also DebugContainerError)
+    ├── DebugContainerError                  debug(): could not add or start it
+    │   ├── EphemeralContainersUnsupported   the cluster predates them
+    │   ├── ImagePullFailed
+    │   └── DebugContainerTimeout (also Timeout)
+    ├── FanoutFailed                         exec_many(check=True)
+    └── TransferError                        upload(), download()
+        ├── RemotePathNotFound
+        ├── RemoteNotADirectory
+        ├── RemoteWriteError                 read-only, no permission, disk full
+        ├── UnsafeArchive                    a member that would land outside
+        ├── ChecksumMismatch
+        └── NoTransferTool                   no shell, tar, cat or base64
 """
 
 from __future__ import annotations
@@ -196,7 +236,18 @@ class SessionClosed(K8stermError):
     """Input was sent to a session that has already ended (the process exited or the stream dropped)."""
 
 
-class ExecTimeout(K8stermError):
+class Timeout(K8stermError):
+    """Base of the timeouts: what was awaited did not happen within ``timeout`` seconds.
+
+    Catch it to treat every k8sterm timeout alike (a one-shot exec, an expect or run, a debug container
+    that does not start). Not a ``TimeoutError``: those stay the standard library's (a socket, a queue), and
+    the engine uses them internally as "no data yet".
+    """
+
+    timeout: float | None
+
+
+class ExecTimeout(Timeout):
     """A one-shot exec did not finish within its timeout; the partial output is kept."""
 
     def __init__(self, command: Sequence[str], timeout: float, result: object = None) -> None:
@@ -233,7 +284,7 @@ class CellFailed(CommandFailed):
         self.container = container
 
 
-class ExpectTimeout(K8stermError):
+class ExpectTimeout(Timeout):
     """``Terminal.expect``/``run``/``wait_exit``: what was awaited did not come within the timeout.
 
     Why the screen: a timeout is only debuggable with what the terminal showed instead (a prompt asking
@@ -379,7 +430,7 @@ class ImagePullFailed(DebugContainerError):
         self.reason = reason
 
 
-class DebugContainerTimeout(DebugContainerError):
+class DebugContainerTimeout(DebugContainerError, Timeout):
     """The debug container was added but did not run within the timeout (a slow pull, a busy node)."""
 
     def __init__(self, pod: str, container: str, timeout: float, state: str) -> None:
@@ -463,6 +514,7 @@ __all__ = [
     "SessionClosed",
     "TerminalBusy",
     "TerminalEnded",
+    "Timeout",
     "TransferError",
     "Unauthorized",
     "UnsafeArchive",
