@@ -6,6 +6,13 @@
 //   xterm, and would otherwise re-run the cell on Shift+Enter.
 // * Escape twice (within 350 ms) leaves the terminal: focus moves to the viewport and the hidden
 //   textarea drops out of the tab order, so keyboard users are never trapped; Enter goes back in.
+//   Unlike JupyterLab's terminal, the first Escape is held back until it is known not to be the first of
+//   two: sent to the shell, readline takes it as a Meta prefix and eats the first key typed after coming
+//   back (`cho ccc`). A lone Escape reaches the program when the window closes, or at once before the next
+//   key; in the alternate screen (vi, less, top) it is never held, since those programs want it promptly
+//   and take a stray one in their stride.
+// * Left, the terminal gives the notebook its keys back where it matters: Ctrl+S (Cmd+S) saves the
+//   notebook. (The widget root suppresses Lumino's shortcuts, so the key is handed to the notebook.)
 // * Shift+Enter sends a newline (as in JupyterLab's terminal). Ctrl+C copies when text is selected
 //   and Ctrl+V pastes through the browser's paste event (not on macOS, where Cmd does both).
 // * Ctrl+Shift+F opens the search box.
@@ -48,11 +55,19 @@ export function attachKeys(term, root, actions) {
   });
 
   let escapedOnce = false;
+  let held = false; // the first Escape, not yet sent to the program
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   let timer;
+  const release = () => {
+    if (held) {
+      held = false;
+      actions.input("\x1b");
+    }
+  };
   const reset = () => {
     escapedOnce = false;
     clearTimeout(timer);
+    release();
   };
 
   /** @param {KeyboardEvent} event */
@@ -68,8 +83,14 @@ export function attachKeys(term, root, actions) {
         escapedOnce = true;
         clearTimeout(timer);
         timer = setTimeout(reset, ESCAPE_WINDOW_MS);
-        return; // the first Escape still goes to the program (vi users need it)
+        if (term.buffer.active.type === "normal" && !event.shiftKey && !event.ctrlKey && !event.altKey) {
+          held = true; // see the top of this file: sent when the window closes or before the next key
+          event.preventDefault();
+          event.stopPropagation();
+        }
+        return;
       }
+      held = false; // the second Escape: the first is not for the program
       reset();
       event.preventDefault();
       event.stopPropagation();
@@ -80,7 +101,28 @@ export function attachKeys(term, root, actions) {
       }
       return;
     }
-    reset();
+    reset(); // a held Escape goes first, then this key (xterm handles it after this capture listener)
+    if (inViewport && (event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === "s") {
+      // Save: Lumino does not match shortcuts inside the widget root (data-lm-suppress-shortcuts), so the
+      // key is handed to the element around it, from where the notebook's keymap finds it.
+      event.preventDefault(); // not the browser's "Save page"
+      event.stopPropagation();
+      const outside = root.parentElement;
+      outside?.dispatchEvent(
+        new KeyboardEvent("keydown", {
+          key: event.key,
+          code: event.code,
+          keyCode: event.keyCode,
+          ctrlKey: event.ctrlKey,
+          metaKey: event.metaKey,
+          shiftKey: event.shiftKey,
+          bubbles: true,
+          cancelable: true,
+          composed: true,
+        }),
+      );
+      return;
+    }
     if (inViewport && event.key === "Enter") {
       event.preventDefault();
       event.stopPropagation();

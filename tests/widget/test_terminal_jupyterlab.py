@@ -17,6 +17,7 @@ import shutil
 import socket
 import time
 
+import nbformat
 import pytest
 from helpers import (
     Relay,
@@ -151,10 +152,52 @@ def test_keys_go_to_the_terminal_not_the_notebook(labs, page, mode):
     page.wait_for_function(
         "() => document.activeElement === document.querySelector('.k8sterm').terminal.textarea"
     )
-    # The first Escape went to the shell, as in JupyterLab (vi needs it): ESC + space is a no-op in bash.
-    page.keyboard.type(" echo back")
+    page.keyboard.type("echo back")
     page.keyboard.press("Enter")
     wait_line(page, "back", exact=True)
+
+
+NOTEBOOK_DIRTY = "() => window.jupyterapp.shell.currentWidget.context.model.dirty"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_leaving_and_coming_back_eats_no_key_and_ctrl_s_saves_the_notebook(labs, page, mode):
+    """JupyterLab's terminal sends the first of the two Escapes to the shell, where readline takes it as a
+    Meta prefix: back in the terminal, the next key is eaten (`cho ccc`: command not found). Here the
+    first Escape waits for the second; alone, it still reaches the program. And with the terminal left,
+    the notebook's own shortcuts work again: Ctrl+S saves it."""
+    lab = labs(mode)
+    name = open_shell(lab, page, SHELL, "1 + 1", name=f"focus-{mode}.ipynb", mode=mode)
+    run_and_wait(lab, page, 1, "2")
+    focus_terminal(page)
+    page.keyboard.press("Escape")
+    page.keyboard.press("Escape")
+    page.wait_for_function("() => document.activeElement?.classList.contains('xterm-viewport')")
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"() => document.activeElement === {TERM}.textarea")
+    page.keyboard.type("echo ccc")
+    page.keyboard.press("Enter")
+    wait_line(page, "ccc", exact=True)
+    assert not any("command not found" in line for line in term_lines(page))
+
+    # A lone Escape still reaches the program (vi needs it): `cat -v` shows it as ^[
+    type_line(page, "cat -v")
+    page.keyboard.press("Escape")
+    wait_line(page, "^[")  # the tty echoes it once it arrives, without a second key
+    page.keyboard.type("x")
+    page.keyboard.press("Enter")
+    wait_line(page, "^[x", exact=True)
+    page.keyboard.press("Control+C")
+
+    # Left, the terminal gives the notebook its keys back: Ctrl+S saves it
+    page.wait_for_function(NOTEBOOK_DIRTY)  # running the cells changed it
+    page.keyboard.press("Escape")
+    page.keyboard.press("Escape")
+    page.wait_for_function("() => document.activeElement?.classList.contains('xterm-viewport')")
+    page.keyboard.press("Control+s")
+    page.wait_for_function(f"() => !({NOTEBOOK_DIRTY})()")
+    saved = nbformat.read(lab.root / name, as_version=4)
+    assert saved.cells[1].outputs and saved.cells[1].outputs[0]["data"]["text/plain"] == "2"
 
 
 @pytest.mark.parametrize("mode, transport", PATHS)
