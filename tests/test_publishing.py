@@ -69,6 +69,8 @@ def test_the_saved_notebook_is_small(published):
         added = len(json.dumps(model)) - transcript + len(json.dumps(layout))
         added += len(json.dumps(widget)) + len(json.dumps(face))
         assert added <= PER_TERMINAL, (model["state"]["pod"], added)
+    first = state[terminals[0][0]["data"][WIDGET_VIEW]["model_id"]]["state"]
+    assert "Hello from web-0" in first["transcript"]["data"]  # reopened with its state, the widget shows it
     bundles = [m for m in state.values() if m["model_name"] == "WidgetModel" and "code" in m["state"]]
     assert len(bundles) == 1  # the front end once, however many terminals
     budget = SHARED_FRONT_END + PER_TERMINAL * len(terminals) + len(json.dumps([c.source for c in nb.cells]))

@@ -45,8 +45,8 @@ from ..kube.config import resolve
 from ..kube.ephemeral import DEFAULT_TIMEOUT as DEFAULT_DEBUG_TIMEOUT
 from ..recording.recorder import Recording
 from ..recording.redact import Rule
-from ..recording.snapshot import Snapshot, screen_face, screen_frame
-from ..recording.terminal import SNAPSHOT_TIMEOUT, TerminalRecorder, TranscriptTrait
+from ..recording.snapshot import FACE_TAIL, Snapshot, screen_face, screen_frame
+from ..recording.terminal import SNAPSHOT_TIMEOUT, TerminalRecorder, TranscriptTrait, cap_screen
 from ..session import ExecSession
 from . import protocol
 from .connect import DEBUG_IMAGE, Connector, DebugConnector, offers_for
@@ -474,7 +474,14 @@ class Terminal(SharedFrontEnd):
 
     def _draw_face(self) -> tuple[str, str]:
         cols, rows = self._pty_size()
-        inner, text = screen_face(self._screen_bytes().decode("utf-8", "replace"), cols, rows)
+        output = self._screen_bytes().decode("utf-8", "replace")
+        inner, text = screen_face(output, cols, rows)
+        if output and self.status in LIVE and not self._views_shown():
+            # No front end keeps the transcript (nbconvert --execute): keep the screen drawn here, so that
+            # the notebook saved with widget state shows it in the widget too when reopened.
+            kept = cap_screen(output, FACE_TAIL)
+            if kept != self.transcript.get("data"):
+                self.transcript = {"data": kept, "cols": cols, "rows": rows, "source": "kernel"}
         where = f"{self.namespace}/{self.pod}" if self.namespace else self.pod
         status = f"exited with code {self.exit_code}" if self.status == "exited" else self.status
         if self.status_detail and self.status in ("error", "disconnected"):
