@@ -295,17 +295,16 @@ async def list_or_watch(request: web.Request, kind: Kind, namespace: str | None)
         token = _continue_token(items[-1], rv)
     version = tables.wants_table(request.headers.get("Accept", ""))
     if version:
-        return respond_json(
-            tables.table(
-                kind,
-                items,
-                version=version,
-                include_object=_include_object(request),
-                resource_version=str(rv),
-                continue_token=token,
-                remaining=remaining if token else None,
-            )
+        table = tables.table_bytes(
+            kind,
+            items,
+            version=version,
+            include_object=_include_object(request),
+            resource_version=str(rv),
+            continue_token=token,
+            remaining=remaining if token else None,
         )
+        return web.Response(body=table, content_type="application/json", headers=response_headers())
     metadata: Obj = {"resourceVersion": str(rv)}
     if token:
         metadata["continue"] = token
@@ -318,9 +317,7 @@ def _encode_list(body: Obj) -> bytes:
     """A list without each item's ``kind``/``apiVersion`` (Go's list items carry none), encoded once."""
     items = body["items"]
     head = st.encode({k: v for k, v in body.items() if k != "items"})[:-2]  # drop "}\n"
-    parts = []
-    for o in items:
-        parts.append(st.compact({k: v for k, v in o.items() if k not in ("kind", "apiVersion")}))
+    parts = [tables.encoded(o, strip_type=True) for o in items]
     return head + b',"items":[' + b",".join(parts) + b"]}\n"
 
 

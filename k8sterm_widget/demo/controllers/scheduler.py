@@ -69,33 +69,35 @@ class Scheduler(Controller):
     def __init__(self, api: Any, node_name: str) -> None:
         super().__init__(api)
         self.node_name = node_name
+        self._unbound: set[tuple[str, str]] = set()
 
     def resync(self) -> None:
         for pod in self.store.pods():
             if not pod["spec"].get("nodeName"):
+                self._unbound.add((pod["metadata"]["namespace"], pod["metadata"]["name"]))
                 self.enqueue((pod["metadata"]["namespace"], pod["metadata"]["name"]))
 
     def watches(self, event: Event) -> list[Any]:
+        """New unbound pods; and every unbound pod again when room may have appeared (a pod going away,
+        a node changing) — from the set of unbound pods kept here, not a scan of every pod."""
         obj = event.obj
         if event.resource == "pods":
-            if event.type == "DELETED" or (
-                event.old
+            key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
+            if event.type == "DELETED" or obj["spec"].get("nodeName"):
+                self._unbound.discard(key)
+            else:
+                self._unbound.add(key)
+            freed = event.type == "DELETED" or (
+                event.old is not None
                 and not event.old["metadata"].get("deletionTimestamp")
                 and obj["metadata"].get("deletionTimestamp")
-            ):
-                return [
-                    (p["metadata"]["namespace"], p["metadata"]["name"])
-                    for p in self.store.pods()
-                    if not p["spec"].get("nodeName")
-                ]
-            if not obj["spec"].get("nodeName") and event.type == "ADDED":
-                return [(obj["metadata"]["namespace"], obj["metadata"]["name"])]
+            )
+            if freed:
+                return list(self._unbound)
+            if event.type == "ADDED" and key in self._unbound:
+                return [key]
         if event.resource == "nodes":
-            return [
-                (p["metadata"]["namespace"], p["metadata"]["name"])
-                for p in self.store.pods()
-                if not p["spec"].get("nodeName")
-            ]
+            return list(self._unbound)
         return []
 
     def reconcile(self, key: Any) -> None:
