@@ -6,10 +6,10 @@ The browser benchmark (the widget beside JupyterLab's terminal) needs Chromium a
 
 import sys
 
-from . import engine_exec, fanout_exec, file_transfer
+from . import demo_api, engine_exec, fanout_exec, file_transfer
 
 status = 0
-for bench in (engine_exec, fanout_exec, file_transfer):
+for bench in (engine_exec, fanout_exec, file_transfer, demo_api):
     print(f"\n== {bench.__name__} ==", flush=True)
     status |= bench.main([])
 sys.exit(status)

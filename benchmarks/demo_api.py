@@ -198,7 +198,7 @@ def watch_rates(client: Client, live: int) -> tuple[float, float]:
     # live changes: one DELETE of the collection makes the server emit one DELETED event per pod
     start = time.perf_counter()
     with ThreadPoolExecutor(1) as pool:
-        deleting = pool.submit(client.request, "DELETE", f"{base}?labelSelector=bench%3Dyes")
+        deleting = pool.submit(client.request, "DELETE", f"{base}?labelSelector=bench%3Dyes&gracePeriodSeconds=0")
         got = 0
         for _ in stream:
             got += 1

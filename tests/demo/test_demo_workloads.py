@@ -285,3 +285,33 @@ spec:
     assert 'configmap "absent" not found' in ok(k("describe", "pod", "needs-cm"))
     ok(k("delete", "pod", "env-pod", "needs-cm"))
     ok(k("delete", "svc", "env-svc"))
+
+
+def test_probes_drive_ready_and_restarts(k: Kubectl) -> None:
+    pod = """apiVersion: v1
+kind: Pod
+metadata: {name: probed}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: c
+    image: busybox:1.36
+    command: [sleep, infinity]
+    readinessProbe: {exec: {command: [cat, /tmp/ready]}, periodSeconds: 1}
+    livenessProbe: {exec: {command: [test, '!', -e, /tmp/dead]}, periodSeconds: 1, failureThreshold: 1}
+"""
+    ok(k("apply", "-f", "-", input=pod))
+    assert wait_for(
+        lambda: "Readiness probe failed:" in ok(k("get", "events", "--field-selector", "reason=Unhealthy"))
+    )
+    assert ok(k("get", "pod", "probed", "-o", "jsonpath={.status.containerStatuses[0].ready}")) == "false"
+    ok(k("exec", "probed", "--", "touch", "/tmp/ready"))
+    ok(k("wait", "--for=condition=Ready", "pod/probed", "--timeout=20s"))
+    ok(k("exec", "probed", "--", "touch", "/tmp/dead"))
+    assert wait_for(
+        lambda: (
+            ok(k("get", "pod", "probed", "-o", "jsonpath={.status.containerStatuses[0].restartCount}")) == "1"
+        )
+    )
+    assert "Container c failed liveness probe, will be restarted" in ok(k("describe", "pod", "probed"))
+    ok(k("delete", "pod", "probed"))
