@@ -198,7 +198,8 @@ def watch_rates(client: Client, live: int) -> tuple[float, float]:
     # live changes: one DELETE of the collection makes the server emit one DELETED event per pod
     start = time.perf_counter()
     with ThreadPoolExecutor(1) as pool:
-        deleting = pool.submit(client.request, "DELETE", f"{base}?labelSelector=bench%3Dyes&gracePeriodSeconds=0")
+        everything = f"{base}?labelSelector=bench%3Dyes&gracePeriodSeconds=0"
+        deleting = pool.submit(client.request, "DELETE", everything)
         got = 0
         for _ in stream:
             got += 1
