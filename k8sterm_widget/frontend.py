@@ -45,13 +45,21 @@ async function unzip(b64) {
   const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
   return await new Response(stream).text();
 }
+async function lookup(manager, id) {
+  for (let tries = 0; ; tries++) {  // a page restoring its models may not have registered it yet
+    try { return await manager.get_model(id); } catch (e) {
+      if (tries >= 30) throw e;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
 function bundle(model) {
   const ref = String(model.get("_bundle") || "");
   const manager = model.widget_manager;
   if (!ref.startsWith("IPY_MODEL_") || !manager?.get_model) {
     return Promise.reject(new Error("k8sterm: this host cannot reach the shared front end"));
   }
-  return manager.get_model(ref.slice(10)).then((lib) => {
+  return lookup(manager, ref.slice(10)).then((lib) => {
     const digest = lib.get("digest");
     if (!cache.has(digest)) {
       cache.set(digest, (async () => {
