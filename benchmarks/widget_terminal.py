@@ -398,6 +398,7 @@ def flood(page, term, c: Contender, nbytes: int) -> None:
 
 
 def open_notebook(page, lab: Lab, *cells: str) -> None:
+    # Like tests/conftest.py's Lab.open_notebook, on purpose: the benchmarks run without pytest or tests/.
     name = f"bench-{uuid.uuid4().hex[:8]}.ipynb"
     nb = nbformat.v4.new_notebook(
         cells=[nbformat.v4.new_code_cell(source) for source in cells],

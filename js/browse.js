@@ -12,7 +12,7 @@
  */
 import "./browse.css";
 
-import { hideFace } from "./face.js";
+import { whileShown } from "./face.js";
 import { button, h } from "./dom.js";
 import { humanDuration } from "./duration.js";
 
@@ -459,17 +459,7 @@ class BrowserView {
 
 /** @type {import("@anywidget/types").Render<BrowserTraits>} */
 function render({ model, el, host, signal }) {
-  const view = new BrowserView(model, el, host, signal);
-  const showFace = hideFace(model.get("_uid"));
-  let done = false;
-  const cleanup = () => {
-    if (done) return;
-    done = true;
-    showFace();
-    view.dispose();
-  };
-  signal?.addEventListener("abort", cleanup, { once: true });
-  return cleanup;
+  return whileShown(new BrowserView(model, el, host, signal), model.get("_uid"), signal);
 }
 
 export default { render };

@@ -46,3 +46,24 @@ export function hideFace(uid) {
     update();
   };
 }
+
+/**
+ * A view's life as anywidget's `render` returns it: the face hidden while the view lives; shown again,
+ * and the view disposed, once, when anywidget calls the returned cleanup or aborts `signal`.
+ * @param {{ dispose(): void }} view
+ * @param {string} uid the widget's `_uid`
+ * @param {AbortSignal | undefined} signal
+ * @returns {() => void}
+ */
+export function whileShown(view, uid, signal) {
+  const showFace = hideFace(uid);
+  let done = false;
+  const cleanup = () => {
+    if (done) return;
+    done = true;
+    showFace();
+    view.dispose();
+  };
+  signal?.addEventListener("abort", cleanup, { once: true });
+  return cleanup;
+}

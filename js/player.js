@@ -15,7 +15,7 @@ import "@xterm/xterm/css/xterm.css";
 import "./style.css";
 import "./player.css";
 
-import { hideFace } from "./face.js";
+import { whileShown } from "./face.js";
 import { parseCast, resizeOf } from "./cast.js";
 import { button, h } from "./dom.js";
 import { clock } from "./duration.js";
@@ -247,17 +247,7 @@ class Player {
 
 /** @type {import("@anywidget/types").Render<PlayerTraits>} */
 function render({ model, el, signal }) {
-  const player = new Player(model, el);
-  const showFace = hideFace(model.get("_uid"));
-  let done = false;
-  const cleanup = () => {
-    if (done) return;
-    done = true;
-    showFace();
-    player.dispose();
-  };
-  signal?.addEventListener("abort", cleanup, { once: true });
-  return cleanup;
+  return whileShown(new Player(model, el), model.get("_uid"), signal);
 }
 
 export default { render };

@@ -19,7 +19,7 @@ import "@xterm/xterm/css/xterm.css";
 import "./style.css";
 
 import { Controller, controllers } from "./controller.js";
-import { hideFace } from "./face.js";
+import { whileShown } from "./face.js";
 import { View } from "./view.js";
 
 /** @typedef {import("./protocol.js").Traits} Traits */
@@ -50,14 +50,7 @@ function render({ model, el, signal }) {
     ctl = new Controller(model);
     controllers.set(uid, ctl);
   }
-  const view = new View(ctl, model, el);
-  const showFace = hideFace(uid);
-  const cleanup = () => {
-    showFace();
-    view.dispose();
-  };
-  signal?.addEventListener("abort", cleanup, { once: true });
-  return cleanup;
+  return whileShown(new View(ctl, model, el), uid, signal);
 }
 
 export default { initialize, render };

@@ -168,7 +168,12 @@ def pod_row(pod: dict) -> dict[str, Any]:
 
 
 def human_duration(seconds: float) -> str:
-    """kubectl's ``duration.HumanDuration`` (the AGE column); the front end has the same in JS."""
+    """kubectl's ``duration.HumanDuration`` (the AGE column).
+
+    Written three times on purpose: here, in the front end (``js/duration.js``, for ages that tick without
+    the kernel; tests/js checks the two agree), and in the demo cluster (``demo/tables.py``), which imports
+    nothing of the product (the layers contract) because it is the referee the product is tested against.
+    """
     s = int(seconds)
     if s < -1:
         return "<invalid>"

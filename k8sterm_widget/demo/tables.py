@@ -88,7 +88,11 @@ NAMESPACE_COLUMNS = [
 
 
 def human_duration(seconds: float) -> str:
-    """apimachinery's ``duration.HumanDuration``: ``45s``, ``3m12s``, ``5h3m``, ``12d`` …"""
+    """apimachinery's ``duration.HumanDuration``: ``45s``, ``3m12s``, ``5h3m``, ``12d`` …
+
+    The same as the pod browser's (``browser/rows.py``) on purpose: the demo cluster imports nothing of
+    the product it referees.
+    """
     s = int(seconds)
     if s < -1:
         return "<invalid>"
