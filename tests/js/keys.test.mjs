@@ -1,11 +1,16 @@
 // js/keys.js: which keys stay in the terminal, and how the keyboard leaves it and comes back (as
-// JupyterLab's own terminal does). xterm and the page are stood in for by small fakes.
+// JupyterLab's own terminal does, without eating a key on the way back). xterm and the page are stood in
+// for by small fakes; the Escape window runs on node's mock timers.
 import assert from "node:assert/strict";
-import { after, test } from "node:test";
+import { after, mock, test } from "node:test";
 
 import { attachKeys } from "../../js/keys.js";
 
-const saved = { document: globalThis.document, HTMLElement: globalThis.HTMLElement };
+const saved = {
+  document: globalThis.document,
+  HTMLElement: globalThis.HTMLElement,
+  KeyboardEvent: globalThis.KeyboardEvent,
+};
 after(() => Object.assign(globalThis, saved));
 
 /** Stands in for the page's HTMLElement (keys.js checks the viewport is one). */
@@ -29,9 +34,17 @@ class FakeViewport extends FakeHTMLElement {
   }
 }
 
+/** What keys.js hands on to the notebook (Ctrl+S). */
+class FakeKeyboardEvent {
+  constructor(type, init) {
+    Object.assign(this, { type, ...init });
+  }
+}
+
 /** A terminal, its root and the actions, wired by attachKeys; `key()` sends a keydown to the root. */
-function setup({ selection = false } = {}) {
+function setup({ selection = false, screen = "normal" } = {}) {
   globalThis.HTMLElement = /** @type {any} */ (FakeHTMLElement);
+  globalThis.KeyboardEvent = /** @type {any} */ (FakeKeyboardEvent);
   const viewport = new FakeViewport();
   const textarea = {
     tabIndex: 0,
@@ -43,12 +56,15 @@ function setup({ selection = false } = {}) {
   let handler = /** @type {(e: any) => boolean} */ (() => true);
   const term = {
     textarea,
+    buffer: { active: { type: screen } },
     element: { querySelector: (sel) => (sel === ".xterm-viewport" ? viewport : null) },
     hasSelection: () => selection,
     attachCustomKeyEventHandler: (fn) => (handler = fn),
   };
   const listeners = [];
+  const outside = [];
   const root = {
+    parentElement: { dispatchEvent: (e) => outside.push(e) },
     addEventListener: (type, fn, capture) => listeners.push({ type, fn, capture }),
     removeEventListener: (type, fn) => listeners.splice(listeners.findIndex((l) => l.fn === fn), 1),
   };
@@ -86,7 +102,7 @@ function setup({ selection = false } = {}) {
     for (const l of [...listeners]) l.fn(e);
     return e;
   };
-  return { term, textarea, viewport, listeners, typed, searches: () => searches, detach, xterm, key };
+  return { term, textarea, viewport, listeners, outside, typed, searches: () => searches, detach, xterm, key };
 }
 
 test("Shift+Enter types a newline, once", () => {
@@ -116,12 +132,13 @@ test("Ctrl+C copies a selection (else it is ^C for the shell); Ctrl+V is the bro
   assert.equal(setup().xterm({ key: "x", isComposing: true }).handled, true); // an IME at work
 });
 
-test("Escape twice leaves the terminal for its viewport; Enter goes back in", () => {
+test("Escape twice leaves the terminal for its viewport; Enter goes back in, and no key is eaten", () => {
   const t = setup();
   const first = t.key({ key: "Escape" });
-  assert.equal(first.prevented, false); // the first Escape still reaches the program (vi)
+  assert.equal(first.prevented, true); // held: sent to the shell, readline would eat the next key
   const second = t.key({ key: "Escape" });
   assert.equal(second.prevented && second.stopped, true);
+  assert.deepEqual(t.typed, []); // neither Escape reached the shell
   assert.equal(t.textarea.tabIndex, -1);
   assert.equal(t.viewport.attributes.tabindex, "0");
   assert.equal(globalThis.document.activeElement, t.viewport);
@@ -129,16 +146,47 @@ test("Escape twice leaves the terminal for its viewport; Enter goes back in", ()
   assert.equal(enter.prevented, true);
   assert.equal(t.textarea.tabIndex, 0);
   assert.equal(globalThis.document.activeElement, t.textarea);
+  assert.deepEqual(t.typed, []);
   t.detach();
 });
 
-test("another key between the two Escapes keeps the keyboard in the terminal", () => {
+test("a lone Escape reaches the program: before the next key, or when the window closes", () => {
+  mock.timers.enable({ apis: ["setTimeout"] });
+  try {
+    const t = setup();
+    t.key({ key: "Escape" });
+    t.key({ key: "j" });
+    assert.deepEqual(t.typed, ["\x1b"]); // first the Escape, then xterm types the j
+    assert.equal(globalThis.document.activeElement, t.textarea);
+    assert.equal(t.textarea.tabIndex, 0);
+    t.key({ key: "Escape" });
+    mock.timers.tick(349);
+    assert.deepEqual(t.typed, ["\x1b"]);
+    mock.timers.tick(1);
+    assert.deepEqual(t.typed, ["\x1b", "\x1b"]);
+    t.detach();
+  } finally {
+    mock.timers.reset();
+  }
+});
+
+test("in the alternate screen (vi, less) the first Escape is never held", () => {
+  const t = setup({ screen: "alternate" });
+  assert.equal(t.key({ key: "Escape" }).prevented, false);
+  t.key({ key: "j" });
+  assert.deepEqual(t.typed, []); // xterm itself sent that Escape, at once
+  t.detach();
+});
+
+test("left, Ctrl+S goes to the notebook (save), not to the browser", () => {
   const t = setup();
   t.key({ key: "Escape" });
-  t.key({ key: "j" });
   t.key({ key: "Escape" });
-  assert.equal(globalThis.document.activeElement, t.textarea);
-  assert.equal(t.textarea.tabIndex, 0);
+  const save = t.key({ key: "s", code: "KeyS", ctrlKey: true });
+  assert.equal(save.prevented && save.stopped, true);
+  assert.equal(t.outside.length, 1);
+  const handed = t.outside[0];
+  assert.deepEqual([handed.type, handed.key, handed.ctrlKey, handed.bubbles], ["keydown", "s", true, true]);
   t.detach();
 });
 
