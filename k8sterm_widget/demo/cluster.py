@@ -28,6 +28,7 @@ from . import scenario as scenario_mod
 from .auth import Authenticator
 from .dns import ClusterDNS
 from .node import Node
+from .services import ServiceProxy
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ class DemoCluster:
         self._node: Node | None = None
         self._controllers: list[Any] = []
         self._dns: ClusterDNS | None = None
+        self._services: ServiceProxy | None = None
         self._started = False
         self._stopped = False
         self._lock = threading.Lock()
@@ -110,6 +112,10 @@ class DemoCluster:
     def dns_address(self) -> tuple[str, int] | None:
         """Where the cluster DNS answers (``<svc>.<ns>.svc.cluster.local``): host and UDP port."""
         return self._dns.address if self._dns is not None else None
+
+    def service_address(self, cluster_ip: str, port: int) -> tuple[str, int] | None:
+        """Where this process reaches a Service's ``ClusterIP:port`` (the service proxy's listener)."""
+        return self._services.local.get((cluster_ip, port)) if self._services is not None else None
 
     @property
     def running(self) -> bool:
@@ -252,6 +258,8 @@ class DemoCluster:
         )
         self._dns = ClusterDNS(store)
         await self._dns.start(HOST, 0)
+        self._services = ServiceProxy(store, node)
+        self._services.start()
         await bootstrap.settle(api, node)
 
     async def _astop(self) -> None:
@@ -260,6 +268,8 @@ class DemoCluster:
             controller.stop()
         if self._dns is not None:
             self._dns.stop()
+        if self._services is not None:
+            self._services.stop()
         if ctx is not None:
             ctx.store.close_watches()
         # Killing the containers ends every exec session the way a dying node does: the process exits

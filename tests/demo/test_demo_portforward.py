@@ -180,3 +180,31 @@ def test_spdy_header_blocks_round_trip() -> None:
     parsed = reader.feed(frame[:5]) + reader.feed(frame[5:] + spdy.Writer.data(1, b"abc", fin=True))
     assert parsed[0].type == spdy.SYN_STREAM and parsed[0].headers == headers and parsed[0].stream_id == 1
     assert (parsed[1].control, parsed[1].data, parsed[1].flags) == (False, b"abc", spdy.FLAG_FIN)
+
+
+def test_cluster_ip_reaches_a_ready_endpoint(
+    demo_cluster: DemoCluster, kubectl: Kubectl, listeners: tuple[int, int]
+) -> None:
+    """The service proxy splices a connection to ClusterIP:port to a ready endpoint's port."""
+    echo, _ = listeners
+    name = f"echo-{echo}"
+    assert kubectl("-n", "demo", "create", "service", "clusterip", name, f"--tcp=7000:{echo}").returncode == 0
+    try:
+        assert (
+            kubectl(
+                "-n", "demo", "patch", "service", name, "-p", '{"spec":{"selector":{"app":"web"}}}'
+            ).returncode
+            == 0
+        )
+        ip = kubectl("-n", "demo", "get", "svc", name, "-o", "jsonpath={.spec.clusterIP}").stdout
+        deadline = time.monotonic() + 10
+        while demo_cluster.service_address(ip, 7000) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        address = demo_cluster.service_address(ip, 7000)
+        assert address is not None
+        for i in range(4):
+            with socket.create_connection(address, timeout=5) as s:
+                s.sendall(b"via service %d" % i)
+                assert s.recv(100) == b"echo:via service %d" % i
+    finally:
+        kubectl("-n", "demo", "delete", "service", name)
