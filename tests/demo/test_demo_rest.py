@@ -242,3 +242,27 @@ metadata: {name: held, finalizers: [example.com/hold]}
     assert meta["deletionTimestamp"] and meta["finalizers"] == ["example.com/hold"]
     assert k("patch", "cm", "held", "--type=merge", "-p", '{"metadata":{"finalizers":null}}').returncode == 0
     assert wait_for(lambda: k("get", "cm", "held").returncode == 1)
+
+
+def test_kubectl_get_watch_sees_changes(cluster: DemoCluster, k: Kubectl) -> None:
+    import subprocess
+
+    argv = k.argv("get", "configmaps", "-w", "--output-watch-events", "--request-timeout=30s")
+    proc = subprocess.Popen(argv, env=k.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        header = proc.stdout.readline()
+        assert header.split()[:3] == ["EVENT", "NAME", "DATA"]
+        ok = k("create", "configmap", "watched", "--from-literal=a=1")
+        assert ok.returncode == 0, ok.stderr
+        assert k("delete", "configmap", "watched").returncode == 0
+        seen = []
+        while len(seen) < 20:
+            line = proc.stdout.readline()
+            seen.append(line.split()[:2])
+            if line.split()[:2] == ["DELETED", "watched"]:
+                break
+        assert ["ADDED", "watched"] in seen and ["DELETED", "watched"] in seen
+    finally:
+        proc.kill()
+        proc.wait()
