@@ -26,8 +26,13 @@ _UNKNOWN_FORMAT = (
 async def _body(request: web.Request) -> Obj:
     """A review object from JSON or kubectl's protobuf envelope; :class:`BodyError` if it is neither."""
     if request.content_type == "application/vnd.kubernetes.protobuf":
+        raw = await request.read()
         try:
-            return protobuf.decode_ssar(await request.read())
+            return protobuf.decode_object(raw)
+        except (ValueError, IndexError, KeyError):
+            pass
+        try:
+            return protobuf.decode_ssar(raw)
         except ValueError as exc:
             raise BodyError(str(exc)) from None
     body = await read_json(request)
