@@ -15,12 +15,12 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 # The front end is built here rather than left to pip's isolated build, so a change in js/ is always rebuilt.
-k8sterm_widget/static/widget.js: node_modules/.installed $(JS_SRC)
+k8sterm_widget/static/k8sterm.js: node_modules/.installed $(JS_SRC)
 	npm run --silent build
 
-js: k8sterm_widget/static/widget.js
+js: k8sterm_widget/static/k8sterm.js
 
-$(VENV)/.demo-installed: $(BIN)/python pyproject.toml jupyter-config/jupyter_server_config.d/k8sterm_widget.json k8sterm_widget/static/widget.js
+$(VENV)/.demo-installed: $(BIN)/python pyproject.toml jupyter-config/jupyter_server_config.d/k8sterm_widget.json k8sterm_widget/static/k8sterm.js
 	$(BIN)/pip install --quiet -e ".[demo]"
 	touch $@
 

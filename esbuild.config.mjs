@@ -1,5 +1,6 @@
-// Bundles js/widget.js (and the xterm CSS it imports) into k8sterm_widget/static/ for anywidget.
-// No CDN at run time: everything the widget needs is in these two files.
+// Bundles the front end (js/bundle.js: the three widgets, xterm once, and the CSS they import) into
+// k8sterm_widget/static/k8sterm.{js,css} for anywidget, and the static pages' cast player.
+// No CDN at run time: everything the widgets need is in these files.
 import { readFile } from "node:fs/promises";
 import * as esbuild from "esbuild";
 import postcss from "postcss";
@@ -23,9 +24,8 @@ const scopeXtermCss = (loader) => ({
 
 const watch = process.argv.includes("--watch");
 const options = {
-  // One anywidget module per widget class: the terminal, the pod browser (no xterm of its own: its tabs are
-  // terminals) and the cast player.
-  entryPoints: ["js/widget.js", "js/browse.js", "js/player.js"],
+  // One module for every widget class (each names its part): xterm.js is in it once (see js/bundle.js).
+  entryPoints: { k8sterm: "js/bundle.js" },
   bundle: true,
   format: "esm",
   target: ["es2022"],

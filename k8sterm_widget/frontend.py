@@ -90,7 +90,7 @@ def _pack(path: Path) -> str:
 
 
 class Bundle(ipywidgets.Widget):
-    """One bundle of the front end (``widget``, ``browse``, ``player``), once per kernel: see the module.
+    """The bundle of the front end (``k8sterm``: every widget's), once per kernel: see the module.
 
     A plain ``WidgetModel`` with no view; ``code`` and ``css`` are base64 of gzip, ``digest`` names the
     version (a page that already loaded it does not load it again).
@@ -139,13 +139,20 @@ def shared() -> bool:
 class SharedFrontEnd(anywidget.AnyWidget):
     """An anywidget whose front end is the shared bundle :attr:`bundle_name` where widgets share it.
 
-    Subclasses still name their files in ``_esm``/``_css`` (used inline where nothing is shared).
+    Every widget class loads the same module (``static/k8sterm.js``: xterm.js once for all of them, see
+    ``js/bundle.js``) and names its part of it in ``_part``. The files in ``_esm``/``_css`` are used inline
+    where nothing is shared.
     """
 
-    bundle_name: ClassVar[str] = "widget"
+    bundle_name: ClassVar[str] = "k8sterm"
+    part: ClassVar[str] = "terminal"  # which widget of the bundle this class is (js/bundle.js)
+    _esm = STATIC / "k8sterm.js"
+    _css = STATIC / "k8sterm.css"
     _bundle = t.Instance(Bundle, allow_none=True).tag(sync=True, **ipywidgets.widget_serialization)
+    _part = t.Unicode("").tag(sync=True)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["_part"] = self.part
         if shared():
             kwargs.update(_esm=LOADER, _css="", _bundle=bundle(self.bundle_name))
         super().__init__(*args, **kwargs)

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: What esbuild reads; a change in any of them makes the bundle stale.
 SOURCES = ("js", "package.json", "package-lock.json", "esbuild.config.mjs")
 #: What esbuild writes (one module per widget class) — the hook's ensured targets.
-TARGETS = tuple(f"k8sterm_widget/static/{name}.js" for name in ("widget", "browse", "player"))
+TARGETS = tuple(f"k8sterm_widget/static/{name}.js" for name in ("k8sterm", "page-player"))
 #: The stamp the Makefile also uses: node_modules matches the lock file as of this file's time.
 NPM_STAMP = "node_modules/.installed"
 

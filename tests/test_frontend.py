@@ -24,11 +24,11 @@ def in_a_kernel(monkeypatch):
 
 
 def test_a_bundle_is_the_static_file_gzipped():
-    model = frontend.bundle("widget")
+    model = frontend.bundle("k8sterm")
     try:
         code = gzip.decompress(base64.b64decode(model.code))
-        assert code == (frontend.STATIC / "widget.js").read_bytes()
-        assert gzip.decompress(base64.b64decode(model.css)) == (frontend.STATIC / "widget.css").read_bytes()
+        assert code == (frontend.STATIC / "k8sterm.js").read_bytes()
+        assert gzip.decompress(base64.b64decode(model.css)) == (frontend.STATIC / "k8sterm.css").read_bytes()
         assert len(model.code) < len(code) / 2  # what the compression buys in a saved notebook
     finally:
         model.close()
@@ -39,9 +39,10 @@ def test_terminals_in_a_kernel_share_one_bundle_and_carry_only_the_loader(in_a_k
     b = Terminal("web-1", namespace="demo", connect=False)
     player = Player()
     try:
-        assert a._esm == b._esm == frontend.LOADER and a._css == ""
-        assert a._bundle is b._bundle and a._bundle.name == "widget"
-        assert player._bundle.name == "player" and player._bundle is not a._bundle
+        assert a._esm == b._esm == player._esm == frontend.LOADER and a._css == ""
+        # one bundle for every widget class (xterm.js once in the page), each naming its part of it
+        assert a._bundle is b._bundle is player._bundle and a._bundle.name == "k8sterm"
+        assert (a._part, player._part) == ("terminal", "player")
         state = a.get_state()
         assert state["_bundle"] == f"IPY_MODEL_{a._bundle.model_id}"
         assert len(json.dumps(state)) < 5_000  # names, status and options, not 585 KB of front end
@@ -51,9 +52,9 @@ def test_terminals_in_a_kernel_share_one_bundle_and_carry_only_the_loader(in_a_k
 
 
 def test_a_closed_bundle_is_created_again(in_a_kernel):
-    first = frontend.bundle("browse")
+    first = frontend.bundle("k8sterm")
     first.close()
-    second = frontend.bundle("browse")
+    second = frontend.bundle("k8sterm")
     try:
         assert second is not first and second.comm is not None
     finally:
@@ -64,7 +65,7 @@ def test_outside_a_kernel_the_widget_carries_its_front_end_inline():
     term = Terminal("web-0", namespace="demo", connect=False)
     try:
         assert term._bundle is None
-        assert term._esm == (frontend.STATIC / "widget.js").read_text()
+        assert term._esm == (frontend.STATIC / "k8sterm.js").read_text()
     finally:
         term.close()
 

@@ -33,7 +33,6 @@ import threading
 import time
 import uuid
 import weakref
-from pathlib import Path
 from typing import Any
 
 import traitlets as t
@@ -56,7 +55,6 @@ except ImportError:  # pragma: no cover - a later anywidget moved it
 
 log = logging.getLogger("k8sterm_widget.browse")
 
-STATIC = Path(__file__).resolve().parent.parent / "static"
 FLUSH_DELAY = 0.1  # seconds: a burst of watch events becomes one state update
 IDLE_GRACE = 5.0
 MAX_NAME = 253
@@ -87,9 +85,7 @@ class PodBrowser(SharedFrontEnd):
     stops the watch and every terminal.
     """
 
-    bundle_name = "browse"
-    _esm = STATIC / "browse.js"
-    _css = STATIC / "browse.css"
+    part = "browser"
 
     contexts = t.List(t.Unicode()).tag(sync=True)
     context = t.Unicode("").tag(sync=True)

@@ -22,7 +22,6 @@ from ..frontend import SharedFrontEnd
 from .asciicast import Cast, read_cast
 from .snapshot import screen_face, screen_frame
 
-STATIC = Path(__file__).resolve().parent.parent / "static"
 MAX_BYTES = 8 << 20
 IDLE_TIME_LIMIT = 2.0
 
@@ -30,9 +29,7 @@ IDLE_TIME_LIMIT = 2.0
 class Player(SharedFrontEnd):
     """An asciicast v2 player (xterm.js). Make it the last expression of a cell; see :func:`replay`."""
 
-    bundle_name = "player"
-    _esm = STATIC / "player.js"
-    _css = STATIC / "player.css"
+    part = "player"
 
     cast = t.Bytes(b"").tag(sync=True)
     title = t.Unicode("").tag(sync=True)

@@ -58,7 +58,6 @@ from .stdin import InputQueue
 
 log = logging.getLogger("k8sterm_widget.widget")
 
-STATIC = Path(__file__).resolve().parent.parent / "static"
 FIRST_SIZE_WAIT = 2.0
 DEFAULT_SIZE = (80, 24)
 CLEARED_GRACE = 5.0
@@ -106,9 +105,7 @@ class Terminal(SharedFrontEnd):
     front end leave through :meth:`_post` only.
     """
 
-    bundle_name = "widget"
-    _esm = STATIC / "widget.js"
-    _css = STATIC / "widget.css"
+    part = "terminal"
 
     pod = t.Unicode("").tag(sync=True)
     namespace = t.Unicode("").tag(sync=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-BUNDLES = [ROOT / "k8sterm_widget" / "static" / f"{name}.js" for name in ("widget", "browse", "player")]
+BUNDLES = [ROOT / "k8sterm_widget" / "static" / f"{name}.js" for name in ("k8sterm", "page-player")]
 
 
 def _build_editable(root: Path, out: Path) -> str:

@@ -63,3 +63,18 @@ def test_authors_and_project_urls(metadata):
 def test_make_demo_installs_notebook_7_which_the_readme_advertises(metadata):
     demo = [r for r in metadata.get_all("Requires-Dist") if "extra == 'demo'" in r.replace('"', "'")]
     assert any(r.startswith("notebook>=7") for r in demo), demo
+
+
+XTERM = b"xterm-helper-textarea"  # a class name only xterm.js's code holds
+
+
+def test_xterm_is_bundled_once_for_the_widgets_not_once_per_widget(wheel):
+    """anywidget loads each widget's module from a blob URL, where a split chunk cannot be imported: so the
+    terminal, the pod browser and the player are one module (js/bundle.js), and xterm.js is in it once.
+    The static pages' player (page-player.js, a classic script: pages opened from disk cannot import
+    modules) is the one other copy."""
+    static = {
+        n.rsplit("/", 1)[1]: wheel.read(n) for n in wheel.namelist() if "/static/" in n and n.endswith(".js")
+    }
+    with_xterm = sorted(name for name, code in static.items() if XTERM in code)
+    assert with_xterm == ["k8sterm.js", "page-player.js"], sorted(static)

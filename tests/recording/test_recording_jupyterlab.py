@@ -115,3 +115,19 @@ def test_replay_plays_a_cast(lab, page):
     assert page.evaluate("() => document.querySelector('.k8sterm-player').dataset.state") == "paused"
     page.locator(".k8sterm-player button[data-action=play]").click()
     page.locator(".k8sterm-player[data-state=ended]").wait_for(timeout=15_000)
+
+
+def test_a_terminal_and_a_player_in_one_page_load_xterm_once(lab, page):
+    """Both widgets are parts of one front-end module (js/bundle.js), loaded once per page and kernel."""
+    writer = CastWriter(lab.root / "once.cast", 40, 5)
+    writer.event("o", "played-back\r\n", 0.05)
+    writer.close()
+    open_notebook(lab, page, IMPORT + 't = k8s.shell("web-0", renderer="dom")\nt', 'k8s.replay("once.cast")')
+    lab.run_cell(page, 0)
+    wait_status(page, "connected")
+    lab.run_cell(page, 1)
+    page.locator(".k8sterm-player[data-state=ended]").wait_for(timeout=15_000)
+    loaded = page.evaluate("() => [...globalThis.__k8stermBundles.keys()]")
+    assert len(loaded) == 1, loaded  # one module, so one xterm.js, for both widgets
+    type_line(page, "echo still-$((2*21))")
+    wait_line(page, "still-42", exact=True)

@@ -34,6 +34,8 @@ SYNCED = {
     "badge", "offers", "transcript",
     # the shared front end's model (a reference to the kernel's one bundle model: code, never state)
     "_bundle",
+    # which widget of that bundle this is ("terminal": a constant of the class)
+    "_part",
 }  # fmt: skip
 
 
