@@ -1,7 +1,7 @@
 // Bundles the front end (js/bundle.js: the three widgets, xterm once, and the CSS they import) into
 // k8sterm_widget/static/k8sterm.{js,css} for anywidget, and the static pages' cast player.
 // No CDN at run time: everything the widgets need is in these files.
-import { readFile } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import * as esbuild from "esbuild";
 import postcss from "postcss";
 import prefixSelector from "postcss-prefix-selector";
@@ -45,6 +45,9 @@ const page = {
   plugins: [scopeXtermCss("text")],
   logLevel: "error", // player.js's bare CSS imports are dropped here on purpose: page-player.js inlines them
 };
+// The directory holds build output only: start it afresh, so a bundle that is no longer built (the three
+// per-widget modules before js/bundle.js) does not linger and ship in a wheel.
+await rm(options.outdir, { recursive: true, force: true });
 if (watch) {
   await (await esbuild.context(options)).watch();
   await (await esbuild.context(page)).watch();
