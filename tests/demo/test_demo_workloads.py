@@ -315,3 +315,12 @@ spec:
     )
     assert "Container c failed liveness probe, will be restarted" in ok(k("describe", "pod", "probed"))
     ok(k("delete", "pod", "probed"))
+
+
+def test_deleting_a_running_job_removes_its_pods(k: Kubectl) -> None:
+    ok(k("create", "job", "long", "--image=busybox:1.36", "--", "sleep", "infinity"))
+    assert wait_for(lambda: len(names(k, "pods", "-l", "job-name=long")) == 1)
+    assert wait_for(lambda: "Running" in ok(k("get", "pods", "-l", "job-name=long")))
+    ok(k("delete", "job", "long", "--wait=false"))
+    # the pods carry the job-tracking finalizer: the controller releases them once their Job is gone
+    assert wait_for(lambda: not names(k, "pods", "-l", "job-name=long"), timeout=60)

@@ -46,10 +46,24 @@ class JobController(Controller):
             return [(event.obj["metadata"]["namespace"], event.obj["metadata"]["name"])]
         if event.resource == "pods":
             key = owner_key(event.obj, "Job")
-            return [key] if key else []
+            keys: list[Any] = [key] if key else []
+            meta = event.obj["metadata"]
+            if (
+                event.type != "DELETED"
+                and TRACKING in (meta.get("finalizers") or [])
+                and meta.get("deletionTimestamp")
+            ):
+                keys.append(("pod", meta["namespace"], meta["name"]))  # released below if its Job is gone
+            return keys
         return []
 
     def reconcile(self, key: Any) -> None:
+        if key[0] == "pod":
+            pod = self.store.pod(key[1], key[2])
+            owner = owner_key(pod, "Job") if pod is not None else None
+            if pod is not None and (owner is None or self.store.get("batch/jobs", *owner) is None):
+                self._untrack(pod)  # an orphan: nothing will count it, so it must not wait for that
+            return
         namespace, name = key
         job = self.store.get("batch/jobs", namespace, name)
         if job is None:
