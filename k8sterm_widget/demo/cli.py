@@ -72,6 +72,8 @@ def _announce(cluster: DemoCluster) -> None:
     names = [cluster.context_for(u.name) for u in cluster.scenario.users]
     contexts = ", ".join(f"{n} (current)" if n == cluster.context else n for n in names)
     print(f"Demo cluster running at {cluster.server} (containers: {cluster.isolation})")
+    if cluster.notice:
+        print(f"Note: {cluster.notice}")
     print(f"kubeconfig: {cluster.kubeconfig}")
     print(f"contexts: {contexts}")
     print()

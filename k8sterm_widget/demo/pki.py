@@ -25,8 +25,11 @@ _SERVER_DNS = (
     "kubernetes",
     "kubernetes.default",
     "kubernetes.default.svc",
+    "kubernetes.default.svc.cluster.local",
     "demo-control-plane",
 )
+# 127.0.0.1 for clients on the host; 10.96.0.1, the ``kubernetes`` Service, for pods (runtime/network.py)
+_SERVER_IPS = ("127.0.0.1", "10.96.0.1")
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,7 @@ def _make_server(
     key = _key()
     now = _now()
     sans: list[x509.GeneralName] = [x509.DNSName(d) for d in _SERVER_DNS]
-    sans.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
+    sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in _SERVER_IPS]
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]))
@@ -137,7 +140,10 @@ def _still_valid(pki: ServerPKI) -> bool:
         server = x509.load_pem_x509_certificate(pki.server_cert.read_bytes())
         serialization.load_pem_private_key(pki.server_key.read_bytes(), password=None)
         server.verify_directly_issued_by(ca)
-    except (OSError, ValueError, TypeError, crypto_exceptions.InvalidSignature):
+        names = server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        if {str(ip) for ip in names.get_values_for_type(x509.IPAddress)} != set(_SERVER_IPS):
+            return False  # made before the in-cluster address existed: pods could not verify it
+    except (OSError, ValueError, TypeError, x509.ExtensionNotFound, crypto_exceptions.InvalidSignature):
         return False
     horizon = _now() + dt.timedelta(days=1)
     return server.not_valid_after_utc > horizon and ca.not_valid_after_utc > horizon

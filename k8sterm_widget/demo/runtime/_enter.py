@@ -1,27 +1,28 @@
 """Join a running container's namespaces and run a command there, the way ``runc exec`` does.
 
 Run as ``python -I -S _enter.py CONFIG_FD`` by :meth:`Container.exec` in namespace mode. The config (JSON
-in a pipe: container pid 1, namespaces, resolved path, argv, env, working directory, tty) is read, every
-namespace file is opened *first* (after joining the mount namespace ``/proc`` is the container's), then
-``setns`` joins user (if any), mount, UTS and PID namespaces, and a fork puts the child inside the PID
-namespace. The child, now a process *of the container*, for a tty becomes a session leader with the PTY
-slave on its stdin as controlling terminal (without a tty it stays in this process's session, which the
-runtime's clean-up scans for leftovers), ``chdir``s and ``execve``s the command with the
-exact argv (``argv[0]`` stays ``sh``, not ``/usr/bin/sh``) and environment. This process waits and exits
-with the child's status (128+N if it was killed by signal N).
+in a pipe: container pid 1, the node user namespace without root, resolved path, argv, env, working
+directory, tty) is read; every namespace file of pid 1 is opened *first* (after joining the mount
+namespace, ``/proc`` is the container's), then ``setns`` joins the user namespaces, then mount, UTS, IPC,
+network and PID, and a fork puts the child inside the PID namespace. The child, now a process *of the
+container*, starts a session of its own; for a tty it opens a terminal of the container's devpts, sends
+the master to the server over the console socket (runc's ``--console-socket``), and makes the slave its
+controlling terminal and stdio. It drops to containerd's default capabilities with ``no_new_privs``,
+``chdir``s and ``execve``s the command with the exact argv (``argv[0]`` stays ``sh``) and environment.
+This process waits and exits with the child's status (128+N if it was killed by signal N).
 
-Why not ``setsid --ctty nsenter …``: then the terminal's session leader and foreground process group
-are host processes, invisible inside the container's PID namespace. A shell saves the terminal's process
-group at start-up and restores it on exit; dash then fails with "Cannot set tty process group (No such
-process)" and exits 2 instead of the requested status. The session must be created *inside* the
-namespace, which nsenter cannot do, and ``setsid`` from the host may not exist in the container's view
-(busybox, distroless). Stdlib only, ``-I -S``: starts in ~15 ms; a fresh single-threaded process is also
-what ``setns(CLONE_NEWNS)`` requires.
+What the child leaves behind when it exits stays in the container, as with runc: a background job keeps
+running (re-parented to the container's pid 1), and keeps the exec's output open while it holds it.
+
+Why a helper that forks *inside* the PID namespace instead of ``nsenter``: the terminal's session leader
+and foreground process group must be processes of the container; a shell saves the terminal's process
+group at start-up and restores it on exit (dash fails with "Cannot set tty process group" otherwise).
+Stdlib only, ``-I -S``: starts in ~15 ms; a fresh single-threaded process is also what ``setns`` of a
+user or mount namespace requires.
 """
 
 from __future__ import annotations
 
-import ctypes
 import fcntl
 import json
 import os
@@ -29,10 +30,11 @@ import signal
 import sys
 import termios
 
-CLONE_NEWNS = 0x00020000
-CLONE_NEWUTS = 0x04000000
-CLONE_NEWUSER = 0x10000000
-CLONE_NEWPID = 0x20000000
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _ns
+import caps
+
+NAMESPACES = ("user", "mnt", "uts", "ipc", "net", "pid")
 
 
 def main() -> None:
@@ -42,41 +44,63 @@ def main() -> None:
         chunks.append(chunk)
     os.close(fd)
     cfg = json.loads(b"".join(chunks))
-    libc = ctypes.CDLL(None, use_errno=True)
-    kinds = [("user", CLONE_NEWUSER)] if cfg["userns"] else []
-    kinds += [("mnt", CLONE_NEWNS), ("uts", CLONE_NEWUTS), ("pid", CLONE_NEWPID)]
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        handles = [
-            (os.open(f"/proc/{cfg['pid1']}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC), flag)
-            for name, flag in kinds
-        ]
+        handles = [("node_user", cfg["node_user"])] if cfg.get("node_user") is not None else []
+        for kind in NAMESPACES:
+            path = f"/proc/{cfg['pid1']}/ns/{kind}"
+            if kind == "user" and os.readlink(path) == os.readlink("/proc/self/ns/user"):
+                continue  # no user namespace of the pod (root without one)
+            if kind in ("net", "ipc", "uts") and os.readlink(path) == os.readlink(f"/proc/self/ns/{kind}"):
+                continue
+            handles.append((kind, os.open(path, os.O_RDONLY | os.O_CLOEXEC)))
     except OSError as exc:
         os.write(2, f"exec: container is gone: {exc}\n".encode())
         os._exit(126)
-    for handle, flag in handles:
-        if libc.setns(handle, flag) != 0:
-            err = ctypes.get_errno()
-            os.write(2, f"exec: setns: {os.strerror(err)}\n".encode())
-            os._exit(126)
-        os.close(handle)
+    try:
+        _ns.enter(handles)
+    except (_ns.SetupError, OSError) as exc:
+        os.write(2, f"exec: {exc}\n".encode())
+        os._exit(126)
     pid = os.fork()
     if pid == 0:
         try:
             for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT):
                 signal.signal(sig, signal.SIG_DFL)
+            os.setsid()
             if cfg["tty"]:
-                os.setsid()
+                master, slave = _ns.open_console(tuple(cfg["size"]))
+                _ns.send(cfg["console_fd"], {"event": "console"}, [master])
+                os.close(master)
+                for target in (0, 1, 2):
+                    os.dup2(slave, target)
+                os.close(slave)
                 fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+            if cfg.get("console_fd") is not None:
+                os.close(cfg["console_fd"])
             try:
                 os.chdir(cfg["workdir"])
             except OSError:
                 os.chdir("/")
+            caps.drop_privileges(cfg["last_cap"])
             os.execve(cfg["path"], cfg["argv"], cfg["env"])
         except BaseException as exc:
             try:
                 os.write(2, f"exec: {cfg['argv'][0]}: {exc}\n".encode())
             finally:
                 os._exit(127)
+    if cfg.get("console_fd") is not None:
+        os.close(cfg["console_fd"])
+    if cfg["tty"]:  # the terminal is the child's now; ours must not keep the exec's output open
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for target in (0, 1, 2):
+            os.dup2(devnull, target)
+        os.close(devnull)
+    else:  # the pipes belong to the child (and whatever it leaves running), not to us
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for target in (0, 1, 2):
+            os.dup2(devnull, target)
+        os.close(devnull)
     _, status = os.waitpid(pid, 0)
     code = os.waitstatus_to_exitcode(status)
     os._exit(128 - code if code < 0 else code)

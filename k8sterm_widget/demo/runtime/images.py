@@ -1,28 +1,48 @@
-"""The demo cluster's image catalogue: what each image name means when a "container" is a host process.
+"""The demo cluster's image catalogue: what each image name means when there is no registry.
 
-There is no registry and no image layers. An image here is a *view of the host's userland*: which
-programs the container can run, its environment (``PATH`` …), its default entrypoint, and a few extra
-files. That is enough to make the differences a terminal user notices real — ``bash`` exists in nginx but
-not in busybox, distroless has no shell at all — without downloading anything.
+An image here is a recipe for a root file system made from the host, not layers from a registry: the
+runtime turns it into a directory of the image's own files (its ``/etc`` with its users, its
+configuration, its entrypoint script …) that every container of the image starts from as its writable
+layer, plus the host programs and libraries it needs, bind-mounted read-only (:mod:`.layers`). Each entry
+does what its name says:
 
-``userland`` is ``None`` for "the whole host userland" or a tuple of program names. Restricted images are
-made real by the runtime (see :mod:`.userland`): in namespace mode their programs are staged into a
-directory that is bind-mounted over ``/usr/bin`` inside the container, in process mode ``PATH`` points at
-that directory. ``sources`` says which host program provides a name when it differs (busybox's ``sh`` and
-``ash`` are dash: small, POSIX, and clearly *not* bash).
+``nginx``
+    Debian's nginx (``nginx-light`` or ``nginx``) with the official image's configuration and entrypoint:
+    the welcome page on ``:80``, access lines on stdout, ``bash`` and the Debian userland (the host's
+    ``/usr``), no ``ps``. Without nginx on the host the entrypoint logs what is missing and sleeps.
+``busybox``
+    One static busybox binary (Debian's ``busybox-static``) and its applets: ``sh`` is ash with the
+    ``/ # `` prompt, ``wget``, ``nc``, ``nslookup``, ``ping``, ``ip``. Without a busybox on the host the
+    applets are host programs (``sh`` is dash), and the runtime says so once.
+``alpine``
+    The same busybox userland with Alpine's ``/etc``; ``apk`` explains that the demo cluster has no
+    network to install from.
+``python``
+    The host's Python 3 (whatever ``3.x`` the tag names) on the Debian userland, with the packages of the
+    Python environment that runs the cluster importable (``kubernetes`` among them, for in-cluster clients).
+``gcr.io/distroless/static-debian12``
+    No shell, no coreutils: ``/app/server`` (a ``sleep``) and the libraries it needs.
+``registry.access.redhat.com/ubi9/ubi-micro``
+    bash and coreutils only: no tar, find or package manager.
 
-An image the catalogue does not know is what a real kubelet cannot pull: the API layer shows the
-container as waiting with reason ``ErrImagePull``; :func:`lookup` returns ``None`` for it.
+Tags: each Docker Hub repository accepts the tags it really publishes (``nginx:1.14.2``, ``busybox:1.28``,
+``python:3.12-slim``, ``alpine:3.20`` …); a tag it never had (``nginx:1.161``) or any other image is what
+a real kubelet cannot pull: :func:`lookup` returns ``None`` and the node reports ``ErrImagePull``. Every
+tag of a repository runs the same host programs, so version strings are the host's.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TypeVar
 
-__all__ = ["BUSYBOX", "DISTROLESS", "IMAGES", "NGINX", "UBI_MICRO", "Image", "lookup", "normalize"]
+__all__ = [
+    "ALPINE", "BUSYBOX", "DISTROLESS", "IMAGES", "NGINX", "PYTHON", "UBI_MICRO",
+    "Image", "lookup", "normalize",
+]  # fmt: skip
 
 #: The PATH every Debian-based image sets (and runc's default when an image sets none).
 STANDARD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -46,19 +66,26 @@ class Image:
     entrypoint: tuple[str, ...] = ()
     cmd: tuple[str, ...] = ()
     working_dir: str = "/"
-    #: ``None`` = the host's whole userland; otherwise the only programs in the container's bin dirs.
+    #: What the root file system is made of: ``debian`` (the host's ``/usr`` read-only under the image's
+    #: own ``/etc``), ``busybox``/``alpine`` (one busybox binary and its applets), ``restricted`` (only
+    #: ``userland``, staged from host programs).
+    flavour: str = "restricted"
+    #: ``restricted`` images (and busybox without a host busybox): the only programs in the bin dirs.
     userland: tuple[str, ...] | None = None
     #: Userland name -> host program names to try in order (default: the name itself).
     sources: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: _frozen({}))
-    #: Extra container files (absolute path) -> host program names to copy there, first found wins.
+    #: Extra container files (absolute path) -> host program names to put there, first found wins.
     files: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: _frozen({}))
     #: Userland name -> shell script staged instead of a host program (where the host's differs).
     scripts: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
+    #: The signal that stops the main process gracefully (the image's ``STOPSIGNAL``, which the kubelet
+    #: and containerd use).
+    stop_signal: str = "SIGTERM"
 
     @property
     def restricted(self) -> bool:
-        """True when the runtime must hide the host's programs and stage this image's own set."""
-        return self.userland is not None
+        """True when the container's bin dirs hold only this image's programs, not the host's."""
+        return self.flavour != "debian"
 
     def argv(self, command: list[str] | None = None, args: list[str] | None = None) -> list[str]:
         """The main process's argv by Kubernetes' rules (``command``/``args`` vs ENTRYPOINT/CMD).
@@ -72,21 +99,23 @@ class Image:
 
 NGINX = Image(
     name="nginx:1.27",
-    aliases=("nginx", "nginx:latest", "nginx:1", "nginx:1.27.0", "nginx:stable"),
     env=_frozen(
         {
             "PATH": STANDARD_PATH,
             "NGINX_VERSION": "1.27.0",
             "NJS_VERSION": "0.8.4",
-            "PKG_RELEASE": "2~bookworm",
+            "NJS_RELEASE": "1~bookworm",
+            "PKG_RELEASE": "1~bookworm",
+            "DYNPKG_RELEASE": "1~bookworm",
         }
     ),
-    # Serving HTTP is not the point of the demo; a main process that lives forever is.
-    entrypoint=("sleep",),
-    cmd=("infinity",),
+    entrypoint=("/docker-entrypoint.sh",),
+    cmd=("nginx", "-g", "daemon off;"),
+    flavour="debian",
+    stop_signal="SIGQUIT",
 )
 
-#: busybox's applets, as far as the host has them. ``sh``/``ash`` are dash; there is deliberately no bash.
+#: Applets a busybox image needs, when the host has no busybox and they come from host programs.
 _BUSYBOX_APPLETS = (
     "sh", "ash", "[", "awk", "base64", "basename", "cat", "chgrp", "chmod", "chown", "clear", "cmp",
     "cp", "cut", "date", "dd", "df", "diff", "dirname", "du", "echo", "env", "expr", "false", "find",
@@ -120,11 +149,12 @@ for pid in $(for d in /proc/[0-9]*; do echo "${d#/proc/}"; done | sort -n); do
 done
 """
 
+
 BUSYBOX = Image(
     name="busybox:1.36",
-    aliases=("busybox", "busybox:latest", "busybox:1", "busybox:1.36.1", "busybox:stable"),
     env=_frozen({"PATH": STANDARD_PATH}),
     cmd=("sh",),  # like the real image: without a command (or a tty + stdin) it exits at once
+    flavour="busybox",
     userland=_BUSYBOX_APPLETS,
     sources=_frozen(
         {
@@ -137,6 +167,30 @@ BUSYBOX = Image(
     scripts=_frozen({"ps": _BUSYBOX_PS}),
 )
 
+ALPINE = Image(
+    name="alpine:3.20",
+    env=_frozen({"PATH": STANDARD_PATH}),
+    cmd=("/bin/sh",),
+    flavour="alpine",
+    userland=_BUSYBOX_APPLETS,
+    sources=BUSYBOX.sources,
+    scripts=BUSYBOX.scripts,
+)
+
+PYTHON = Image(
+    name="python:3.12",
+    env=_frozen(
+        {
+            "PATH": STANDARD_PATH,
+            "LANG": "C.UTF-8",
+            "GPG_KEY": "7169605F62C751356D054A26A821E680E5FA6305",
+            "PYTHON_VERSION": "3.12.8",
+        }
+    ),
+    cmd=("python3",),
+    flavour="debian",
+)
+
 DISTROLESS = Image(
     name="gcr.io/distroless/static-debian12",
     aliases=(
@@ -147,7 +201,7 @@ DISTROLESS = Image(
     ),
     env=_frozen({"PATH": STANDARD_PATH, "SSL_CERT_FILE": "/etc/ssl/certs/ca-certificates.crt"}),
     entrypoint=("/app/server",),
-    cmd=("infinity",),  # /app/server is a copy of sleep(1)
+    cmd=("infinity",),  # /app/server is the host's sleep(1)
     userland=(),
     files=_frozen({"/app/server": ("sleep",)}),
 )
@@ -177,7 +231,23 @@ UBI_MICRO = Image(
     sources=_frozen({"sh": ("bash",)}),
 )
 
-IMAGES: tuple[Image, ...] = (NGINX, BUSYBOX, DISTROLESS, UBI_MICRO)
+IMAGES: tuple[Image, ...] = (NGINX, BUSYBOX, ALPINE, PYTHON, DISTROLESS, UBI_MICRO)
+
+_VARIANT = (
+    r"(-(bookworm|bullseye|buster|slim|slim-bookworm|slim-bullseye|alpine|alpine3\.\d{1,2}|alpine-slim|perl"
+    r"|alpine-perl|otel|musl|glibc|uclibc))?"
+)
+#: Docker Hub repositories and the tags they publish; any other tag cannot be pulled.
+_REPOSITORIES: dict[str, tuple[Image, re.Pattern[str]]] = {
+    "nginx": (NGINX, re.compile(
+        r"(latest|stable|mainline|alpine|perl|bookworm|alpine-slim|(stable|mainline)" + _VARIANT
+        + r"|1(\.([89]|1\d|2[0-7])(\.\d{1,2})?)?" + _VARIANT + ")")),
+    "busybox": (BUSYBOX, re.compile(
+        r"(latest|stable|musl|glibc|uclibc|1(\.(2\d|3[0-7])(\.\d)?)?" + _VARIANT + ")")),
+    "alpine": (ALPINE, re.compile(r"(latest|edge|3(\.([0-9]|1\d|2[0-2])(\.\d{1,2})?)?)")),
+    "python": (PYTHON, re.compile(
+        r"(latest|slim|alpine|bookworm|3(\.([6-9]|1[0-4])(\.\d{1,2})?)?" + _VARIANT + ")")),
+}  # fmt: skip
 
 _REGISTRY_PREFIXES = ("docker.io/library/", "index.docker.io/library/", "docker.io/", "library/")
 
@@ -205,4 +275,11 @@ for _image in IMAGES:
 
 def lookup(reference: str) -> Image | None:
     """The image for a pod spec's ``image`` string; ``None`` when unknown (a kubelet's ``ErrImagePull``)."""
-    return _INDEX.get(reference) or _INDEX.get(normalize(reference))
+    found = _INDEX.get(reference) or _INDEX.get(normalize(reference))
+    if found is not None:
+        return found
+    repository, _, tag = normalize(reference).rpartition(":")
+    entry = _REPOSITORIES.get(repository)
+    if entry is not None and entry[1].fullmatch(tag):
+        return entry[0]
+    return None

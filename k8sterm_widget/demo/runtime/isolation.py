@@ -1,17 +1,18 @@
-"""Which isolation this machine allows, and the util-linux command lines that enter it.
+"""Which isolation this machine allows, found out by doing it once, and what degrades without it.
 
-Namespace mode needs ``CAP_SYS_ADMIN`` for new PID/mount/UTS namespaces: real root, or an unprivileged
-**user namespace** (``unshare --user --map-root-user``), which most desktop distributions allow and many
-CI sandboxes and Docker's default seccomp profile do not. Rather than guess from sysctls, the probe does
-the real thing once per process: it starts a container pid 1 in probe mode, which builds a full container
-root (tmpfs, read-only binds, its own ``/proc``, ``pivot_root``) and exits. If that works, containers
-will too; if not, the runtime falls back to plain processes (see the package docstring).
+Rather than guess from sysctls, the probe starts the real thing once per process and user: a node helper
+(:mod:`.network`), a pod sandbox and a container pid 1 that builds a full root file system and pivots into
+it. It tries, in order of what a real cluster gives:
 
-Entering namespaces: a container's pid 1 is started by util-linux's ``unshare`` (small, well kept).
-Exec uses our own ``_enter.py`` rather than ``nsenter``: ``setns`` must happen in a fresh single-threaded
-process anyway (never in the threaded server), and only a helper that forks *inside* the PID namespace
-can make the exec's session leader a process of the container, which interactive shells need (details
-in ``_enter.py``).
+1. root: pods in **user namespaces** with a uid range of their own (container root is an unprivileged uid
+   on the host) and a **network namespace** per pod; then the same without user namespaces (container root
+   is the host's root with containerd's default capabilities — what kind and containerd do by default);
+2. without root: everything below one user namespace of the server's user (only uid 0 exists inside);
+3. each of those without pod networks, if the kernel refuses network namespaces or veth pairs (pods share
+   the host's network);
+4. else **process mode**: containers are plain host processes (see the package docstring).
+
+:attr:`Isolation.notice` is the one line the cluster prints at start when anything degrades.
 """
 
 from __future__ import annotations
@@ -19,31 +20,25 @@ from __future__ import annotations
 import functools
 import json
 import os
+import secrets
 import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import rootfs
+from . import caps
 from .fdio import pipe, set_pipe_size
-from .userland import Staged
+from .layers import Layer
+from .network import NetworkError, NodeNetwork
 
-__all__ = [
-    "ENTER_SCRIPT",
-    "INIT_SCRIPT",
-    "Isolation",
-    "enter_argv",
-    "init_argv",
-    "probe",
-    "share_pid_argv",
-    "unshare_argv",
-]
+__all__ = ["ENTER_SCRIPT", "INIT_SCRIPT", "Isolation", "enter_argv", "init_argv", "probe", "uid_map"]
 
 INIT_SCRIPT = str(Path(__file__).with_name("_init.py"))
 ENTER_SCRIPT = str(Path(__file__).with_name("_enter.py"))
-UNSHARE = shutil.which("unshare", path="/usr/bin:/bin") or "/usr/bin/unshare"
-NSENTER = shutil.which("nsenter", path="/usr/bin:/bin") or "/usr/bin/nsenter"
+RANGE_SIZE = 65536
 
 
 @dataclass(frozen=True)
@@ -51,46 +46,60 @@ class Isolation:
     """The probe's verdict."""
 
     mode: str  # "namespaces" or "process"
-    userns: bool = False  # namespaces through an unprivileged user namespace
-    reason: str = ""  # why namespaces are not available (process mode)
+    #: "range": pods get user namespaces with a uid range (root); "own": everything lives in one user
+    #: namespace of the unprivileged server user (uid 0 only); "none": no user namespaces (root).
+    users: str = "none"
+    #: Pods get network namespaces of their own (else they share the host's network).
+    network: bool = False
+    #: Why something is missing (empty when nothing is).
+    reason: str = ""
+
+    @property
+    def userns(self) -> bool:
+        """True when namespaces come from an unprivileged user namespace (the server is not root)."""
+        return self.users == "own"
+
+    @property
+    def notice(self) -> str:
+        """One line on what degrades here, or ``""`` when containers get everything."""
+        if self.mode == "process":
+            return (
+                "demo containers run as plain host processes (this system allows no namespaces: "
+                f"{self.reason}): no own file system, processes or network; use a machine with user "
+                "namespaces for isolation"
+            )
+        missing = []
+        if not self.network:
+            missing.append("pods share the host's network (no network namespaces)")
+        if self.users == "own":
+            missing.append("containers have uid 0 only (no uid range without root)")
+        elif self.users == "none":
+            missing.append("container root is host root with containerd's default capabilities "
+                           "(no user namespaces)")  # fmt: skip
+        return "demo containers: " + "; ".join(missing) if missing else ""
 
 
-def unshare_argv(userns: bool) -> list[str]:
-    """``unshare`` for a container's pid 1.
-
-    ``--fork``: the new PID namespace's first process is unshare's child; ``--kill-child``: should
-    unshare itself die, that child gets SIGKILL (and takes the namespace with it). ``--mount`` implies
-    private propagation, so nothing the container mounts is seen by the host.
-    """
-    argv = [UNSHARE]
-    if userns:
-        argv += ["--user", "--map-root-user"]
-    return [*argv, "--pid", "--fork", "--mount", "--uts", "--kill-child", "--"]
+def uid_map(users: str, base: int) -> str | None:
+    """A pod user namespace's uid/gid map for ``users`` (see :class:`Isolation`)."""
+    if users == "range":
+        return f"0 {base} {RANGE_SIZE}\n"
+    if users == "own":
+        return "0 0 1\n"
+    return None
 
 
-def share_pid_argv(pid1: int, userns: bool) -> list[str]:
-    """Like :func:`unshare_argv`, but the container joins the PID namespace whose pid 1 is ``pid1``.
-
-    What an ephemeral container with a ``targetContainerName`` gets: its processes live in the target's
-    PID namespace (``ps`` shows the target's processes) while it keeps its own root filesystem and
-    hostname.  ``nsenter --pid`` forks, so its child is inside; that child's ``unshare`` makes the mount
-    and UTS namespaces.  The container's pid 1 is then *not* the namespace's init, so its end does not
-    kill its processes by itself: they carry the environment marker and are killed by it (see
-    ``_init.py``); if the target's namespace ends first, the kernel takes them all.
-    """
-    argv = [NSENTER, f"--target={pid1}"]
-    if userns:  # the namespace belongs to the target's user namespace: join that first
-        argv += ["--user", "--preserve-credentials"]
-    return [*argv, "--pid", "--", UNSHARE, "--mount", "--uts", "--"]
+def random_base() -> int:
+    """A uid range for one cluster's pods, far above any real user (kubelet: multiples of 65536)."""
+    return RANGE_SIZE * (256 + secrets.randbelow(32000))
 
 
 def init_argv(config_fd: int) -> list[str]:
-    """The container pid 1: the interpreter in isolated mode without ``site`` (fast start, stdlib only)."""
+    """The container shim: the interpreter in isolated mode without ``site`` (fast start, stdlib only)."""
     return [sys.executable, "-I", "-S", INIT_SCRIPT, str(config_fd)]
 
 
 def enter_argv(config_fd: int) -> list[str]:
-    """The exec helper that joins a container's namespaces (see ``_enter.py`` for why not nsenter)."""
+    """The exec helper that joins a container's namespaces (see ``_enter.py``)."""
     return [sys.executable, "-I", "-S", ENTER_SCRIPT, str(config_fd)]
 
 
@@ -108,24 +117,48 @@ def write_config(config: dict) -> int:
     return r
 
 
-def _try(state_dir: Path, userns: bool) -> str:
-    """Start a probe container; return ``""`` on success or the reason it failed."""
+def _try_container(state_dir: Path, network: NodeNetwork, users: str, fds: dict[str, int]) -> str:
+    """Start a probe container in a sandbox; ``""`` on success or why it failed."""
+    from . import rootfs  # late: rootfs imports layers, which imports userland
+
+    layer_root = state_dir / "probe-layer"
+    (layer_root / "etc").mkdir(parents=True, exist_ok=True)
+    (layer_root / "dev").mkdir(exist_ok=True)
+    if users == "range":
+        base = int(network.uid_map.split()[1]) if network.uid_map else 0
+        for path in (layer_root, layer_root / "etc", layer_root / "dev"):
+            os.chown(path, base, base)
     root = state_dir / "rootfs"
+    scratch = state_dir / "scratch"
     root.mkdir(parents=True, exist_ok=True)
-    status_r, status_w = pipe()
+    scratch.mkdir(parents=True, exist_ok=True)
+    ops = rootfs.plan(
+        str(root), str(scratch), Layer(root=layer_root), userns=users != "none", sysfs=network.network,
+        tty_gid=users == "range" or users == "none",
+    )  # fmt: skip
+    status, status_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    namespaces = ([["node_user", network.userns_fd]] if network.userns_fd is not None else []) + [
+        [kind, fd] for kind, fd in fds.items()
+    ]
     config = {
         "isolation": "namespaces",
         "probe": True,
-        "hostname": "probe",
+        "namespaces": namespaces,
         "root": str(root),
-        "mounts": rootfs.plan(str(root), Staged()),
-        "status_fd": status_w,
+        "mounts": ops,
+        "status_fd": status_child.fileno(),
+        "stdio": [],
+        "argv": ["probe"],
+        "env": {},
+        "tty": False,
+        "last_cap": caps.last_cap(),
     }
     config_fd = write_config(config)
+    pass_fds = {config_fd, status_child.fileno(), *[fd for _, fd in namespaces]}
     try:
         proc = subprocess.run(
-            [*unshare_argv(userns), *init_argv(config_fd)],
-            pass_fds=(config_fd, status_w),
+            init_argv(config_fd),
+            pass_fds=sorted(pass_fds),
             stdin=subprocess.DEVNULL,
             capture_output=True,
             timeout=20,
@@ -134,35 +167,65 @@ def _try(state_dir: Path, userns: bool) -> str:
         return str(exc)
     finally:
         os.close(config_fd)
-        os.close(status_w)
-    with os.fdopen(status_r, "rb") as f:
-        lines = f.read().decode(errors="replace").splitlines()
-    events = [json.loads(line) for line in lines if line.startswith("{")]
+        status_child.close()
+    status.setblocking(False)
+    events = []
+    try:
+        while data := status.recv(65536):
+            events.append(json.loads(data))
+    except (BlockingIOError, ValueError):
+        pass
+    status.close()
     if proc.returncode == 0 and any(e.get("event") == "ready" for e in events):
         return ""
     errors = [str(e.get("message")) for e in events if e.get("event") == "error"]
     return "; ".join(errors) or proc.stderr.decode(errors="replace").strip() or f"exit {proc.returncode}"
 
 
+def _try(state_dir: Path, users: str, with_network: bool) -> str:
+    network = NodeNetwork(
+        own_userns=users == "own", uid_map=uid_map(users, random_base()), network=with_network
+    )
+    try:
+        network.start_sync()
+    except NetworkError as exc:
+        return str(exc)
+    try:
+        fds = network.create_sandbox_sync("probe", "probe", "10.244.0.2").fds
+        try:
+            return _try_container(state_dir, network, users, fds)
+        finally:
+            for fd in fds.values():
+                os.close(fd)
+    except (NetworkError, OSError) as exc:
+        return str(exc)
+    finally:
+        network.stop_sync()
+
+
 @functools.cache
-def _probe(euid: int, state_dir: str) -> Isolation:
+def _probe(euid: int) -> Isolation:
+    attempts = [("range", True), ("none", True), ("range", False), ("none", False)]
+    if euid != 0:
+        attempts = [("own", True), ("own", False)]
     reasons = []
-    attempts = [False, True] if euid == 0 else [True]
-    for userns in attempts:
-        reason = _try(Path(state_dir), userns)
-        if not reason:
-            return Isolation("namespaces", userns=userns)
-        reasons.append(("user namespace: " if userns else "") + reason)
-    return Isolation("process", reason="; ".join(reasons))
+    state = Path(tempfile.mkdtemp(prefix="k8sterm-probe-"))
+    try:
+        os.chmod(state, 0o755)  # a pod's root (another uid when mapped) must be able to enter it
+        for users, with_network in attempts:
+            reason = _try(state, users, with_network)
+            if not reason:
+                missing = "; ".join(dict.fromkeys(reasons))
+                return Isolation("namespaces", users=users, network=with_network, reason=missing)
+            reasons.append(reason)
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+    return Isolation("process", reason="; ".join(dict.fromkeys(reasons)))
 
 
-_first_state_dir: dict[int, str] = {}
+def probe(state_dir: Path | None = None) -> Isolation:
+    """Find out (once per process and user) what isolation containers can get here.
 
-
-def probe(state_dir: Path) -> Isolation:
-    """Find out (once per process and user) whether containers can get their own namespaces here.
-
-    The answer does not depend on the state directory, so the first one asked is used for the probe.
+    ``state_dir`` is accepted for compatibility and not used: the probe works in a directory of its own.
     """
-    euid = os.geteuid()
-    return _probe(euid, _first_state_dir.setdefault(euid, str(state_dir)))
+    return _probe(os.geteuid())

@@ -1,19 +1,21 @@
-"""A running exec session: the process, its stdio (PTY or pipes), its exit status and its clean-up.
+"""A running exec session: the process, its stdio (PTY or pipes), its exit status, and detaching from it.
 
 Spawning uses plain ``subprocess.Popen`` with fds we made ourselves (see :mod:`.fdio` for why not
 ``asyncio.subprocess``). No ``preexec_fn`` — it is unsafe in a threaded server — instead:
 
-* **tty**: the PTY slave is the child's stdin/stdout/stderr (it merges stderr into the output, as on a
-  real terminal) and its controlling terminal, in a new session: made by ``setsid --ctty`` in process
-  mode, and inside the container by the ``_enter.py`` helper in namespace mode;
+* **tty**, namespace mode: the ``_enter.py`` helper makes the terminal inside the container's own devpts
+  and sends us its master (:meth:`ExecProcess.spawn_in_container`); process mode: a host PTY whose slave is
+  the child's stdio and controlling terminal, in a new session made by ``setsid --ctty``;
 * **pipes**: ``start_new_session=True`` (done in C by ``_posixsubprocess``); stdin is a pipe only when
   the client asked for it, otherwise ``/dev/null``, and so are unrequested outputs.
 
-The spawned pid is a session leader, and the session's PTY and pipes are known, which is what lets
-:mod:`.proctree` find every process of the session later. Exit is observed through a **pidfd** registered
-with the event loop (no thread, no SIGCHLD handler, works in any thread's loop). When the spawned process
-exits, whatever is still left of its session or still holds its PTY or pipes is killed at once — an
-exec session leaves no orphans, and the output then reaches EOF so :meth:`read` can return ``None``.
+Lifetime is containerd's (``execInternal`` in its CRI server): the exit status is the started process's,
+but the output stream ends only when nothing holds the pipes or the terminal any more — a background job
+left running keeps it open (``sh -c 'sleep 3 & echo x'`` takes three seconds) and outlives the exec. A
+client that goes away *detaches* (:meth:`ExecProcess.kill`): without a tty its stdin reaches EOF and its
+output is drained unread, so nothing is signalled; with a tty the terminal's master is closed, and the
+kernel hangs up the terminal (SIGHUP to its session), as when containerd's shim closes the console.
+Exit is observed through a **pidfd** registered with the event loop (no thread, no SIGCHLD handler).
 
 Exit codes are reported like the runtime does: the exit status, or 128+N when killed by signal N.
 """
@@ -22,16 +24,14 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import contextlib
 import fcntl
-import functools
 import os
 import struct
 import subprocess
 import termios
 from collections.abc import Callable, Sequence
+from typing import Any
 
-from . import proctree
 from .fdio import FdWriter, OutputMux, high_fd, pipe, set_pipe_size
 
 __all__ = ["ExecProcess", "Process", "exit_code", "watch_exit"]
@@ -119,7 +119,7 @@ class Process(abc.ABC):
 
     @abc.abstractmethod
     async def kill(self) -> None:
-        """End the session for good; idempotent and safe after exit."""
+        """Stop serving this session (the client went away); idempotent and safe after exit."""
 
 
 class ExecProcess(Process):
@@ -132,28 +132,16 @@ class ExecProcess(Process):
         *,
         tty: bool,
         master: int | None,
-        slave_rdev: int | None = None,
         outputs: list[tuple[int, int]],
         stdin_fd: int | None,
         want_stdout: bool,
-        reaps_child: bool = False,
     ) -> None:
         self._loop = loop
-        #: The spawned process is a helper that forks the real command and waits for it (``_enter.py``).
-        self.reaps_child = reaps_child
         self.popen = popen
         #: Host pid of the spawned process (namespace mode: the helper; the command is its child).
         self.pid = popen.pid
         self.tty = tty
         self._master = master
-        # The terminal's device number as /proc/<pid>/stat shows it (the slave's; the master is /dev/ptmx).
-        self._tty_nr = proctree.tty_nr(slave_rdev) if slave_rdev is not None else None
-        pipes = [fd for _, fd in outputs if fd != master]
-        if stdin_fd is not None and stdin_fd != master:
-            pipes.append(stdin_fd)
-        # What the session's processes hold: the slave, or the other ends of our pipes (same inode).
-        self._devices = (slave_rdev,) if slave_rdev is not None else ()
-        self._files = {(st.st_dev, st.st_ino) for st in map(os.fstat, pipes)}
         # Closed by _maybe_release; a pipe stdin belongs to its FdWriter (close_stdin closes it).
         self._fds = [fd for _, fd in outputs if fd != master] + ([master] if master is not None else [])
         self._mux = OutputMux(loop, outputs)
@@ -170,6 +158,7 @@ class ExecProcess(Process):
         self._drain: asyncio.Task[None] | None = None
         if tty and not want_stdout:  # nobody will read the terminal: keep it flowing
             self._drain = loop.create_task(self._discard_output())
+        self._detached: asyncio.Task[None] | None = None
 
     # -- construction -----------------------------------------------------------------------------------
 
@@ -187,6 +176,7 @@ class ExecProcess(Process):
         size: tuple[int, int] = DEFAULT_SIZE,
         pass_fds: Sequence[int] = (),
         helper: bool = False,
+        owner: tuple[int, int] | None = None,
     ) -> ExecProcess:
         """Start ``argv`` (already resolved: a path, no PATH search) with the requested stdio.
 
@@ -197,7 +187,6 @@ class ExecProcess(Process):
         if tty:
             master, slave = os.openpty()
             master, slave = high_fd(master), high_fd(slave)
-            slave_rdev = os.fstat(slave).st_rdev
             try:
                 set_winsize(master, *size)
                 popen = subprocess.Popen(
@@ -221,11 +210,9 @@ class ExecProcess(Process):
                 popen,
                 tty=True,
                 master=master,
-                slave_rdev=slave_rdev,
                 outputs=[(1, master)],
                 stdin_fd=master if stdin else None,
                 want_stdout=stdout,
-                reaps_child=helper,
             )
         child_fds: list[int] = []
         ours: list[int] = []
@@ -250,6 +237,9 @@ class ExecProcess(Process):
                 child_fds.append(err_w)
             if stdin_w is not None:
                 set_pipe_size(stdin_w)
+            if owner is not None:  # the container's root may open /dev/stdout again (see container.py)
+                for fd in child_fds:
+                    os.fchown(fd, *owner)
             popen = subprocess.Popen(
                 list(argv),
                 stdin=stdin_r if stdin_r is not None else subprocess.DEVNULL,
@@ -276,37 +266,82 @@ class ExecProcess(Process):
             outputs=outputs,
             stdin_fd=stdin_w,
             want_stdout=stdout,
-            reaps_child=helper,
+        )
+
+    @classmethod
+    async def spawn_in_container(
+        cls,
+        argv: Sequence[str],
+        *,
+        tty: bool,
+        stdin: bool,
+        stdout: bool,
+        stderr: bool,
+        pass_fds: Sequence[int],
+        console: Any = None,
+        before_wait: Callable[[], None] | None = None,
+        owner: tuple[int, int] | None = None,
+    ) -> ExecProcess:
+        """Start the ``_enter.py`` helper ``argv``; for a tty, wait for the terminal it makes inside.
+
+        ``console`` is the server's end of the console socket (a :class:`.container.StatusChannel`);
+        ``before_wait`` closes the helper's end here once it has it, so a helper that dies is noticed.
+        """
+        if not tty:
+            process = cls.spawn(
+                argv,
+                env={},
+                tty=False,
+                stdin=stdin,
+                stdout=stdout,
+                stderr=stderr,
+                pass_fds=pass_fds,
+                helper=True,
+                owner=owner,
+            )
+            if before_wait is not None:
+                before_wait()
+            return process
+        loop = asyncio.get_running_loop()
+        popen = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={},
+            close_fds=True,
+            pass_fds=pass_fds,
+            start_new_session=True,
+        )
+        if before_wait is not None:
+            before_wait()
+        event = await console.next()
+        fds = event.get("fds") or []
+        master = fds[0] if fds else None
+        return cls(
+            loop,
+            popen,
+            tty=True,
+            master=master,
+            outputs=[(1, master)] if master is not None else [],
+            stdin_fd=master if stdin and master is not None else None,
+            want_stdout=stdout,
         )
 
     # -- lifecycle --------------------------------------------------------------------------------------
 
     async def _after_exit(self) -> int:
-        """Once the spawned process exited: kill what is left of its session, so output can end."""
+        """The started process's exit; what it left running keeps the output open (see the module doc)."""
         code = await self._exited
-        await self._kill_session([])
-        if self._writer is not None:
-            self._writer.close()
         self._maybe_release()
         return code
 
-    async def _kill_session(self, roots: list[int], spare: tuple[int, ...] = ()) -> None:
-        """:func:`proctree.kill_all` for this session, in a worker thread: scanning every process's open
-        files takes milliseconds per hundred processes, too long to block the event loop."""
-        kill = functools.partial(
-            proctree.kill_all,
-            roots,
-            session=self.pid,
-            tty=self._tty_nr,
-            files=self._files,
-            devices=self._devices,
-            spare=spare,
-        )
-        await self._loop.run_in_executor(None, kill)
-
     def _maybe_release(self) -> None:
         """Close our fds once the process is gone and its output has been read to the end (or abandoned)."""
-        if self._released or not self._exited.done() or not (self._mux.ended or self._killed):
+        if self._released:
+            return
+        hung_up = self._killed and self.tty  # detached from a terminal: its master closes now
+        if not hung_up and not (self._exited.done() and self._mux.ended):
             return
         self._released = True
         self._mux.close()
@@ -376,23 +411,21 @@ class ExecProcess(Process):
         return await asyncio.shield(self._done)
 
     async def kill(self) -> None:
-        """SIGKILL the whole session (tree, session members, terminal holders), then release the fds.
+        """Detach, as containerd does when the client goes away; idempotent and safe after exit.
 
-        After ``kill()`` :meth:`read` returns ``None``: the caller gave up on the session.
+        Nothing is signalled by us: without a tty, stdin is closed and the output is drained unread until
+        whatever holds it lets go; with a tty, the terminal's master is closed and the kernel's hangup
+        sends SIGHUP to the terminal's session. After ``kill()`` :meth:`read` returns ``None``.
         """
+        if self._killed:
+            return
         self._killed = True
-        if not self._exited.done() and self.reaps_child:
-            # Kill everything but the helper: it reaps its child and exits 137 by itself. Killed first,
-            # its child would be re-parented to the *host's* pid 1 (the reaper of the dying parent's
-            # namespace), which may reap it only seconds later — and until then the container's PID
-            # namespace cannot be torn down.
-            await self._kill_session([self.pid], spare=(self.pid,))
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self._exited), 1.0)
-        if not self._exited.done():
-            await self._kill_session([self.pid])
-        await asyncio.shield(self._done)
-        self._maybe_release()
+        if self._writer is not None and not self.tty:
+            self._writer.close()
+        if self.tty:
+            self._maybe_release()
+        elif not self._released and self._detached is None:
+            self._detached = self._loop.create_task(self._discard_output())
 
     def add_done_callback(self, callback: Callable[[], None]) -> None:
         """Call ``callback()`` once the process has exited and its session has been cleaned up."""

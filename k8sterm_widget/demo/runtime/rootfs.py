@@ -1,143 +1,146 @@
-"""Plan a container's root filesystem: a list of mount operations that the container's pid 1 carries out.
+"""Plan a container's root file system: the mount operations its pid 1 carries out before ``pivot_root``.
 
-Why a fresh root instead of remounting the host's ``/`` read-only in place: the container must not see
-(let alone change) the project checkout, the host's ``/root``, ``/home`` or ``/mnt``; distroless needs an
-``/app`` directory the host does not have; and a tutorial's ``rm -rf /`` should behave like it does in a
-real container (it wrecks the container, nothing else). So the root is a small tmpfs — the container's
-writable layer, thrown away with its mount namespace — into which only what a Debian image would contain
-is bind-mounted from the host:
+What runc builds from containerd's default spec, made from an image :class:`~.layers.Layer`:
 
-* ``/usr``, ``/etc``, ``/bin``, ``/sbin``, ``/lib*``: recursive binds of the host's, **read-only**
-  (symlinks such as merged-usr's ``/bin -> usr/bin`` are recreated as symlinks);
-* ``/tmp``, ``/root``, ``/run``, ``/var``, ``/dev/shm``: empty tmpfs of the container's own;
-* ``/dev``: a tmpfs with bind mounts of the harmless device nodes only (``null``, ``zero``, ``full``,
-  ``random``, ``urandom``, ``tty``, ``ptmx``) and the host's ``/dev/pts`` (so ``tty`` names the exec's
-  terminal). The host's disks are not there: a read-only mount does not stop writes *to a device node*;
-* ``/proc``: a new procfs for the container's PID namespace, with ``/proc/sys``, ``/proc/sysrq-trigger``,
-  ``/proc/irq``, ``/proc/bus`` and ``/proc/fs`` bound read-only over themselves, as Docker does;
-* ``/sys``: the host's, recursively bound and read-only (otherwise ``rm -rf /`` would ``rmdir`` the host's
-  empty cgroups and write sysfs knobs);
-* restricted images (busybox, distroless): their staged directory is bound over every real bin dir
-  (``realpath`` of ``/usr/bin`` and ``/bin``: one on merged-usr, two otherwise) and empty tmpfs cover
-  ``sbin`` and ``/usr/local/{bin,sbin}``.
+* ``/``: an **overlay** whose lower layer is the image's own files and whose upper layer is a tmpfs of
+  the container (``userxattr`` inside a user namespace) — edits anywhere in it succeed and vanish with the
+  container; where the kernel refuses an overlay, a tmpfs with the image's files copied into it;
+* the host programs and libraries the image needs, bound **read-only** (the host's ``/usr`` for
+  Debian-based images, with a writable ``/usr/local`` of the container's own); nothing else of the host;
+* ``/etc/hostname``, ``/etc/hosts`` and ``/etc/resolv.conf`` as the kubelet writes them, and the projected
+  service-account volume at ``/var/run/secrets/kubernetes.io/serviceaccount`` (a read-only tmpfs, the
+  kubelet's ``..data`` symlink layout);
+* ``/dev``: a tmpfs with ``null``, ``zero``, ``full``, ``random``, ``urandom``, ``tty`` (bound from the host),
+  a **private devpts** instance (``ptmx`` links to its ``pts/ptmx``: no host terminal is visible), ``shm``
+  and ``mqueue`` of the pod's IPC namespace;
+* ``/proc`` of the container's PID namespace, with containerd's masked paths (``/proc/kcore``,
+  ``/proc/keys`` … covered by ``/dev/null`` or an empty read-only tmpfs) and read-only paths
+  (``/proc/sys``, ``/proc/sysrq-trigger``, ``/proc/bus``, ``/proc/fs``, ``/proc/irq``);
+* ``/sys``: a read-only sysfs of the pod's network namespace (the host's, read-only, without one).
 
-Finally every mount below the new root except the writable tmpfs and ``/proc`` is remounted read-only as
-a bind mount: the read-only flag then belongs to *that mount in the container's namespace*, never to the
-host's filesystem. The plan is plain data (lists of strings) so it is built and unit-tested here and
-executed by the stdlib-only ``_init.py`` after the namespaces exist.
+The plan is plain data (lists of strings) built and unit-tested here and executed by the stdlib-only
+``_init.py`` inside the container's new mount namespace.
 """
 
 from __future__ import annotations
 
 import os
 
-from .userland import Staged
+from .layers import Layer
 
 __all__ = ["plan"]
 
-#: Top-level host entries the container sees (a Debian image has them too).
-EXPOSED = ("bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc")
-#: Top-level directories that exist but are empty in an image.
-EMPTY_DIRS = ("home", "mnt", "media", "opt", "srv", "boot")
-DEV_NODES = ("null", "zero", "full", "random", "urandom", "tty", "ptmx")
+DEV_NODES = ("null", "zero", "full", "random", "urandom", "tty")
 DEV_SYMLINKS = (
     ("fd", "/proc/self/fd"),
     ("stdin", "/proc/self/fd/0"),
     ("stdout", "/proc/self/fd/1"),
     ("stderr", "/proc/self/fd/2"),
     ("core", "/proc/kcore"),
+    ("ptmx", "pts/ptmx"),
 )
-PROC_READONLY = ("sys", "sysrq-trigger", "irq", "bus", "fs")
+# containerd's default spec (pkg/oci/spec.go: MaskedPaths, ReadonlyPaths)
+MASKED = (
+    "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+    "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+)  # fmt: skip
+READONLY = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+SERVICE_ACCOUNT_DIR = "/run/secrets/kubernetes.io/serviceaccount"  # /var/run links to /run
 
 Op = list[str]
 
 
-def _real_dirs(paths: tuple[str, ...], host_root: str = "/") -> list[str]:
-    """Container paths of the real directories behind ``paths``, deduplicated, in order.
+def plan(
+    root: str,
+    scratch: str,
+    layer: Layer,
+    *,
+    files: dict[str, str] | None = None,
+    service_account: dict[str, str] | None = None,
+    userns: bool = False,
+    sysfs: bool = True,
+    tty_gid: bool = True,
+    host_root: str = "/",
+) -> list[Op]:
+    """The operations that turn the empty directory ``root`` into the container's root file system.
 
-    Merged-usr folds ``/bin`` into ``/usr/bin`` (one result); a classic layout keeps both.
-    """
-    base = os.path.realpath(host_root)
-    seen: list[str] = []
-    for path in paths:
-        full = os.path.join(base, path.lstrip("/"))
-        if not os.path.isdir(full):
-            continue
-        real = os.path.realpath(full)
-        inside = "/" + os.path.relpath(real, base) if base != "/" else real
-        if inside not in seen:
-            seen.append(inside)
-    return seen
+    ``scratch``: an empty directory for the overlay's upper layer (a tmpfs is mounted there first; it
+    disappears from view with ``pivot_root``). ``files``: container path -> content written into the
+    writable layer (hostname, hosts, resolv.conf). ``service_account``: file name -> content for the
+    projected token volume (``None``: not mounted). ``userns``: the container lives in a user namespace
+    (overlay's ``userxattr``). ``sysfs``: a sysfs of its own can be mounted (it has its own network
+    namespace). ``tty_gid``: gid 5 exists in the container (devpts ``gid=5``). ``host_root`` is only changed
+    by tests.
 
-
-def plan(root: str, staged: Staged, host_root: str = "/") -> list[Op]:
-    """The operations that turn the empty directory ``root`` into the container's root filesystem.
-
-    Op kinds (interpreted by ``_init.py``): ``tmpfs target options``, ``rbind src target``,
-    ``bind src target``, ``bind? target`` (bind over itself when it exists), ``mkdir path``,
-    ``touch path``, ``symlink text path``, ``proc target``, ``readonly root keep...`` (remount all mounts
-    below root read-only except those listed in keep). ``host_root`` is only ever changed by tests, to
-    plan for a fake host tree (e.g. one without merged ``/usr``).
+    Op kinds (run by ``_init.py``): ``tmpfs target options``, ``overlay target lower upper work userns``
+    (falls back to a copy of ``lower`` into a tmpfs), ``copy src target`` (copy a tree into a writable
+    mount), ``rbind src target``, ``bind src target``, ``bind? target`` (bind over itself if it exists),
+    ``mask target`` (``/dev/null`` over a file, an empty read-only tmpfs over a directory, if it exists),
+    ``mkdir path``, ``touch path``, ``symlink text path``, ``write path mode content``, ``proc target``,
+    ``sysfs target``, ``devpts target options``, ``mqueue target``, ``readonly root keep...`` (remount
+    every mount below root read-only except those kept), ``remount-ro target``.
     """
     r = root.rstrip("/")
     h = host_root.rstrip("/")
-    ops: list[Op] = [["tmpfs", r, "mode=755,size=64m"]]
-    for entry in sorted(os.listdir(host_root)):
-        host = f"{h}/{entry}"
-        if entry in EXPOSED:
-            if os.path.islink(host):
-                ops.append(["symlink", os.readlink(host), f"{r}/{entry}"])
-            elif os.path.isdir(host):
-                ops += [["mkdir", f"{r}/{entry}"], ["rbind", host, f"{r}/{entry}"]]
-    for entry in EMPTY_DIRS:
-        ops.append(["mkdir", f"{r}/{entry}"])
-
+    ops: list[Op] = [
+        ["tmpfs", scratch, "mode=755"],
+        ["mkdir", f"{scratch}/upper"],
+        ["mkdir", f"{scratch}/work"],
+        ["overlay", r, str(layer.root), f"{scratch}/upper", f"{scratch}/work", "1" if userns else "0"],
+    ]
     writable = [r]
-    for entry, options in (
-        ("tmp", "mode=1777,size=512m"),
-        ("root", "mode=700,size=64m"),
-        ("run", "mode=755"),
-    ):
-        ops += [["mkdir", f"{r}/{entry}"], ["tmpfs", f"{r}/{entry}", options]]
-        writable.append(f"{r}/{entry}")
-    ops += [["mkdir", f"{r}/var"], ["tmpfs", f"{r}/var", "mode=755,size=64m"]]
-    writable.append(f"{r}/var")
-    for sub in ("tmp", "log", "cache", "lib", "spool", "empty"):
-        ops.append(["mkdir", f"{r}/var/{sub}"])
-    ops += [["symlink", "../run", f"{r}/var/run"], ["symlink", "../run/lock", f"{r}/var/lock"]]
+    if layer.host_usr:
+        ops += [["mkdir", f"{r}/usr"], ["rbind", f"{h}/usr", f"{r}/usr"]]
+        ops += [
+            ["tmpfs", f"{r}/usr/local", "mode=755"],
+            ["copy", f"{layer.root}/usr/local", f"{r}/usr/local"],
+        ]
+        writable.append(f"{r}/usr/local")
+    for host, container in layer.binds:
+        target = r + container
+        if os.path.isdir(host):
+            ops += [["mkdir", target], ["rbind", host, target]]
+        else:
+            ops += [["mkdir", os.path.dirname(target)], ["touch", target], ["bind", host, target]]
 
-    ops += [["mkdir", f"{r}/dev"], ["tmpfs", f"{r}/dev", "mode=755,size=64k"]]
+    for path, content in (files or {}).items():
+        ops.append(["write", r + path, "644", content])
+
+    if service_account is not None:
+        sa = r + SERVICE_ACCOUNT_DIR
+        data = f"{sa}/..data_tmp"
+        stamp = "..2026_01_01_00_00_00.000000001"
+        ops += [["mkdir", sa], ["tmpfs", sa, "mode=1777,size=4m"], ["mkdir", f"{sa}/{stamp}"]]
+        for name, content in service_account.items():
+            ops.append(["write", f"{sa}/{stamp}/{name}", "644", content])
+        ops += [["symlink", stamp, data], ["rename", data, f"{sa}/..data"]]
+        for name in service_account:
+            ops.append(["symlink", f"..data/{name}", f"{sa}/{name}"])
+        ops.append(["remount-ro", sa])
+
+    ops += [["mkdir", f"{r}/dev"], ["tmpfs", f"{r}/dev", "mode=755,size=65536k"]]
+    writable.append(f"{r}/dev")
     for node in DEV_NODES:
         if os.path.exists(f"{h}/dev/{node}"):
             ops += [["touch", f"{r}/dev/{node}"], ["bind", f"{h}/dev/{node}", f"{r}/dev/{node}"]]
-    ops += [["mkdir", f"{r}/dev/pts"], ["rbind", f"{h}/dev/pts", f"{r}/dev/pts"]]
-    ops += [["mkdir", f"{r}/dev/shm"], ["tmpfs", f"{r}/dev/shm", "mode=1777,size=64m"]]
-    writable.append(f"{r}/dev/shm")
-    ops.append(["mkdir", f"{r}/dev/mqueue"])
+    devpts = "newinstance,ptmxmode=0666,mode=0620" + (",gid=5" if tty_gid else "")
+    ops += [["mkdir", f"{r}/dev/pts"], ["devpts", f"{r}/dev/pts", devpts]]
+    ops += [["mkdir", f"{r}/dev/shm"], ["tmpfs", f"{r}/dev/shm", "mode=1777,size=65536k"]]
+    ops += [["mkdir", f"{r}/dev/mqueue"], ["mqueue", f"{r}/dev/mqueue"]]
+    writable += [f"{r}/dev/pts", f"{r}/dev/shm", f"{r}/dev/mqueue"]
     for name, target in DEV_SYMLINKS:
         ops.append(["symlink", target, f"{r}/dev/{name}"])
 
     ops += [["mkdir", f"{r}/proc"], ["proc", f"{r}/proc"]]
     writable.append(f"{r}/proc")
-    for name in PROC_READONLY:
-        ops.append(["bind?", f"{r}/proc/{name}"])
-    if os.path.isdir(f"{h}/sys"):
-        ops += [["mkdir", f"{r}/sys"], ["rbind", f"{h}/sys", f"{r}/sys"]]
-
-    if staged.bin_dir is not None:
-        bin_dirs = _real_dirs(("/usr/bin", "/bin"), host_root)
-        for real in bin_dirs:
-            ops.append(["bind", str(staged.bin_dir), r + real])
-        for real in _real_dirs(("/usr/sbin", "/sbin", "/usr/local/bin", "/usr/local/sbin"), host_root):
-            if real not in bin_dirs:
-                ops.append(["tmpfs", r + real, "mode=755,size=4k"])
-    for container_path, host_path in staged.files.items():
-        parent = os.path.dirname(container_path)
-        # Directories are created in the root tmpfs only: a mkdir below a host bind (still writable at
-        # this point) would change the host.
-        if container_path.strip("/").split("/")[0] in EXPOSED:
-            raise ValueError(f"image file {container_path} would be created inside a host directory")
-        ops += [["mkdir", r + parent], ["touch", r + container_path], ["bind", host_path, r + container_path]]
+    ops += [
+        ["mkdir", f"{r}/sys"],
+        ["sysfs" if sysfs else "rbind", *([] if sysfs else [f"{h}/sys"]), f"{r}/sys"],
+    ]
+    for path in MASKED:
+        ops.append(["mask", r + path])
+    for path in READONLY:
+        ops.append(["bind?", r + path])
 
     ops.append(["readonly", r, *writable])
     return ops

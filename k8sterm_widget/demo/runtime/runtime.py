@@ -1,28 +1,69 @@
-"""The :class:`Runtime`: owns the state directory, the isolation verdict, staged images and containers."""
+"""The :class:`Runtime`: owns the state directory, the isolation verdict, the node network, image layers,
+pod sandboxes and containers — containerd's part of the demo cluster."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from . import layers as layers_mod
+from . import rootfs
 from .container import Container
 from .images import Image
-from .isolation import Isolation, probe
+from .isolation import Isolation, probe, random_base, uid_map
+from .network import (
+    API_SERVICE_IP,
+    API_SERVICE_PORT,
+    DNS_SERVICE_IP,
+    IPAM,
+    NetworkError,
+    NodeNetwork,
+    Sandbox,
+)
 from .userland import Staged, stage
 
 __all__ = ["Runtime"]
 
 log = logging.getLogger(__name__)
 
+CLUSTER_DOMAIN = "cluster.local"
+
+
+def hosts_file(ip: str, hostname: str) -> str:
+    """``/etc/hosts`` as the kubelet writes it (``managedHostsFileContent`` in kubelet_pods.go)."""
+    lines = [
+        "# Kubernetes-managed hosts file.",
+        "127.0.0.1\tlocalhost",
+        "::1\tlocalhost ip6-localhost ip6-loopback",
+        "fe00::0\tip6-localnet",
+        "fe00::0\tip6-mcastprefix",
+        "fe00::1\tip6-allnodes",
+        "fe00::2\tip6-allrouters",
+    ]
+    if ip:
+        lines.append(f"{ip}\t{hostname}")
+    return "\n".join(lines) + "\n"
+
+
+def resolv_conf(namespace: str) -> str:
+    """``/etc/resolv.conf`` for ``dnsPolicy: ClusterFirst`` (containerd's ``parseDNSOptions`` order)."""
+    search = f"{namespace}.svc.{CLUSTER_DOMAIN} svc.{CLUSTER_DOMAIN} {CLUSTER_DOMAIN}"
+    return f"search {search}\nnameserver {DNS_SERVICE_IP}\noptions ndots:5\n"
+
 
 class Runtime:
     """Runs demo containers as real processes (see the package docstring for the isolation modes).
 
-    ``state_dir`` holds staged userlands, the (always empty) mount point for container roots and pid 1's
-    logs; it should be private to this runtime. ``isolation``: ``"auto"`` (namespaces when the probe
-    succeeds, else processes), ``"namespaces"`` (raise if unavailable) or ``"process"``.
+    ``state_dir`` holds staged userlands for process mode; it should be private to this runtime. Image
+    layers and mount points live in a temporary directory of their own, removed by :meth:`stop`.
+    ``isolation``: ``"auto"`` (the most the probe finds), ``"namespaces"`` (raise if unavailable) or
+    ``"process"``.
     """
 
     def __init__(self, state_dir: Path, *, isolation: str = "auto") -> None:
@@ -33,18 +74,40 @@ class Runtime:
         if isolation == "process":
             self._isolation = Isolation("process", reason="requested")
         else:
-            self._isolation = probe(self.state_dir)
-            if self._isolation.mode != "namespaces":
-                if isolation == "namespaces":
-                    raise RuntimeError(f"namespace isolation is not available: {self._isolation.reason}")
-                log.warning("demo containers run as plain processes: %s", self._isolation.reason)
+            self._isolation = probe()
+            if self._isolation.mode != "namespaces" and isolation == "namespaces":
+                raise RuntimeError(f"namespace isolation is not available: {self._isolation.reason}")
         #: The resolved mode: ``"namespaces"`` or ``"process"``.
         self.isolation: str = self._isolation.mode
         #: True when namespaces come from an unprivileged user namespace (not running as root).
         self.userns: bool = self._isolation.userns
+        #: What degrades on this machine, in one line ("" when nothing does); the cluster prints it.
+        self.notice = self._isolation.notice if isolation == "auto" else ""
+        self._base = random_base()
         self._staged: dict[str, Staged] = {}
+        self._layers: dict[str, layers_mod.Layer] = {}
         self._containers: set[Container] = set()
+        self._implicit: dict[tuple[str, str], Sandbox] = {}
+        self._sandboxes: dict[str, Sandbox] = {}
+        self._ipam = IPAM()
         self._stopped = False
+        #: The cluster's node network (``None`` in process mode, or where pods share the host network).
+        self.network: NodeNetwork | None = None
+        self._node: NodeNetwork | None = None
+        #: What containers' roots are made of: image layers and empty mount points, nothing secret. Apart from
+        #: ``state_dir`` (which may hold the cluster's keys) because a pod's root, another uid on the host
+        #: when mapped, must be able to walk to it.
+        self._public = Path(tempfile.mkdtemp(prefix="k8sterm-containers-"))
+        os.chmod(self._public, 0o711)
+        if self.isolation == "namespaces":
+            self._node = NodeNetwork(
+                own_userns=self._isolation.users == "own",
+                uid_map=uid_map(self._isolation.users, self._base),
+                network=self._isolation.network,
+            )
+            self._node.start_sync()
+            if self._isolation.network:
+                self.network = self._node
 
     def __repr__(self) -> str:
         return f"<Runtime {self.isolation} {self.state_dir} containers={len(self._containers)}>"
@@ -54,14 +117,68 @@ class Runtime:
         """The containers of this runtime that are running (or starting)."""
         return list(self._containers)
 
+    def api_endpoint(self, local_port: int) -> tuple[str, int]:
+        """Where a pod reaches the API server (``KUBERNETES_SERVICE_HOST``/``_PORT``): the ``kubernetes``
+        Service inside the pod network, else the server's own loopback port (pods share the host's)."""
+        if self.network is not None:
+            return API_SERVICE_IP, API_SERVICE_PORT
+        return "127.0.0.1", local_port
+
+    # -- images -------------------------------------------------------------------------------------------
+
+    def _owner(self) -> tuple[int, int] | None:
+        return (self._base, self._base) if self._isolation.users == "range" else None
+
+    def layer(self, image: Image) -> layers_mod.Layer:
+        """``image``'s layer, built on first use (and its notice logged once, if the host lacks parts)."""
+        layer = self._layers.get(image.name)
+        if layer is None:
+            layer = layers_mod.build(image, self._public, owner=self._owner(), hardlink=True)
+            if layer.notice:
+                log.warning("%s", layer.notice)
+            self._layers[image.name] = layer
+        return layer
+
     def _stage(self, image: Image) -> Staged:
         staged = self._staged.get(image.name)
         if staged is None:
-            staged = stage(image, self.state_dir, hardlink=self.isolation == "namespaces")
+            staged = stage(image, self.state_dir, hardlink=False)  # process mode: copies, never links
             if staged.missing:
                 log.info("image %s: the host lacks %s", image.name, ", ".join(staged.missing))
             self._staged[image.name] = staged
         return staged
+
+    # -- sandboxes ----------------------------------------------------------------------------------------
+
+    async def create_sandbox(self, *, namespace: str, pod: str, uid: str | None = None) -> Sandbox:
+        """A pod's sandbox: its IP, and in namespace mode its user, network, UTS and IPC namespaces."""
+        if self._stopped:
+            raise RuntimeError("runtime is stopped")
+        key = uid or f"{namespace}/{pod}"
+        if self._node is None:
+            sandbox = Sandbox(key=key, hostname=pod, ip=self._ipam.allocate(key))
+        else:
+            ip = self._ipam.allocate(key) if self._isolation.network else ""
+            try:
+                sandbox = await self._node.create_sandbox(key, pod, ip)
+            except BaseException:
+                self._ipam.release(key)
+                raise
+            if not sandbox.ip:  # pods share the host's network: the pod IP is for show only
+                sandbox.ip = self._ipam.allocate(key)
+        self._sandboxes[key] = sandbox
+        return sandbox
+
+    async def remove_sandbox(self, sandbox: Sandbox) -> None:
+        """Release a sandbox whose containers have all stopped (its namespaces go with the last user)."""
+        self._sandboxes.pop(sandbox.key, None)
+        self._ipam.release(sandbox.key)
+        if self._node is not None:
+            with contextlib.suppress(NetworkError, OSError):
+                await self._node.remove_sandbox(sandbox)
+        sandbox.close()
+
+    # -- containers ---------------------------------------------------------------------------------------
 
     def _env(self, image: Image, staged: Staged, pod: str, env: dict[str, str] | None) -> dict[str, str]:
         """Image env, then ``HOSTNAME``, then the container's env, then ``HOME`` if still unset."""
@@ -73,6 +190,39 @@ class Runtime:
             # No mount namespace to hide the host's programs: the staged directory is all PATH offers.
             result["PATH"] = str(staged.bin_dir)
         return result
+
+    def _launch(
+        self, image: Image, sandbox: Sandbox, namespace: str, service_account: dict[str, str] | None
+    ) -> dict:
+        layer = self.layer(image)
+        root = self._public / "rootfs"
+        scratch = self._public / "scratch"
+        root.mkdir(exist_ok=True)
+        scratch.mkdir(exist_ok=True)
+        files = {
+            "/etc/hostname": sandbox.hostname + "\n",
+            "/etc/hosts": hosts_file(sandbox.ip if self._isolation.network else "", sandbox.hostname),
+            "/etc/resolv.conf": resolv_conf(namespace),
+        }
+        if not self._isolation.network:
+            files["/etc/hosts"] = hosts_file(sandbox.ip, sandbox.hostname)
+        mounts = rootfs.plan(
+            str(root),
+            str(scratch),
+            layer,
+            files=files,
+            service_account=service_account,
+            userns=self._isolation.users != "none",
+            sysfs=self._isolation.network,
+            tty_gid=self._isolation.users != "own",
+        )
+        namespaces: list[tuple[str, int]] = []
+        if self._node is not None and self._node.userns_fd is not None:
+            namespaces.append(("node_user", self._node.userns_fd))
+        for kind in ("user", "net", "uts", "ipc"):
+            if kind in sandbox.fds:
+                namespaces.append((kind, sandbox.fds[kind]))
+        return {"namespaces": namespaces, "mounts": mounts, "root": str(root), "owner": self._owner()}
 
     async def run_container(
         self,
@@ -89,18 +239,32 @@ class Runtime:
         stdin: bool = False,
         on_exit: Callable[[int], None] | None = None,
         share_pid_with: Container | None = None,
+        sandbox: Sandbox | None = None,
+        service_account: dict[str, str] | None = None,
     ) -> Container:
-        """Start a container and return once its main process runs.
+        """Start a container in ``sandbox`` (one of its own pod's, made on first use, if ``None``) and
+        return once its main process runs.
 
         Raises :class:`~.errors.StartError` (runc's wording) when the main process cannot be started, e.g.
         its command is not in the image. ``on_exit(code)`` is called from the event loop when the
         container's main process exits on its own — not after :meth:`Container.stop` or :meth:`stop`.
         ``share_pid_with``: a running container whose PID namespace this one joins (an ephemeral debug
-        container's target); ignored in process mode, where there are no PID namespaces.
+        container's target); ignored in process mode. ``service_account``: file name -> content of the
+        projected service-account volume (``token``, ``ca.crt``, ``namespace``).
         """
         if self._stopped:
             raise RuntimeError("runtime is stopped")
-        staged = self._stage(image)
+        if sandbox is None:
+            sandbox = self._implicit.get((namespace, pod))
+            if sandbox is None:
+                sandbox = await self.create_sandbox(namespace=namespace, pod=pod)
+                self._implicit[(namespace, pod)] = sandbox
+        staged = self._stage(image) if self.isolation == "process" else Staged()
+        launch = (
+            self._launch(image, sandbox, namespace, service_account)
+            if self.isolation == "namespaces"
+            else None
+        )
         container = Container(
             namespace=namespace,
             pod=pod,
@@ -113,13 +277,13 @@ class Runtime:
             stdin=stdin,
             on_exit=on_exit,
             share_pid_with=share_pid_with,
+            launch=launch,
+            node_user=self._node.userns_fd if self._node is not None else None,
         )
         container._on_finished = self._containers.discard
         self._containers.add(container)
         try:
-            await container._start(
-                image.argv(command, args), working_dir or image.working_dir, self.state_dir
-            )
+            await container._start(image.argv(command, args), working_dir or image.working_dir)
         except BaseException:
             self._containers.discard(container)
             raise
@@ -128,8 +292,15 @@ class Runtime:
         return container
 
     async def stop(self) -> None:
-        """Kill every container and exec session (SIGTERM, then SIGKILL after a second). Idempotent."""
+        """Kill every container and exec session, then end the node network. Idempotent."""
         self._stopped = True
         containers = list(self._containers)
         self._containers.clear()
         await asyncio.gather(*(c.stop() for c in containers))
+        for sandbox in list(self._sandboxes.values()):
+            sandbox.close()
+        self._sandboxes.clear()
+        self._implicit.clear()
+        if self._node is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._node.stop_sync)
+        shutil.rmtree(self._public, ignore_errors=True)

@@ -1,0 +1,177 @@
+"""The demo cluster's own speed: start to all pods Running, container start, exec round trip.
+
+``python -m benchmarks.demo_cluster`` measures, each as the median (and p90) of several repetitions:
+
+* **cluster start**: ``DemoCluster(...).start()`` on a fresh state directory until every scenario pod that
+  runs a process reports ``Running`` (the CA, tokens and kubeconfig are made anew each time, as on a first
+  start; kind needs tens of seconds for the same);
+* **container start**: :meth:`Runtime.run_container` of ``busybox sleep infinity`` until its main process
+  runs (p50, p90), in a pod of its own made for it (its sandbox — network namespace, veth — counted apart);
+* **exec round trip**: ``k8sterm_widget.exec(pod, ["true"])`` and ``kubectl exec pod -- true`` against the
+  same cluster, and their ratio (kubectl's includes its own process start-up).
+
+The machine is shared and noisy: read medians and ratios. ``--json`` prints the figures as JSON too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.client
+import json
+import os
+import platform
+import shutil
+import ssl
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import k8sterm_widget
+from k8sterm_widget.demo import DemoCluster
+
+from .kubectl_exec import KubectlTarget, measure_round_trip
+
+
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+_CREATING = ("ContainerCreating", "PodInitializing")
+
+
+def _all_started(cluster: DemoCluster, conn: http.client.HTTPSConnection) -> bool:
+    """No container of any pod still waits to be created (frozen and unschedulable pods count as done)."""
+    conn.request("GET", "/api/v1/pods", headers={"Authorization": f"Bearer {cluster.token('admin')}"})
+    pods = json.loads(conn.getresponse().read())["items"]
+    for pod in pods:
+        status = pod.get("status", {})
+        for s in status.get("initContainerStatuses", []) + status.get("containerStatuses", []):
+            if s["state"].get("waiting", {}).get("reason") in _CREATING:
+                return False
+    return bool(pods)
+
+
+def cluster_start(repeat: int) -> list[float]:
+    times = []
+    for _ in range(repeat):
+        state = Path(tempfile.mkdtemp(prefix="bench-demo-"))
+        began = time.perf_counter()
+        cluster = DemoCluster(state_dir=state)
+        cluster.start()
+        conn = http.client.HTTPSConnection(
+            "127.0.0.1", cluster.port, context=ssl.create_default_context(cafile=cluster.ca_file)
+        )
+        while not _all_started(cluster, conn):
+            time.sleep(0.005)
+        conn.close()
+        times.append(time.perf_counter() - began)
+        cluster.stop()
+        shutil.rmtree(state, ignore_errors=True)
+    return times
+
+
+async def _container_starts(repeat: int) -> tuple[list[float], list[float], str]:
+    from k8sterm_widget.demo.runtime import Runtime, images
+
+    state = Path(tempfile.mkdtemp(prefix="bench-runtime-"))
+    runtime = Runtime(state)
+    busybox = images.lookup("busybox:1.36")
+    assert busybox is not None
+    starts: list[float] = []
+    sandboxes: list[float] = []
+    try:
+        for i in range(repeat):
+            began = time.perf_counter()
+            sandbox = None
+            create = getattr(runtime, "create_sandbox", None)
+            if create is not None:
+                sandbox = await create(namespace="bench", pod=f"p{i}", uid=f"uid-{i}")
+            middle = time.perf_counter()
+            extra = {"sandbox": sandbox} if sandbox is not None else {}
+            container = await runtime.run_container(
+                namespace="bench",
+                pod=f"p{i}",
+                name="c",
+                image=busybox,
+                command=["sleep", "infinity"],
+                **extra,
+            )
+            done = time.perf_counter()
+            sandboxes.append(middle - began)
+            starts.append(done - middle)
+            await container.stop()
+            if sandbox is not None:
+                await runtime.remove_sandbox(sandbox)
+        mode = runtime.isolation
+    finally:
+        await runtime.stop()
+        shutil.rmtree(state, ignore_errors=True)
+    return starts, sandboxes, mode
+
+
+def exec_round_trips(repeat: int) -> tuple[float, float]:
+    with DemoCluster() as cluster:
+        kc = {"kubeconfig": cluster.kubeconfig, "context": cluster.context}
+        k8sterm_widget.exec("web-0", ["true"], "demo", **kc)  # warm: kubeconfig resolved and cached
+        times = []
+        for _ in range(repeat):
+            began = time.perf_counter()
+            k8sterm_widget.exec("web-0", ["true"], "demo", **kc)
+            times.append(time.perf_counter() - began)
+        target = KubectlTarget(kubeconfig=cluster.kubeconfig)
+        try:
+            kubectl = measure_round_trip(target, repeat)
+        finally:
+            shutil.rmtree(target.home, ignore_errors=True)
+    return 1000 * statistics.median(times), kubectl
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--starts", type=int, default=7, help="cluster starts to time")
+    parser.add_argument("--containers", type=int, default=30, help="container starts to time")
+    parser.add_argument("--round-trips", type=int, default=20)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    starts = cluster_start(args.starts)
+    containers, sandboxes, mode = asyncio.run(_container_starts(args.containers))
+    engine_rtt, kubectl_rtt = exec_round_trips(args.round_trips)
+    figures = {
+        "date": time.strftime("%Y-%m-%d"),
+        "isolation": mode,
+        "cluster_start_s": statistics.median(starts),
+        "cluster_start_p90_s": _quantile(starts, 0.9),
+        "container_start_p50_ms": 1000 * statistics.median(containers),
+        "container_start_p90_ms": 1000 * _quantile(containers, 0.9),
+        "sandbox_p50_ms": 1000 * statistics.median(sandboxes),
+        "exec_rtt_ms": engine_rtt,
+        "kubectl_exec_rtt_ms": kubectl_rtt,
+    }
+    print(
+        f"{figures['date']}, containers: {mode}, {platform.python_implementation()} "
+        f"{platform.python_version()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}"
+    )
+    rows = [
+        ("measure", "median", "p90"),
+        (f"cluster start to all pods Running ({args.starts} starts)",
+         f"{figures['cluster_start_s']:.2f} s", f"{figures['cluster_start_p90_s']:.2f} s"),
+        (f"container start, busybox ({args.containers} starts)",
+         f"{figures['container_start_p50_ms']:.0f} ms", f"{figures['container_start_p90_ms']:.0f} ms"),
+        ("pod sandbox (netns, veth, addresses)", f"{figures['sandbox_p50_ms']:.1f} ms", ""),
+        ("exec round trip, k8sterm_widget.exec true", f"{engine_rtt:.0f} ms", ""),
+        ("exec round trip, kubectl exec true", f"{kubectl_rtt:.0f} ms",
+         f"ratio {engine_rtt / kubectl_rtt:.2f}x"),
+    ]  # fmt: skip
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    print("\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows))
+    if args.json:
+        print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
