@@ -81,6 +81,9 @@ class Image:
     #: The signal that stops the main process gracefully (the image's ``STOPSIGNAL``, which the kubelet
     #: and containerd use).
     stop_signal: str = "SIGTERM"
+    #: Process mode (no namespaces): the main process when the pod gives no command — nothing that would
+    #: listen on the host's network or needs the image's own files (``()``: the usual one).
+    process_mode_argv: tuple[str, ...] = ()
 
     @property
     def restricted(self) -> bool:
@@ -113,6 +116,7 @@ NGINX = Image(
     cmd=("nginx", "-g", "daemon off;"),
     flavour="debian",
     stop_signal="SIGQUIT",
+    process_mode_argv=("sleep", "infinity"),
 )
 
 #: Applets a busybox image needs, when the host has no busybox and they come from host programs.

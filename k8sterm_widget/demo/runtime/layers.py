@@ -596,7 +596,7 @@ def _busybox(image: Image, root: Path, state_dir: Path, hardlink: bool) -> Layer
             f"{image.name.split(':')[0]}: the host has no busybox (apt install busybox-static): "
             "its sh is dash and wget, nc, nslookup, ping and ip are missing"
         )
-        binds += _library_binds(staged)
+        binds += [(str(staged.bin_dir), "/bin"), *_library_binds(staged)]
     if alpine:
         _write(etc / "passwd", _ALPINE_PASSWD)
         _write(etc / "group", _ALPINE_GROUP)
@@ -651,9 +651,13 @@ def _library_binds(staged: Staged) -> list[tuple[str, str]]:
 
 
 def _restricted(image: Image, root: Path, state_dir: Path, hardlink: bool) -> Layer:
-    _skeleton(root, dirs=("usr/bin", "usr/sbin", "sbin", "lib64", "home/nonroot"))
+    _skeleton(root, dirs=("usr/bin", "usr/sbin", "lib64", "home/nonroot"))
+    os.rmdir(root / "bin")
+    os.symlink("usr/bin", root / "bin")  # merged /usr, as in UBI and Debian 12
+    os.symlink("usr/sbin", root / "sbin")
     etc = root / "etc"
     staged = stage(image, state_dir, hardlink=hardlink)
+    programs = [(str(staged.bin_dir), "/usr/bin")] if image.userland and staged.bin_dir is not None else []
     if image.userland:  # ubi-micro: a UBI userland
         passwd = "root:x:0:0:root:/root:/bin/bash\n" + _DEBIAN_PASSWD.split("\n", 1)[1]
         _write(etc / "passwd", passwd)
@@ -676,7 +680,7 @@ def _restricted(image: Image, root: Path, state_dir: Path, hardlink: bool) -> La
         target = root / container_path.lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.touch()
-    binds = [(host, path) for path, host in staged.files.items()]
+    binds = programs + [(host, path) for path, host in staged.files.items()]
     return Layer(root=root, binds=tuple(binds + _library_binds(staged)), staged=staged)
 
 

@@ -341,7 +341,8 @@ class ExecProcess(Process):
         if self._released:
             return
         hung_up = self._killed and self.tty  # detached from a terminal: its master closes now
-        if not hung_up and not (self._exited.done() and self._mux.ended):
+        drained = self._detached is None or self._detached.done()
+        if not hung_up and not (self._exited.done() and self._mux.ended and drained):
             return
         self._released = True
         self._mux.close()
@@ -361,6 +362,8 @@ class ExecProcess(Process):
     # -- Process API ------------------------------------------------------------------------------------
 
     async def read(self) -> tuple[int, bytes] | None:
+        if self._killed:
+            return None
         if self._drain is not None or self._released:
             if self._drain is not None:
                 await asyncio.shield(self._drain)
@@ -422,10 +425,23 @@ class ExecProcess(Process):
         self._killed = True
         if self._writer is not None and not self.tty:
             self._writer.close()
-        if self.tty:
+        if self.tty or self._released:
             self._maybe_release()
-        elif not self._released and self._detached is None:
-            self._detached = self._loop.create_task(self._discard_output())
+            return
+        remaining = [] if self._mux.ended else list(self._mux._open)
+        self._mux.close()  # a pending read() returns None
+        if remaining:
+            self._detached = self._loop.create_task(self._drain_detached(OutputMux(self._loop, remaining)))
+        self._maybe_release()
+
+    async def _drain_detached(self, mux: OutputMux) -> None:
+        """Read a detached session's output to its end, unread, so nothing blocks or gets SIGPIPE."""
+        try:
+            while await mux.read() is not None:
+                pass
+        finally:
+            mux.close()
+            self._loop.call_soon(self._maybe_release)
 
     def add_done_callback(self, callback: Callable[[], None]) -> None:
         """Call ``callback()`` once the process has exited and its session has been cleaned up."""

@@ -283,7 +283,10 @@ class Runtime:
         container._on_finished = self._containers.discard
         self._containers.add(container)
         try:
-            await container._start(image.argv(command, args), working_dir or image.working_dir)
+            argv = image.argv(command, args)
+            if self.isolation == "process" and not command and image.process_mode_argv:
+                argv = list(image.process_mode_argv)
+            await container._start(argv, working_dir or image.working_dir)
         except BaseException:
             self._containers.discard(container)
             raise
