@@ -69,6 +69,8 @@ class DemoCluster:
         self._isolation_request = isolation
         self.port = 0
         self.isolation = ""
+        #: One line on what demo containers lack on this machine ("" when nothing), printed at start.
+        self.notice = ""
         self._tokens: dict[str, str] = {}
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -217,8 +219,15 @@ class DemoCluster:
         self._tokens = kubeconfig.ensure_tokens(self.state_dir, [u.name for u in sc.users])
         self._runtime = Runtime(self.state_dir / "runtime", isolation=self._isolation_request)
         self.isolation = self._runtime.isolation
+        self.notice = self._runtime.notice
+        if self.notice:
+            log.warning("%s", self.notice)
         store = Store()
         node = Node(store, self._runtime, images, sc.node)
+        node.ca_pem = certs.ca_pem
+        self.port = self._choose_port()
+        if self._runtime.network is None:  # pods share the host's network: they reach this server directly
+            node.api_endpoint = self._runtime.api_endpoint(self.port)
         self._node = node
         api = bootstrap.make_api(store, sc.node, bootstrap.sa_signing_key(self.state_dir))
         authorizer = rbac.Authorizer(store)
@@ -244,9 +253,18 @@ class DemoCluster:
             app, access_log=None, handle_signals=False, shutdown_timeout=2.0, handler_cancellation=True
         )
         await self._runner.setup()
-        self.port = self._choose_port()
         site = web.TCPSite(self._runner, HOST, self.port, ssl_context=ssl_ctx, reuse_address=True)
         await site.start()
+        network = self._runtime.network
+        if network is not None:
+            # The `kubernetes` Service as pods reach it: this same server, listening on a socket made inside
+            # the node's network namespace, so pods never see the host's loopback (runtime/network.py).
+            from .runtime.network import API_SERVICE_IP, API_SERVICE_PORT
+
+            sock = await network.socket(bind=(API_SERVICE_IP, API_SERVICE_PORT))
+            sock.listen(128)
+            sock.setblocking(False)
+            await web.SockSite(self._runner, sock, ssl_context=ssl_ctx).start()
         (self.state_dir / "cluster.json").write_text(json.dumps({"port": self.port, "server": self.server}))
         kubeconfig.write_kubeconfig(
             Path(self.kubeconfig),

@@ -94,6 +94,7 @@ class _Pod:
     restarts: set[asyncio.Task[bool]] = field(default_factory=set)
     starting: int = 0  # run_container calls in flight: never cancelled, or a process would escape
     ip: str = ""
+    sandbox: Any = None  # the runtime's Sandbox (its namespaces; the IP wired into them) once made
     killing: bool = False
     probes: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -114,6 +115,10 @@ class Node:
         self.events: Any = None  # controllers.base.Events, set by the cluster
         self.api: Any = None  # verbs.Api, for the deletions a kubelet makes
         self.env: Any = None  # callable(pod, container) -> (env dict, error text): see kubelet_env
+        self.ca_pem = b""  # the cluster CA, for pods' kube-api-access volumes (set by the cluster)
+        #: Where pods reach the API server when they share the host's network (no pod network), set by the
+        #: cluster: the ``kubernetes`` Service's variables then point there instead of its ClusterIP.
+        self.api_endpoint: tuple[str, int] | None = None
 
     # --- queries -------------------------------------------------------------------------------
 
@@ -298,6 +303,9 @@ class Node:
         pod.killing = True
         if pod.ip and pod.ip != objects.HOST_IP:
             self._release_ip(pod.ip)
+        if pod.sandbox is not None:  # its namespaces live on while a container still runs in them
+            sandbox, pod.sandbox = pod.sandbox, None
+            asyncio.get_running_loop().create_task(_quietly(self.runtime.remove_sandbox(sandbox)))
         for t in pod.timers:
             t.cancel()
         for task in [*pod.restarts, *([pod.task] if pod.task is not None and not pod.starting else [])]:
@@ -418,8 +426,56 @@ class Node:
 
         self.store.update_pod(pod.namespace, pod.name, mutate)
 
+    async def _sandbox(self, pod: _Pod) -> None:
+        """The pod's sandbox (containerd's RunPodSandbox): its namespaces, with the pod IP wired in."""
+        if pod.sandbox is None:
+            pod.sandbox = await self.runtime.create_sandbox(
+                namespace=pod.namespace, pod=pod.name, uid=pod.uid, ip=pod.ip
+            )
+
+    def _service_account(self, obj: Obj | None) -> dict[str, str] | None:
+        """The ``kube-api-access`` volume's files: a bound token, the CA, the namespace."""
+        tokens = getattr(self.api, "services", {}).get("tokens") if self.api is not None else None
+        if obj is None or tokens is None or obj["spec"].get("automountServiceAccountToken") is False:
+            return None
+        meta = obj["metadata"]
+        account = obj["spec"].get("serviceAccountName") or "default"
+        # kube-apiserver's --service-account-extend-token-expiration: a year for kube-api-access volumes
+        token, _ = tokens.issue(meta["namespace"], account, seconds=365 * 24 * 3600, pod=obj)
+        return {"ca.crt": self.ca_pem.decode(), "namespace": meta["namespace"], "token": token}
+
+    def _host_network_env(self, env: dict[str, str]) -> dict[str, str]:
+        """No pod network: the ``kubernetes`` Service's ClusterIP is unreachable, so name the server."""
+        if self.api_endpoint is None or "KUBERNETES_SERVICE_HOST" not in env:
+            return env
+        host, port = self.api_endpoint
+        old = f"{env['KUBERNETES_SERVICE_HOST']}:{env.get('KUBERNETES_SERVICE_PORT', '443')}"
+        fixed = {k: v.replace(old, f"{host}:{port}") for k, v in env.items()}
+        fixed.update({"KUBERNETES_SERVICE_HOST": host, "KUBERNETES_SERVICE_PORT": str(port)})
+        for key in [k for k in fixed if k.startswith("KUBERNETES_PORT_443_TCP")]:
+            fixed[key.replace("_443_", f"_{port}_")] = fixed.pop(key).replace("443", str(port))
+        if "KUBERNETES_SERVICE_PORT_HTTPS" in fixed:
+            fixed["KUBERNETES_SERVICE_PORT_HTTPS"] = str(port)
+        return fixed
+
+    async def open_connection(self, host: str, port: int, **kwargs: Any) -> Any:
+        """``asyncio.open_connection`` as the node makes it: into the pod network, where there is one."""
+        network = getattr(self.runtime, "network", None)
+        if network is None:
+            return await asyncio.open_connection(host, port, **kwargs)
+        sock = await network.socket()
+        try:
+            sock.setblocking(False)
+            await asyncio.get_running_loop().sock_connect(sock, (host, port))
+        except BaseException:
+            sock.close()
+            raise
+        return await asyncio.open_connection(sock=sock, server_hostname=kwargs.pop("server_hostname", None)
+                                             if kwargs.get("ssl") else None, **kwargs)  # fmt: skip
+
     async def _run_pod(self, pod: _Pod) -> None:
         try:
+            await self._sandbox(pod)
             for live in [lv for lv in pod.containers.values() if lv.init]:
                 if live.frozen:
                     if "terminated" in live.state and live.state["terminated"]["exitCode"] == 0:
@@ -491,8 +547,11 @@ class Node:
                 f'Container image "{live.spec.image}" already present on machine',
                 live,
             )
+        if not getattr(self.runtime, "pod_network", False):
+            env = self._host_network_env(env)
         pod.starting += 1
         try:
+            await self._sandbox(pod)
             handle = await self.runtime.run_container(
                 namespace=pod.namespace,
                 pod=pod.name,
@@ -505,6 +564,8 @@ class Node:
                 tty=live.spec.tty,
                 stdin=live.spec.stdin,
                 on_exit=on_exit,
+                sandbox=pod.sandbox,
+                service_account=self._service_account(obj),
                 **shared,
             )
         except Exception as exc:  # StartError and friends: the container never ran

@@ -43,9 +43,9 @@ async def _exec(handle: Any, argv: list[str], timeout: float) -> tuple[bool, str
     return code == 0, out.decode(errors="replace").strip()
 
 
-async def _tcp(host: str, port: int, timeout: float) -> tuple[bool, str]:
+async def _tcp(node: Any, host: str, port: int, timeout: float) -> tuple[bool, str]:
     try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        _, writer = await asyncio.wait_for(node.open_connection(host, port), timeout)
     except asyncio.TimeoutError:
         return False, f"dial tcp {host}:{port}: i/o timeout"
     except OSError:
@@ -56,7 +56,7 @@ async def _tcp(host: str, port: int, timeout: float) -> tuple[bool, str]:
     return True, ""
 
 
-async def _http(host: str, port: int, probe: Obj, timeout: float) -> tuple[bool, str]:
+async def _http(node: Any, host: str, port: int, probe: Obj, timeout: float) -> tuple[bool, str]:
     path = probe.get("path", "/") or "/"
     scheme = str(probe.get("scheme", "HTTP")).lower()
     headers = "".join(f"{h.get('name')}: {h.get('value')}\r\n" for h in probe.get("httpHeaders") or [])
@@ -74,7 +74,7 @@ async def _http(host: str, port: int, probe: Obj, timeout: float) -> tuple[bool,
             ssl.check_hostname = False
             ssl.verify_mode = ssl_mod.CERT_NONE
         reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(probe.get("host") or host, port, ssl=ssl), timeout
+            node.open_connection(probe.get("host") or host, port, ssl=ssl), timeout
         )
     except asyncio.TimeoutError:
         return False, f'Get "{scheme}://{host}:{port}{path}": context deadline exceeded'
@@ -119,10 +119,10 @@ async def probe_once(node: Any, pod: Any, live: Any, handle: Any, probe: Obj) ->
     host = node.probe_host(pod)
     if "httpGet" in probe:
         http = probe["httpGet"] or {}
-        return await _http(host, _port(http.get("port"), container), http, timeout)
+        return await _http(node, host, _port(http.get("port"), container), http, timeout)
     if "tcpSocket" in probe:
         tcp = probe["tcpSocket"] or {}
-        return await _tcp(tcp.get("host") or host, _port(tcp.get("port"), container), timeout)
+        return await _tcp(node, tcp.get("host") or host, _port(tcp.get("port"), container), timeout)
     return True, ""
 
 

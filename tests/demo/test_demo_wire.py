@@ -356,8 +356,8 @@ def test_attach_streams_the_main_process(demo_cluster):
 
 def test_hostile_clients_do_not_hurt_the_server(demo_cluster, kubectl):
     baseline = _exec_count()
-    # 1. a malformed CLOSE signal ends the session without a Status; the process is killed
-    ws = ws_connect(demo_cluster, "web-1", stream_query(["sleep", "30"], stdin=True))
+    # 1. a malformed CLOSE signal ends the session without a Status; the process is left to end by itself
+    ws = ws_connect(demo_cluster, "web-1", stream_query(["sleep", "2"], stdin=True))
     ws.send_binary(b"\xff\x00\x01")
     t = read_all(ws)
     assert t.error_frames == [] and t.close_code == 1002
@@ -369,7 +369,7 @@ def test_hostile_clients_do_not_hurt_the_server(demo_cluster, kubectl):
     t = read_all(ws)
     assert t.channel(1) == b"hello" and t.status()["status"] == "Success"
     # 3. an oversize frame (> 32 MiB) is refused with 1009, the server keeps going
-    ws = ws_connect(demo_cluster, "web-1", stream_query(["sleep", "30"], stdin=True))
+    ws = ws_connect(demo_cluster, "web-1", stream_query(["sleep", "2"], stdin=True))
     try:
         ws.send_binary(b"\x00" + b"\0" * (33 << 20))
     except (OSError, websocket.WebSocketException):
@@ -403,27 +403,24 @@ def test_hostile_clients_do_not_hurt_the_server(demo_cluster, kubectl):
         "Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
     })  # fmt: skip
     assert r.status_code == 400  # no Sec-WebSocket-Key: refused, not crashed
-    # the server still serves, and no exec process is left behind
+    # the server still serves, and no exec process is left behind once the detached ones ended
     assert kubectl("exec", "web-1", "--", "echo", "alive").stdout == "alive\n"
-    assert _wait_no_exec_processes(baseline) <= baseline
+    assert _wait_no_exec_processes(baseline, timeout=10) <= baseline
 
 
-def test_client_disconnect_kills_the_process_tree(demo_cluster):
+def test_client_disconnect_leaves_a_non_tty_exec_running(demo_cluster):
+    """A client that vanishes detaches: containerd's exec ends only when its process does (execInternal
+    in its CRI server; kubernetes/kubernetes#89031), so the remote processes run on, unsignalled."""
     baseline = _exec_count()
-    query = stream_query(["sh", "-c", "sleep 300 & sleep 300"], stdin=True)
+    query = stream_query(["sh", "-c", "sleep 3 & sleep 3.1"], stdin=True)
     ws = ws_connect(demo_cluster, "web-1", query)
     ws.recv_data_frame(control_frame=True)
     ws.sock.close()  # vanish without a close frame
-    deadline = time.monotonic() + 5
-    while True:
-        out = read_all(ws_connect(demo_cluster, "web-1", stream_query(["ps", "-e", "-o", "comm="]))).channel(
-            1
-        )
-        if out.split().count(b"sleep") == 1 or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    assert out.split().count(b"sleep") == 1, out  # only the container's own main process is left
-    assert _wait_no_exec_processes(baseline) <= baseline
+    time.sleep(0.5)
+    out = read_all(ws_connect(demo_cluster, "web-1", stream_query(["ps", "-e", "-o", "args="]))).channel(1)
+    assert out.split(b"\n").count(b"sleep 3") == 1 and out.split(b"\n").count(b"sleep 3.1") == 1, out
+    assert _exec_count() > baseline  # the exec's helper still waits for its process
+    assert _wait_no_exec_processes(baseline, timeout=10) <= baseline  # and goes once it has exited
 
 
 # --- volume and concurrency ------------------------------------------------------------------------

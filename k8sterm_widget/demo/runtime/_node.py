@@ -239,7 +239,7 @@ class Helper:
                     self.release(req["key"])
                 else:
                     raise OSError(f"unknown request {op!r}")
-                reply = {"ok": True}
+                reply: dict[str, object] = {"ok": True}
             except Exception as exc:
                 reply = {"ok": False, "error": str(exc)}
             try:

@@ -137,9 +137,10 @@ def _try_container(state_dir: Path, network: NodeNetwork, users: str, fds: dict[
         tty_gid=users == "range" or users == "none",
     )  # fmt: skip
     status, status_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    namespaces = ([["node_user", network.userns_fd]] if network.userns_fd is not None else []) + [
-        [kind, fd] for kind, fd in fds.items()
-    ]
+    namespaces: list[list[str | int]] = (
+        [["node_user", network.userns_fd]] if network.userns_fd is not None else []
+    )
+    namespaces += [[kind, fd] for kind, fd in fds.items()]
     config = {
         "isolation": "namespaces",
         "probe": True,
@@ -154,7 +155,7 @@ def _try_container(state_dir: Path, network: NodeNetwork, users: str, fds: dict[
         "last_cap": caps.last_cap(),
     }
     config_fd = write_config(config)
-    pass_fds = {config_fd, status_child.fileno(), *[fd for _, fd in namespaces]}
+    pass_fds: set[int] = {config_fd, status_child.fileno(), *[int(entry[1]) for entry in namespaces]}
     try:
         proc = subprocess.run(
             init_argv(config_fd),
@@ -208,7 +209,7 @@ def _probe(euid: int) -> Isolation:
     attempts = [("range", True), ("none", True), ("range", False), ("none", False)]
     if euid != 0:
         attempts = [("own", True), ("own", False)]
-    reasons = []
+    reasons: list[str] = []
     state = Path(tempfile.mkdtemp(prefix="k8sterm-probe-"))
     try:
         os.chmod(state, 0o755)  # a pod's root (another uid when mapped) must be able to enter it

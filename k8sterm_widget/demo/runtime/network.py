@@ -92,7 +92,9 @@ class Sandbox:
 class IPAM:
     """host-local IPAM for the node's pod range: lowest free address from ``.5``, reused after release."""
 
-    def __init__(self, network: ipaddress.IPv4Network = POD_CIDR, first: int = FIRST_POD_HOST) -> None:
+    def __init__(
+        self, network: ipaddress.IPv4Network | ipaddress.IPv6Network = POD_CIDR, first: int = FIRST_POD_HOST
+    ) -> None:
         self._hosts = [str(ip) for ip in list(network.hosts())[first - 1 :]]
         self._taken: dict[str, str] = {}  # ip -> owner key
 
@@ -105,6 +107,11 @@ class IPAM:
                 self._taken[ip] = key
                 return ip
         raise NetworkError(f"no free address in {POD_CIDR}")
+
+    def reserve(self, key: str, ip: str) -> None:
+        """Record ``ip`` (chosen elsewhere) as ``key``'s, so :meth:`allocate` returns it."""
+        self.release(key)
+        self._taken[ip] = key
 
     def release(self, key: str) -> None:
         for ip, owner in list(self._taken.items()):

@@ -150,11 +150,21 @@ class Runtime:
 
     # -- sandboxes ----------------------------------------------------------------------------------------
 
-    async def create_sandbox(self, *, namespace: str, pod: str, uid: str | None = None) -> Sandbox:
-        """A pod's sandbox: its IP, and in namespace mode its user, network, UTS and IPC namespaces."""
+    @property
+    def pod_network(self) -> bool:
+        """Pods have network namespaces of their own (reachable only through :attr:`network`)."""
+        return self.network is not None
+
+    async def create_sandbox(
+        self, *, namespace: str, pod: str, uid: str | None = None, ip: str | None = None
+    ) -> Sandbox:
+        """A pod's sandbox: in namespace mode its user, network, UTS and IPC namespaces, with ``ip`` (the
+        node's choice; else the runtime allocates one) on its ``eth0``."""
         if self._stopped:
             raise RuntimeError("runtime is stopped")
         key = uid or f"{namespace}/{pod}"
+        if ip:
+            self._ipam.reserve(key, ip)
         if self._node is None:
             sandbox = Sandbox(key=key, hostname=pod, ip=self._ipam.allocate(key))
         else:
