@@ -45,7 +45,15 @@ if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
 
 # Read the whole body from stdin, then run it with stdin from /dev/null (see the module docstring).
-RUNNER = 'eval "$(cat)" </dev/null'
+# The runner reads a length-prefixed script and evals it, while a watcher waits for stdin to close: the
+# client closes stdin only to stop the command (^C, timeout) or by going away, and the watcher then ends the
+# whole process group. On containerd a vanished client does not signal a non-tty exec at all (the demo
+# cluster does the same), so this is what makes ^C end the remote command on any cluster.
+RUNNER = (
+    'IFS= read -r n; s=$(head -c "$n"); exec 3<&0; '  # an asynchronous list's stdin is /dev/null: keep fd 3
+    "{ cat <&3 >/dev/null; kill -TERM 0; } >/dev/null 2>&1 & w=$!; exec 3<&-; "
+    'eval "$s" </dev/null; rc=$?; kill "$w" 2>/dev/null; exit "$rc"'
+)
 POLL = 0.2  # seconds between checks for a timeout while the pod is silent
 
 
@@ -79,8 +87,8 @@ def run_script(
     sinks = {1: out, 2: err}
     try:
         try:
-            session.write(script if script.endswith("\n") else script + "\n")
-            session.close_stdin()
+            body = (script if script.endswith("\n") else script + "\n").encode()
+            session.write(f"{len(body)}\n".encode() + body)  # stdin stays open: closing it stops the run
         except SessionClosed:
             pass  # the shell could not start: wait() below raises the session's typed error
         while True:

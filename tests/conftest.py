@@ -93,7 +93,8 @@ class Kubectl:
 
 
 def demo_processes() -> list[psutil.Process]:
-    """Demo-runtime processes started by this test process (container pid 1s, exec helpers, their children).
+    """Demo-runtime processes started by this test process (container shims and what they run, exec helpers,
+    node helpers).
 
     Only descendants count: other test runs on the same machine have demo clusters of their own.
     """
@@ -106,8 +107,7 @@ def demo_processes() -> list[psutil.Process]:
             cmdline = " ".join(argv)
             if (
                 os.path.basename(argv[0]) in RUNTIME_TOOLS
-                or cmdline.startswith("/sbin/tini -- ")  # a container's pid 1 retitles itself like tini
-                or any(a.endswith("demo/runtime/_init.py") for a in argv)
+                or any(a.endswith(("demo/runtime/_init.py", "demo/runtime/_node.py")) for a in argv)
                 or CONTAINER_MARKER in (proc.environ() or {})
             ):
                 found.append(proc)
