@@ -478,15 +478,21 @@ def _python_site() -> str | None:
     return None
 
 
-def build(image: Image, state_dir: Path, *, owner: tuple[int, int] | None, hardlink: bool) -> Layer:
-    """Build ``image``'s layer below ``state_dir`` (afresh) and say what to bind."""
+def build(
+    image: Image, state_dir: Path, *, owner: tuple[int, int] | None, hardlink: bool, uid_range: bool = True
+) -> Layer:
+    """Build ``image``'s layer below ``state_dir`` (afresh) and say what to bind.
+
+    ``uid_range``: containers have users besides root (without root there is only uid 0: nginx's workers
+    then run as root, since they could not switch to ``nginx``).
+    """
     dest = state_dir / "layers" / re.sub(r"[^A-Za-z0-9_.-]+", "_", image.name)
     shutil.rmtree(dest, ignore_errors=True)
     root = dest / "root"
     root.mkdir(parents=True)
     os.chmod(root, 0o755)
     if image.flavour == "debian":
-        layer = _debian(image, root)
+        layer = _debian(image, root, uid_range)
     elif image.flavour in ("busybox", "alpine"):
         layer = _busybox(image, root, state_dir, hardlink)
     else:
@@ -499,7 +505,7 @@ def build(image: Image, state_dir: Path, *, owner: tuple[int, int] | None, hardl
     return layer
 
 
-def _debian(image: Image, root: Path) -> Layer:
+def _debian(image: Image, root: Path, uid_range: bool) -> Layer:
     _skeleton(root, dirs=("boot", "media", "mnt", "opt", "srv", "usr"))
     for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         host = Path("/") / name
@@ -522,7 +528,10 @@ def _debian(image: Image, root: Path) -> Layer:
     if image.name.startswith("nginx"):
         passwd += "nginx:x:101:101:nginx user:/nonexistent:/bin/false\n"
         group += "nginx:x:101:\n"
-        _write(etc / "nginx" / "nginx.conf", _NGINX_CONF)
+        _write(
+            etc / "nginx" / "nginx.conf",
+            _NGINX_CONF if uid_range else _NGINX_CONF.replace("user  nginx;", "user  root;"),
+        )
         _write(etc / "nginx" / "conf.d" / "default.conf", _NGINX_DEFAULT)
         for name in ("mime.types", "fastcgi_params", "scgi_params", "uwsgi_params"):
             if os.path.isfile(f"/etc/nginx/{name}"):

@@ -133,7 +133,13 @@ class Runtime:
         """``image``'s layer, built on first use (and its notice logged once, if the host lacks parts)."""
         layer = self._layers.get(image.name)
         if layer is None:
-            layer = layers_mod.build(image, self._public, owner=self._owner(), hardlink=True)
+            layer = layers_mod.build(
+                image,
+                self._public,
+                owner=self._owner(),
+                hardlink=True,
+                uid_range=self._isolation.users != "own",
+            )
             if layer.notice:
                 log.warning("%s", layer.notice)
             self._layers[image.name] = layer
