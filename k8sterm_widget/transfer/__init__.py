@@ -117,6 +117,8 @@ def _choose(method: str, tools: frozenset[str], is_dir: bool, upload: bool) -> s
         for candidate in order:
             if candidate == "cat" and is_dir:
                 continue
+            if candidate == "head" and "dd" not in tools:  # the framed stream cuts files with dd
+                continue
             if candidate in tools or candidate == "printf":
                 return candidate
         lacking = "tar nor base64 (cat copies single files only)" if is_dir else "tar, cat nor base64"

@@ -27,7 +27,7 @@ from ..errors import (
 )
 from .streams import Conn
 
-TOOLS = ("tar", "cat", "head", "base64", "stat", "du")
+TOOLS = ("tar", "cat", "head", "dd", "base64", "stat", "du")
 
 PROBE = r"""for t in TOOLS; do command -v $t >/dev/null 2>&1 && echo "tool $t"; done
 m=$1; shift

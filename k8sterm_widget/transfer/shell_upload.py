@@ -7,9 +7,10 @@ in the container besides ``sh``:
 * ``cat`` — one file: ``cat >FILE`` fed raw bytes, one exec.
 * ``head`` — a tree (or a file): raw bytes framed by one header line per entry. A short shell loop given
   as argv reads each header with ``read`` (which, by POSIX, never reads past the newline) and hands the
-  file's bytes to ``head -c SIZE``, which reads exactly that many. Data never passes through the shell's
-  parser — bash parses a script arriving on a pipe one byte per system call, about 2 MB/s — and nothing is
-  inflated. Directories are created and modes set 200 paths per ``mkdir``/``chmod``.
+  file's bytes to ``dd iflag=count_bytes,fullblock count=SIZE``, which reads exactly that many (busybox's
+  ``head -c`` reads ahead through stdio and would swallow what follows). Data never passes through the
+  shell's parser — bash parses a script arriving on a pipe one byte per system call, about 2 MB/s — and
+  nothing is inflated. Directories are created and modes set 200 paths per ``mkdir``/``chmod``.
 * ``base64`` — one file: ``base64 -d >FILE``; a tree: a script on ``sh -s`` carrying each file as 768 KiB
   here-doc chunks for ``base64 -d >>FILE`` (fast with dash or busybox, slow where ``sh`` is bash).
 * ``printf`` — anything, with nothing but the shell: each chunk becomes ``printf '\ooo…' >>FILE``.
@@ -112,7 +113,7 @@ DECODE
 if [ "$k$m" != "$b" ] || [ $# -ge 200 ]; then run "$@"; set --; b=$k$m; fi
 case $k in
 D|M) set -- "$@" "$f";;
-F) head -c "$n" >"$f";;
+F) dd bs=65536 count="$n" iflag=count_bytes,fullblock 2>/dev/null >"$f";;
 L) t=$f; IFS= read -r f; DECODE; rm -f "$t"; ln -s -- "$f" "$t";;
 *) echo "bad header: $h" >&2; exit 5;;
 esac
@@ -127,9 +128,9 @@ def upload_framed(
     """A tree as raw bytes, framed by one header line per entry, into a shell loop given as argv.
 
     The loop reads each header with ``read`` (which, by POSIX, never reads past the newline, so it is the
-    one place a shell reads a pipe byte by byte) and hands the file's bytes to ``head -c SIZE``, which reads
-    exactly that many. So data never passes through the shell's parser — bash parses a script arriving on a
-    pipe one byte per system call, about 2 MB/s — and nothing is base64-inflated.
+    one place a shell reads a pipe byte by byte) and hands the file's bytes to ``dd`` counting bytes, which
+    reads exactly that many. So data never passes through the shell's parser — bash parses a script
+    arriving on a pipe one byte per system call, about 2 MB/s — and nothing is base64-inflated.
     """
     manifest: dict[str, str] = {}
     pieces = _frames(entries, base, progress, manifest)

@@ -565,9 +565,9 @@ def _debian(image: Image, root: Path, uid_range: bool) -> Layer:
     )
     _write(etc / "gshadow", "".join(f"{line.split(':')[0]}:*::\n" for line in group.splitlines()), 0o640)
     _write(etc / "nsswitch.conf", _NSSWITCH)
-    for name in (".bashrc", ".profile"):
-        if os.path.isfile(f"/etc/skel/{name}"):
-            shutil.copyfile(f"/etc/skel/{name}", root / "root" / name)
+    for name in (".bashrc", ".profile"):  # root's own, as Debian's base-files installs them (not /etc/skel's)
+        if os.path.isfile(f"/usr/share/base-files/dot{name}"):
+            shutil.copyfile(f"/usr/share/base-files/dot{name}", root / "root" / name)
     return Layer(root=root, binds=tuple(binds), host_usr=True, notice=notice)
 
 
