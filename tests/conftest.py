@@ -104,7 +104,6 @@ def demo_processes() -> list[psutil.Process]:
             argv = proc.cmdline()
             if not argv:
                 continue
-            cmdline = " ".join(argv)
             if (
                 os.path.basename(argv[0]) in RUNTIME_TOOLS
                 or any(a.endswith(("demo/runtime/_init.py", "demo/runtime/_node.py")) for a in argv)

@@ -276,6 +276,14 @@ class DemoCluster:
         )
         self._dns = ClusterDNS(store)
         await self._dns.start(HOST, 0)
+        if self._runtime.network is not None:  # the nameserver of every pod's resolv.conf
+            import socket as socket_mod
+
+            from .runtime.network import DNS_SERVICE_IP
+
+            udp = await self._runtime.network.socket(type=socket_mod.SOCK_DGRAM, bind=(DNS_SERVICE_IP, 53))
+            udp.setblocking(False)
+            await self._dns.start(sock=udp)
         self._services = ServiceProxy(store, node)
         self._services.start()
         await bootstrap.settle(api, node)

@@ -25,6 +25,7 @@ class ClusterDNS:
         self.store = store
         self.domain = domain
         self._transport: asyncio.DatagramTransport | None = None
+        self._more: list[asyncio.DatagramTransport] = []  # listeners inside the cluster's network
         self.address: tuple[str, int] | None = None
 
     # --- answers -------------------------------------------------------------------------------
@@ -101,7 +102,10 @@ class ClusterDNS:
             failed = DNSRecord(DNSHeader(id=query.header.id, qr=1, rcode=RCODE.SERVFAIL), q=query.q)
             return failed.pack()
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
+    async def start(self, host: str = "127.0.0.1", port: int = 0, sock: Any = None) -> tuple[str, int]:
+        """Serve on ``host:port``, or on a bound UDP socket ``sock`` (the cluster DNS address inside the
+        node's network namespace, made there by the runtime): each call adds a listener; :meth:`stop` ends
+        all."""
         server = self
 
         class Protocol(asyncio.DatagramProtocol):
@@ -113,15 +117,20 @@ class ClusterDNS:
                 if answer is not None:
                     self.transport.sendto(answer, addr)  # type: ignore[attr-defined]
 
-        transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
-            Protocol, local_addr=(host, port)
-        )
-        self._transport = transport
+        where = {"sock": sock} if sock is not None else {"local_addr": (host, port)}
+        transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(Protocol, **where)
         sockname = transport.get_extra_info("sockname")
-        self.address = (sockname[0], sockname[1])
-        return self.address
+        if self._transport is None:
+            self._transport = transport
+            self.address = (sockname[0], sockname[1])
+        else:
+            self._more.append(transport)
+        return (sockname[0], sockname[1])
 
     def stop(self) -> None:
+        for transport in self._more:
+            transport.close()
+        self._more.clear()
         if self._transport is not None:
             self._transport.close()
             self._transport = None

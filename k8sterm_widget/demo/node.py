@@ -623,6 +623,17 @@ class Node:
     async def connect(self, pod: Obj, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         """A TCP connection to a pod's port, as the kubelet opens one for port-forward and proxies."""
         live = self._pods.get((pod["metadata"]["namespace"], pod["metadata"]["name"]))
+        network = getattr(self.runtime, "network", None)
+        if network is not None and live is not None and live.sandbox is not None:
+            # containerd's PortForward: dial localhost inside the pod's own network namespace
+            sock = await network.socket(pod=live.sandbox.key)
+            try:
+                sock.setblocking(False)
+                await asyncio.wait_for(asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port)), 10)
+            except BaseException:
+                sock.close()
+                raise
+            return await asyncio.open_connection(sock=sock)
         host = self.probe_host(live) if live is not None else "127.0.0.1"
         return await asyncio.wait_for(asyncio.open_connection(host, port), 10)
 
