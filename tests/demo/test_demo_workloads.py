@@ -233,7 +233,9 @@ spec:
 
 
 def test_owner_references_foreground_and_orphan(k: Kubectl) -> None:
-    ok(k("create", "deployment", "owned", "--image=busybox:1.36", "--replicas=2", "--", "sleep", "infinity"))
+    # A main process that handles SIGTERM: `sleep` as pid 1 ignores it and would take the 30 s grace period
+    loop = "trap 'exit 0' TERM; while :; do sleep 0.2; done"
+    ok(k("create", "deployment", "owned", "--image=busybox:1.36", "--replicas=2", "--", "sh", "-c", loop))
     assert wait_for(lambda: len(names(k, "pods", "-l", "app=owned")) == 2)
     ok(k("delete", "deployment", "owned", "--cascade=orphan"))
     assert wait_for(lambda: not names(k, "deployments"))
