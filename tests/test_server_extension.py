@@ -328,6 +328,23 @@ Echo()
 '''
 
 DISPLAY_STATUS = "jupyterapp.shell.currentWidget.sessionContext.kernelDisplayStatus"
+# Resolves once the kernel status has not changed for `quiet` ms: what the page still had in flight (the
+# previous cell's idle, the widget manager's own requests) has arrived, and whatever the pings then show is
+# theirs. On a loaded machine those messages come seconds late.
+JS_STATUS_SETTLED = """async (quiet) => {
+    const context = jupyterapp.shell.currentWidget.sessionContext;
+    let last = performance.now();
+    const record = () => (last = performance.now());
+    context.statusChanged.connect(record);
+    while (performance.now() - last < quiet) await new Promise((resolve) => setTimeout(resolve, 50));
+    context.statusChanged.disconnect(record);
+    return context.kernelDisplayStatus;
+}"""
+# A cell that runs until the test lets it end (a fixed sleep could end in the middle of the check)
+HOLD_CELL = """import pathlib, time
+deadline = time.monotonic() + 120
+while not pathlib.Path("release").exists() and time.monotonic() < deadline:
+    time.sleep(0.05)"""
 JS_STATUS_DURING_PINGS = """async (n) => {
     const context = jupyterapp.shell.currentWidget.sessionContext, seen = [];
     const record = (_, status) => seen.push(status);
@@ -344,16 +361,21 @@ def test_widget_messages_leave_the_kernel_status_alone(labs, page):
     """With the extension a ping-pong neither flashes the indicator busy nor, during a cell, makes it idle."""
     for name in ("without", "with"):
         lab = labs[name]
-        notebook = lab.write_notebook("status.ipynb", STATUS_PROBE, "import time; time.sleep(4)")
+        (lab.root / "release").unlink(missing_ok=True)
+        notebook = lab.write_notebook("status.ipynb", STATUS_PROBE, HOLD_CELL)
         lab.open_notebook(page, notebook)
         lab.run_cell(page, 0)
         page.locator(".status-probe").wait_for(state="attached")
         page.wait_for_function(f"() => {DISPLAY_STATUS} === 'idle'")
+        assert page.evaluate(JS_STATUS_SETTLED, 1000) == "idle"
         idle = page.evaluate(JS_STATUS_DURING_PINGS, 10)
 
         lab.run_cell(page, 1)  # a running cell: comms are handled on a subshell meanwhile
         page.wait_for_function(f"() => {DISPLAY_STATUS} === 'busy'")
+        assert page.evaluate(JS_STATUS_SETTLED, 1000) == "busy"
         running = page.evaluate(JS_STATUS_DURING_PINGS, 10)
+        (lab.root / "release").touch()  # the cell ends only now, after the check
+        page.wait_for_function(f"() => {DISPLAY_STATUS} === 'idle'")
         if name == "with":
             assert idle == {"seen": [], "now": "idle"}, idle
             assert running == {"seen": [], "now": "busy"}, running
