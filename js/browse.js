@@ -15,6 +15,7 @@ import "./browse.css";
 import { whileShown } from "./face.js";
 import { button, h } from "./dom.js";
 import { humanDuration } from "./duration.js";
+import { sendToKernel } from "./transport.js";
 
 /**
  * @typedef {{ name: string, kind: "container" | "init" | "sidecar" | "ephemeral", image: string,
@@ -171,7 +172,7 @@ class BrowserView {
 
   /** @param {Record<string, unknown>} content */
   send(content) {
-    this.model.send(content);
+    sendToKernel(this.model, content);
   }
 
   // ------------------------------------------------------------------ toolbar

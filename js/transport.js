@@ -95,6 +95,25 @@ const NUMBERED = ["input", "resize", "views"];
  * messages on two threads at once (k8sterm_widget/widget/order.py), and a message on the lane may overtake
  * one on the comm.
  */
+/**
+ * `model.send`, except that a model whose comm is gone (the kernel restarted or shut down, the widget was
+ * closed) drops the message instead of throwing: ipywidgets throws "Cannot send" there, and our senders
+ * run from timers and observers (acks, checkpoints, view counts), where the throw was an uncaught error in
+ * the page. Nothing sent then could have reached a kernel anyway.
+ * @param {{ send(content: any, callbacks?: any, buffers?: ArrayBuffer[] | ArrayBufferView[]): void }} model
+ * @param {Record<string, unknown>} content
+ * @param {ArrayBuffer[] | ArrayBufferView[]} [buffers]
+ * @returns {boolean} whether the message left
+ */
+export function sendToKernel(model, content, buffers) {
+  try {
+    model.send(content, undefined, buffers);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export class Channel {
   /**
    * @param {{ send(content: any, callbacks?: any, buffers?: ArrayBuffer[] | ArrayBufferView[]): void }} model
@@ -124,12 +143,12 @@ export class Channel {
     }
     if (this.lane?.send(content, bytes)) return;
     if (bytes === undefined) {
-      this.model.send(content);
+      sendToKernel(this.model, content);
     } else if (this.binaryIn) {
       const exact = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
-      this.model.send(content, undefined, [exact]);
+      sendToKernel(this.model, content, [exact]);
     } else {
-      this.model.send({ ...content, b64: toBase64(bytes) });
+      sendToKernel(this.model, { ...content, b64: toBase64(bytes) });
     }
   }
 

@@ -10,6 +10,7 @@ import {
   chunks,
   fromBase64,
   payloadOf,
+  sendToKernel,
   toBase64,
   utf8,
 } from "../../js/transport.js";
@@ -83,4 +84,19 @@ test("bytes go as a buffer, as base64 where the host drops buffers, and on an op
   channel.lane = /** @type {any} */ ({ send: () => false }); // closed under us: the comm takes it
   channel.send({ type: "ack", offset: 8 });
   assert.deepEqual(m.sent[2].content, { type: "ack", offset: 8 });
+});
+
+test("a model whose comm is gone drops what is sent instead of throwing (a restarted kernel)", () => {
+  const closed = {
+    send() {
+      throw new Error("Cannot send"); // what ipywidgets throws once the comm is closed
+    },
+  };
+  assert.equal(sendToKernel(closed, { type: "ack", offset: 1 }), false);
+  const channel = new Channel(closed, "fe");
+  assert.doesNotThrow(() => channel.send({ type: "views", count: 0 }));
+  assert.doesNotThrow(() => channel.input(new Uint8Array([1, 2, 3])));
+  const sent = [];
+  assert.equal(sendToKernel({ send: (...args) => sent.push(args) }, { type: "ack" }, [new Uint8Array(1)]), true);
+  assert.equal(sent.length, 1);
 });

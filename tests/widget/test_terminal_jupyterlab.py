@@ -673,3 +673,24 @@ def test_xterm_css_is_scoped_and_jupyterlabs_terminal_is_left_alone(labs, page):
     assert styles[".xterm-char-measure-element"]["visibility"] == "hidden"
     type_line(page, "stty size")
     wait_line(page, f"{styles['size'][0]} {styles['size'][1]}", exact=True)
+
+
+def test_restarting_the_kernel_with_a_terminal_on_screen_leaves_no_uncaught_error(labs, page):
+    """The kernel goes away under a live terminal (its comm, its lane): the view says so in its status line;
+    the page's console shows no uncaught error (a widget model torn down under a pending promise, a lane
+    message to a closed socket …)."""
+    lab = labs("default")
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+    page.on("console", lambda m: errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+    open_shell(lab, page, SHELL, "1 + 1", transport="lane")
+    type_line(page, "echo before-restart")
+    wait_line(page, "before-restart", exact=True)
+    page.evaluate("() => jupyterapp.shell.currentWidget.sessionContext.session.kernel.restart()")
+    page.wait_for_function(
+        "() => jupyterapp.shell.currentWidget.sessionContext.kernelDisplayStatus === 'idle'", timeout=60_000
+    )
+    run_and_wait(lab, page, 1, "2")  # the new kernel works
+    page.wait_for_timeout(2000)  # let late callbacks of the old widget's transports run
+    assert errors == [], errors
+    wait_line(page, "before-restart", exact=True)  # the last screen stays
