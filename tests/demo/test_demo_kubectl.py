@@ -8,14 +8,31 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from datetime import datetime
 
 import pytest
 
 EXEC_ID = r"[0-9a-f]{64}"
 
 
+def _human_seconds(text: str) -> int:
+    """Seconds of a duration as kubectl's ``HumanDuration`` prints it (``45s``, ``2m26s``, ``3h``, ``2d4h``)."""
+    match = re.fullmatch(r"(?:(\d+)y)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", text)
+    assert match and text, text
+    units = (365 * 86400, 86400, 3600, 60, 1)
+    return sum(int(v) * u for v, u in zip(match.groups(), units, strict=True) if v)
+
+
 def test_get_pods_table(kubectl):
+    def finished_ago() -> float:
+        pod = json.loads(kubectl("get", "pod", "crashloop", "-n", "demo", "-o", "json").stdout)
+        finished = pod["status"]["containerStatuses"][0]["lastState"]["terminated"]["finishedAt"]
+        return time.time() - datetime.fromisoformat(finished.replace("Z", "+00:00")).timestamp()
+
+    before = finished_ago()
     r = kubectl("get", "pods", "-n", "demo")
+    after = finished_ago()
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert lines[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
@@ -27,7 +44,13 @@ def test_get_pods_table(kubectl):
     assert rows["pending"][1:4] == ["0/1", "Pending", "0"]
     assert rows["completed"][1:4] == ["0/1", "Completed", "0"]
     assert rows["crashloop"][1:3] == ["0/1", "CrashLoopBackOff"]
-    assert re.fullmatch(r"6 \(\d+s ago\)", " ".join(rows["crashloop"][3:6])), rows["crashloop"]
+    # RESTARTS: the count and how long ago the last run ended (printers.go: `6 (45s ago)`, later `6 (2m26s ago)`;
+    # HumanDuration drops the seconds from 10 minutes on, and the age is read between two whole seconds)
+    match = re.fullmatch(r"6 \((\w+) ago\)", " ".join(rows["crashloop"][3:6]))
+    assert match, rows["crashloop"]
+    ago = _human_seconds(match.group(1))
+    slack = 1 if after < 600 else 60
+    assert int(before) - slack <= ago <= after + 1, (match.group(1), before, after)
 
 
 def test_get_pods_all_namespaces_and_wide(kubectl):
