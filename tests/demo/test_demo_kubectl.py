@@ -17,7 +17,7 @@ EXEC_ID = r"[0-9a-f]{64}"
 
 
 def _human_seconds(text: str) -> int:
-    """Seconds of a duration as kubectl's ``HumanDuration`` prints it (``45s``, ``2m26s``, ``3h``, ``2d4h``)."""
+    """Seconds of a duration as kubectl's ``HumanDuration`` prints it (``45s``, ``2m26s``, ``3h``)."""
     match = re.fullmatch(r"(?:(\d+)y)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", text)
     assert match and text, text
     units = (365 * 86400, 86400, 3600, 60, 1)
@@ -44,8 +44,8 @@ def test_get_pods_table(kubectl):
     assert rows["pending"][1:4] == ["0/1", "Pending", "0"]
     assert rows["completed"][1:4] == ["0/1", "Completed", "0"]
     assert rows["crashloop"][1:3] == ["0/1", "CrashLoopBackOff"]
-    # RESTARTS: the count and how long ago the last run ended (printers.go: `6 (45s ago)`, later `6 (2m26s ago)`;
-    # HumanDuration drops the seconds from 10 minutes on, and the age is read between two whole seconds)
+    # RESTARTS: the count and how long ago the last run ended (printers.go: `6 (45s ago)`, later
+    # `6 (2m26s ago)`; HumanDuration drops the seconds from 10 minutes on; the age is read between two reads)
     match = re.fullmatch(r"6 \((\w+) ago\)", " ".join(rows["crashloop"][3:6]))
     assert match, rows["crashloop"]
     ago = _human_seconds(match.group(1))
