@@ -136,12 +136,20 @@ def _signed(value: int, bits: int) -> int:
     return value if bits == 64 else int(value)
 
 
-def _time(msg: dict[int, list[bytes | int]]) -> str:
+def _time(msg: dict[int, list[bytes | int]], *, micro: bool = False) -> str | None:
+    """A ``metav1.Time`` (``MicroTime`` keeps the microseconds) as its JSON; an empty message is the zero
+    time, which Go writes as ``null`` (``time_proto.go``: ``Unmarshal`` of no bytes is ``time.Time{}``) — a
+    pod template's ``creationTimestamp: null`` stays null, not 1970."""
     import datetime
 
+    if not msg:
+        return None
     seconds = msg.get(1, [0])[-1]
-    assert isinstance(seconds, int)
+    nanos = msg.get(2, [0])[-1]
+    assert isinstance(seconds, int) and isinstance(nanos, int)
     stamp = datetime.datetime.fromtimestamp(_signed(seconds, 64), datetime.timezone.utc)
+    if micro:
+        return stamp.strftime("%Y-%m-%dT%H:%M:%S") + f".{_signed(nanos, 64) // 1000:06d}Z"
     return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -171,7 +179,7 @@ def _special(type_name: str, raw: bytes) -> tuple[bool, Any]:
     """Messages whose JSON form is not an object: times, quantities, int-or-string, raw JSON."""
     short = type_name.rsplit(".", 1)[-1]
     if type_name in (_META + "Time", _META + "MicroTime"):
-        return True, _time(fields(raw))
+        return True, _time(fields(raw), micro=type_name == _META + "MicroTime")
     if type_name == _META + "Duration":
         value = fields(raw).get(1, [0])[-1]
         return True, f"{_signed(int(value), 64) / 1e9:g}s"

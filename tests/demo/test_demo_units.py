@@ -150,3 +150,14 @@ def test_pki_is_reused_and_kubeconfig_private(tmp_path):
     assert cfg["current-context"] == "demo-admin"
     assert [c["name"] for c in cfg["contexts"]] == ["demo-admin", "demo-viewer"]
     assert all(c["context"]["namespace"] == "demo" for c in cfg["contexts"])
+
+
+def test_protobuf_times_as_go_writes_them_in_json():
+    from k8sterm_widget.demo import protobuf
+
+    meta = protobuf._META
+    # an empty Time message is time.Time{} (null); MicroTime keeps microseconds (RFC3339Micro)
+    assert protobuf.decode_message(b"", meta + "Time") is None
+    stamp = bytes([0x08]) + bytes([0x80, 0xA4, 0xE8, 0xD7, 0x06]) + bytes([0x10, 0xC0, 0x84, 0x3D])
+    assert protobuf.decode_message(stamp, meta + "Time") == "2026-11-15T20:11:44Z"
+    assert protobuf.decode_message(stamp, meta + "MicroTime") == "2026-11-15T20:11:44.001000Z"
