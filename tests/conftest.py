@@ -27,10 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import comm
-import nbformat
 import psutil
 import pytest
-from helpers import Recorder
+from helpers import Recorder, notebook_text
 
 from k8sterm_widget.demo import DemoCluster
 
@@ -229,14 +228,15 @@ def chromium():
 # ------------------------------------------------------------------------------------- JupyterLab
 # ``start_lab(*args)`` starts a JupyterLab subprocess on loopback (no token; its own root, config and
 # workspace dirs; the venv's installed config, so the server extensions ``make`` enabled are on) and stops it
-# after the module. ``page`` is a fresh tab per test of the session's ``chromium``.
+# after the module. ``start_server(argv, ...)`` does the same for other front ends (Voilà, marimo).
+# ``page`` is a fresh tab per test of the session's ``chromium``.
 
 LAB_START_TIMEOUT = 60.0
 
 
 @dataclass
-class Lab:
-    """A running JupyterLab: its base URL, its root directory and its log."""
+class Server:
+    """A running web front end this test module started: its base URL, its root directory and its log."""
 
     url: str
     root: Path
@@ -248,12 +248,13 @@ class Lab:
 
     def write_notebook(self, name: str, *cells: str) -> str:
         """Writes a Python 3 notebook with these code cells into the root; returns its name."""
-        nb = nbformat.v4.new_notebook(
-            cells=[nbformat.v4.new_code_cell(source) for source in cells],
-            metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-        )
-        nbformat.write(nb, self.root / name)
+        (self.root / name).write_text(notebook_text(*cells))
         return name
+
+
+@dataclass
+class Lab(Server):
+    """A running JupyterLab (``window.jupyterapp`` exposed)."""
 
     def open_notebook(self, page, name: str) -> None:
         """Opens a notebook in a fresh workspace (no layout restored) and waits for its kernel to be idle.
@@ -283,68 +284,126 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_ready(lab: Lab) -> None:
+def _wait_ready(server: Server, path: str = "api/status", what: str = "JupyterLab") -> None:
+    """Wait until ``GET {url}{path}`` answers 200 (the server exiting first, or not in time, fails)."""
     deadline = time.monotonic() + LAB_START_TIMEOUT
     while time.monotonic() < deadline:
-        if lab.proc.poll() is not None:
-            raise RuntimeError(f"JupyterLab exited with {lab.proc.returncode}:\n{lab.log()[-3000:]}")
+        if server.proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {server.proc.returncode}:\n{server.log()[-3000:]}")
         try:
-            with urllib.request.urlopen(f"{lab.url}api/status", timeout=2) as response:
+            with urllib.request.urlopen(f"{server.url}{path}", timeout=2) as response:
                 if response.status == 200:
                     return
         except OSError:
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"JupyterLab not ready after {LAB_START_TIMEOUT:.0f} s:\n{lab.log()[-3000:]}")
+    raise RuntimeError(f"{what} not ready after {LAB_START_TIMEOUT:.0f} s:\n{server.log()[-3000:]}")
+
+
+def _stop(servers: Sequence[Server]) -> None:
+    """Stop servers and whatever they started that outlived them (a kernel its server did not shut down)."""
+    children = []
+    for server in servers:
+        try:
+            children += psutil.Process(server.proc.pid).children(recursive=True)
+        except psutil.Error:
+            pass
+        server.proc.terminate()
+    for server in servers:
+        try:
+            server.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.proc.kill()
+            server.proc.wait()
+    for child in children:
+        try:
+            child.terminate()
+        except psutil.Error:
+            pass
+    _, alive = psutil.wait_procs(children, timeout=5)
+    for child in alive:
+        try:
+            child.kill()
+        except psutil.Error:
+            pass
+
+
+def _isolated_env(home: Path, env: dict[str, str] | None, own_home: bool) -> dict[str, str]:
+    """The environment of a server under ``home``: ~/.jupyter stays out; {sys.prefix}/etc/jupyter (where
+    `make` installs our config) stays in; ``env`` added (e.g. KUBECONFIG, for every kernel). A lane
+    inherited from a Jupyter Server the tests run under stays out (see ``no_inherited_lane``)."""
+    return {
+        **{k: v for k, v in os.environ.items() if k != "K8STERM_LANE"},
+        **(env or {}),
+        **({"HOME": str(home)} if own_home else {}),
+        "JUPYTER_CONFIG_DIR": str(home / "config"),
+        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
+        "IPYTHONDIR": str(home / "ipython"),
+    }
 
 
 @pytest.fixture(scope="module")
-def start_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Lab]]:
-    """Factory: ``start_lab("--Some.option=value", ..., env={...})`` returns a ready `Lab` (``env`` adds to
-    the server's environment, and so to every kernel's, e.g. KUBECONFIG); all stop after the module."""
-    labs: list[Lab] = []
+def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Server]]:
+    """Factory: ``start_server(argv, ready="health", what="marimo", env={...}, files={...})`` runs ``argv``
+    (``{port}`` and ``{root}`` in it replaced) in a fresh root directory holding ``files`` (name → text),
+    with its own HOME (``own_home``) and Jupyter dirs, and returns the `Server` (or ``kind``) once
+    ``GET {url}{ready}`` answers 200; all stop after the module, with anything they started."""
+    servers: list[Server] = []
 
-    def start(*args: str, env: dict[str, str] | None = None) -> Lab:
-        home = tmp_path_factory.mktemp("lab")
+    def start(
+        argv: Sequence[str],
+        *,
+        ready: str,
+        what: str,
+        env: dict[str, str] | None = None,
+        files: dict[str, str] | None = None,
+        kind: type[Server] = Server,
+        own_home: bool = True,
+    ) -> Server:
+        home = tmp_path_factory.mktemp(what.lower())
         root = home / "root"
         root.mkdir()
+        for name, text in (files or {}).items():
+            (root / name).write_text(text)
         port = _free_port()
-        # ~/.jupyter stays out; {sys.prefix}/etc/jupyter (where `make` installs our config) stays in.
-        server_env = {
-            **os.environ,
-            **(env or {}),
-            "JUPYTER_CONFIG_DIR": str(home / "config"),
-            "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-            "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
-            "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
-            "IPYTHONDIR": str(home / "ipython"),
-        }
+        cmd = [arg.replace("{port}", str(port)).replace("{root}", str(root)) for arg in argv]
+        log_path = home / "server.log"
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen(
+                cmd, env=_isolated_env(home, env, own_home), stdout=log, stderr=subprocess.STDOUT, cwd=root
+            )
+        server = kind(url=f"http://127.0.0.1:{port}/", root=root, log_path=log_path, proc=proc)
+        servers.append(server)
+        _wait_ready(server, ready, what)
+        return server
+
+    yield start
+    _stop(servers)
+
+
+@pytest.fixture(scope="module")
+def start_lab(start_server: Callable[..., Server]) -> Callable[..., Lab]:
+    """Factory: ``start_lab("--Some.option=value", ..., env={...})`` returns a ready `Lab` (``env`` adds to
+    the server's environment, and so to every kernel's, e.g. KUBECONFIG); all stop after the module."""
+
+    def start(*args: str, env: dict[str, str] | None = None) -> Lab:
         cmd = [
             sys.executable, "-m", "jupyterlab", "--no-browser",
-            "--ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
+            "--ip=127.0.0.1", "--port={port}", "--ServerApp.port_retries=0",
             "--IdentityProvider.token=", "--ServerApp.password=", "--LabApp.news_url=None",
-            "--LabApp.expose_app_in_browser=True",
-            f"--ServerApp.root_dir={root}", *args,
+            "--LabApp.expose_app_in_browser=True", "--ServerApp.root_dir={root}",
         ]  # fmt: skip
         if os.geteuid() == 0:
             cmd.append("--allow-root")
-        log_path = home / "lab.log"
-        with log_path.open("wb") as log:
-            proc = subprocess.Popen(cmd, env=server_env, stdout=log, stderr=subprocess.STDOUT, cwd=root)
-        lab = Lab(url=f"http://127.0.0.1:{port}/", root=root, log_path=log_path, proc=proc)
-        labs.append(lab)
-        _wait_ready(lab)
+        lab = start_server(
+            [*cmd, *args], ready="api/status", what="JupyterLab", env=env, kind=Lab, own_home=False
+        )
+        assert isinstance(lab, Lab)
         return lab
 
-    yield start
-    for lab in labs:
-        lab.proc.terminate()
-    for lab in labs:
-        try:
-            lab.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            lab.proc.kill()
-            lab.proc.wait()
+    return start
 
 
 @pytest.fixture(scope="module")

@@ -77,6 +77,17 @@ class Recorder:
             ]
 
 
+def notebook_text(*cells: str) -> str:
+    """A Python 3 notebook with these code cells, as saved (nbformat 4)."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(source) for source in cells],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    )
+    return nbformat.writes(nb)
+
+
 def wait_until(predicate, timeout: float = 10.0, what: str = "condition"):
     """Poll ``predicate`` until it returns something truthy (for kernel-side threads; no fixed sleeps)."""
     import time
@@ -129,18 +140,17 @@ def secrets_of(kubeconfig: str, *, whole_file: bool = False) -> list[str]:
 
 # ---- browser side ----------------------------------------------------------------------------------------
 # The widget root `.k8sterm` exposes the live xterm Terminal as `.terminal` (js/widget.js); these read it.
+# Terminals are named by index among the page's `.k8sterm` roots, or (the `*_at` helpers) by a Playwright
+# Locator of the root, which also finds one inside a shadow root (marimo renders widgets in one).
 
-JS_LINES = """([index, from]) => {
-    const root = document.querySelectorAll('.k8sterm')[index];
+_LINES = """(root, from) => {
     const term = root && root.terminal;
     if (!term) return null;
     const buffer = term.buffer.active, lines = [];
     for (let i = from || 0; i < buffer.length; i++) lines.push(buffer.getLine(i).translateToString(true));
     return lines;
 }"""
-
-JS_HAS_LINE = """([index, text, exact]) => {
-    const root = document.querySelectorAll('.k8sterm')[index];
+_HAS_LINE = """(root, text, exact) => {
     const term = root && root.terminal;
     if (!term) return false;
     const buffer = term.buffer.active;
@@ -150,6 +160,11 @@ JS_HAS_LINE = """([index, text, exact]) => {
     }
     return false;
 }"""
+_NTH = "document.querySelectorAll('.k8sterm')[index]"
+JS_LINES = f"([index, from]) => ({_LINES})({_NTH}, from)"
+JS_HAS_LINE = f"([index, text, exact]) => ({_HAS_LINE})({_NTH}, text, exact)"
+# The root's own document or shadow root has its textarea focused.
+_FOCUSED = "(root) => !!root?.terminal && root.getRootNode().activeElement === root.terminal.textarea"
 
 
 def open_notebook(lab, page, *cells: str) -> str:
@@ -197,6 +212,11 @@ def term_lines(page, index: int = 0) -> list[str]:
     return page.evaluate(JS_LINES, [index, 0]) or []
 
 
+def term_lines_at(root) -> list[str]:
+    """The buffer lines of the terminal whose root is the Locator ``root``."""
+    return root.evaluate(_LINES) or []
+
+
 def wait_line(page, text: str, *, index: int = 0, exact: bool = False, timeout: float = 15.0) -> None:
     """Wait until a buffer line of terminal ``index`` contains (or equals) ``text``."""
     try:
@@ -204,6 +224,20 @@ def wait_line(page, text: str, *, index: int = 0, exact: bool = False, timeout: 
     except Exception as e:
         lines = [line for line in term_lines(page, index) if line.strip()]
         raise AssertionError(f"{text!r} never appeared in terminal {index}; last lines: {lines[-12:]}") from e
+
+
+def wait_line_at(page, root, text: str, *, exact: bool = False, timeout: float = 15.0) -> None:
+    """`wait_line` for the terminal whose root is the Locator ``root``."""
+    handle = root.element_handle(timeout=timeout * 1000)
+    try:
+        page.wait_for_function(
+            f"([root, text, exact]) => ({_HAS_LINE})(root, text, exact)",
+            arg=[handle, text, exact],
+            timeout=timeout * 1000,
+        )
+    except Exception as e:
+        lines = [line for line in term_lines_at(root) if line.strip()]
+        raise AssertionError(f"{text!r} never appeared in the terminal; last lines: {lines[-12:]}") from e
 
 
 def wait_status(page, prefix: str, *, index: int = 0, timeout: float = 20.0) -> str:
@@ -227,10 +261,7 @@ def status_text(page, index: int = 0) -> str:
 
 def focus_terminal(page, index: int = 0) -> None:
     page.locator(".k8sterm .xterm-screen").nth(index).click()
-    page.wait_for_function(
-        "i => document.activeElement === document.querySelectorAll('.k8sterm')[i].terminal.textarea",
-        arg=index,
-    )
+    page.wait_for_function(f"index => ({_FOCUSED})({_NTH})", arg=index)
 
 
 def type_line(page, text: str, index: int = 0) -> None:
@@ -238,6 +269,52 @@ def type_line(page, text: str, index: int = 0) -> None:
     focus_terminal(page, index)
     page.keyboard.type(text)
     page.keyboard.press("Enter")
+
+
+def type_line_at(page, root, text: str) -> None:
+    """`type_line` for the terminal whose root is the Locator ``root``."""
+    root.locator(".xterm-screen").click()
+    page.wait_for_function(f"root => ({_FOCUSED})(root)", arg=root.element_handle())
+    page.keyboard.type(text)
+    page.keyboard.press("Enter")
+
+
+def live_shell_at(page, root, word: str, timeout: float = 90.0) -> None:
+    """The terminal at Locator ``root`` (a shell in demo/web-0) renders, connects, shows the shell's prompt
+    and echoes a typed command: ``echo <word>-$((6*7))`` prints ``<word>-42``."""
+    import re
+
+    root.locator(".xterm").wait_for(timeout=timeout * 1000)
+    root.locator(".k8sterm-status-text", has_text=re.compile("^connected")).wait_for(timeout=60_000)
+    wait_line_at(page, root, "root@web-0:/# ", timeout=30)
+    type_line_at(page, root, f"echo {word}-$((6*7))")
+    wait_line_at(page, root, f"{word}-42", exact=True, timeout=30)
+
+
+def browser_and_player_live(page, played: str) -> None:
+    """The page's pod browser lists demo/web-0, live, and its player has played a cast (`cast_text`) whose
+    first line is ``played``."""
+    page.locator(".k8sterm-browse[data-state=live] tr.k8sterm-browse-pod[data-pod=web-0]").wait_for(
+        timeout=30_000
+    )
+    page.locator(".k8sterm-player[data-state=ended]").wait_for(timeout=30_000)
+    first = page.locator(".k8sterm-player").evaluate(
+        "e => e.terminal.buffer.active.getLine(0).translateToString(true)"
+    )
+    assert first == played
+
+
+def cast_text(line: str) -> str:
+    """An asciicast v2 recording (60x8) that prints ``line``."""
+    import io
+
+    from k8sterm_widget.recording import CastWriter
+
+    out = io.StringIO()
+    writer = CastWriter(out, 60, 8, title="a cast")
+    writer.event("o", f"{line}\r\n", 0.05)
+    writer.close()
+    return out.getvalue()
 
 
 class Relay:
