@@ -32,12 +32,11 @@ REMOTE = re.compile(r"^https?://(?!127\.0\.0\.1[:/])")
 TIMEOUT = 90_000  # ms: Voilà runs the whole notebook before it sends the page, on a loaded machine
 
 
-@pytest.fixture(scope="module")
-def voila(start_server, demo_cluster):
+def serve(start_server, demo_cluster, *options: str):
     """``voila demo.ipynb`` on loopback, no token, its kernels on the session's demo cluster."""
     return start_server(
         [sys.executable, "-m", "voila", "--no-browser", "--Voila.ip=127.0.0.1", "--port={port}",
-         "--Voila.token=", "{root}/demo.ipynb"],
+         "--Voila.token=", *options, "{root}/demo.ipynb"],
         ready="voila/static/voila.js",
         what="Voila",
         env={"KUBECONFIG": demo_cluster.kubeconfig},
@@ -79,9 +78,9 @@ def faces_hidden(page, count: int) -> None:
     assert hidden == [True] * count
 
 
-def test_voila_shows_the_live_widgets_over_the_comm(voila, watched):
+def test_voila_shows_the_live_widgets_over_the_comm(start_server, demo_cluster, watched):
     page, problems = watched
-    page.goto(voila.url, timeout=TIMEOUT)
+    page.goto(serve(start_server, demo_cluster).url, timeout=TIMEOUT)
     live_terminal(page, "voila", "comm")  # Voilà's own server relays no lane
 
     browser_and_player_live(page, "played-in-voila")
@@ -98,4 +97,16 @@ def test_voila_as_a_server_extension_takes_the_lane(lab_with_voila, watched):
     page.goto(f"{lab_with_voila.url}voila/render/lane.ipynb", timeout=TIMEOUT)
     live_terminal(page, "lane", "lane")
     faces_hidden(page, 1)
+    assert problems == []
+
+
+def test_voila_progressive_rendering(start_server, demo_cluster, watched):
+    """Outputs sent to the page as each cell finishes: a widget's view may render before later models
+    exist (the loader waits for its bundle model)."""
+    page, problems = watched
+    voila = serve(start_server, demo_cluster, "--VoilaConfiguration.progressive_rendering=True")
+    page.goto(voila.url, timeout=TIMEOUT)
+    live_terminal(page, "progressive", "comm")
+    browser_and_player_live(page, "played-in-voila")
+    faces_hidden(page, 3)
     assert problems == []
