@@ -8,9 +8,7 @@ import asyncio
 import functools
 import os
 import platform
-import random
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
 from . import (
@@ -18,6 +16,7 @@ from . import (
     kubelet_env,
     rbac,
 )
+from .allocators import Allocators
 from .controllers.base import Controller, Events, node_capacity
 from .controllers.cronjob import CronJobController
 from .controllers.daemonset import DaemonSetController
@@ -37,37 +36,6 @@ KUBERNETES_SERVICE_IP = "10.96.0.1"
 DNS_SERVICE_IP = "10.96.0.10"
 API_PORT = 6443
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
-
-
-@dataclass
-class IPAM:
-    """ClusterIPs from 10.96.0.0/12 and node ports from 30000-32767, as the apiserver's allocators."""
-
-    used: set[str] = field(default_factory=lambda: {KUBERNETES_SERVICE_IP, DNS_SERVICE_IP})
-    ports: set[int] = field(default_factory=set)
-
-    def allocate(self) -> str:
-        for _ in range(100000):
-            n = random.randint(2, (1 << 20) - 2)
-            ip = f"10.{96 + (n >> 16)}.{(n >> 8) & 255}.{n & 255}"
-            if ip not in self.used and not ip.endswith(".0") and not ip.endswith(".255"):
-                self.used.add(ip)
-                return ip
-        raise RuntimeError("service IP range exhausted")
-
-    def reserve(self, ip: str) -> None:
-        self.used.add(ip)
-
-    def release(self, ip: str) -> None:
-        if ip not in (KUBERNETES_SERVICE_IP, DNS_SERVICE_IP):
-            self.used.discard(ip)
-
-    def node_port(self) -> int:
-        while True:
-            port = random.randint(30000, 32767)
-            if port not in self.ports:
-                self.ports.add(port)
-                return port
 
 
 def node_object(name: str) -> Obj:
@@ -210,7 +178,7 @@ def start_controllers(api: Api, node: Any, node_name: str, ca_pem: str) -> list[
 
 def make_api(store: Any, node_name: str, sa_key: bytes) -> Api:
     api = Api(store, node_name=node_name)
-    api.services["ipam"] = IPAM()
+    api.services["ipam"] = Allocators()
     api.services["events"] = Events(api, node_name)
     api.services["tokens"] = rbac.ServiceAccountTokens(store, sa_key)
     return api

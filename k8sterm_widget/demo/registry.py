@@ -65,9 +65,10 @@ class Kind:
     validate_update: UpdateValidator | None = None
     prepare_create: Hook | None = None  # (obj, cluster) — allocate, stamp (e.g. a Service's clusterIP)
     prepare_update: Callable[[Obj, Obj, Any], None] | None = None  # (new, old, cluster)
+    after_delete: Hook | None = None  # (gone, cluster) — release what prepare_create allocated
     gc_default: str = "Background"  # DeleteOptions.propagationPolicy when none is given
     graceful: bool = False  # deletion sets deletionTimestamp and waits (pods: for the kubelet)
-    name_validator: Callable[[str], str] | None = None  # returns the error text, or ""
+    name_validator: Callable[[str], list[str]] | None = None  # the broken rules (none: valid)
 
     def __post_init__(self) -> None:
         if not self.singular:

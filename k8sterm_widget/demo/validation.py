@@ -51,12 +51,6 @@ _FORBIDDEN = (
     "ports", "resources", "resizePolicy", "restartPolicy", "restartPolicyRules",
     "livenessProbe", "readinessProbe", "startupProbe", "lifecycle",
 )  # fmt: skip
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS1123_LABEL_MSG = (
-    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start "
-    "and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
-    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
-)
 _SPEC_PATH = "spec.ephemeralContainers"
 
 
@@ -189,11 +183,8 @@ def _common(c: Obj, path: str, volumes: set[Any]) -> list[st.FieldError]:
     name = c.get("name", "")
     if not name:
         errors.append(st.FieldError(f"{path}.name", st.REQUIRED, "Required value"))
-    elif len(name) > 63 or not _DNS1123_LABEL.match(name):
-        msg = (
-            _DNS1123_LABEL_MSG if _DNS1123_LABEL.match(name) is None else "must be no more than 63 characters"
-        )
-        errors.append(st.FieldError(f"{path}.name", st.INVALID, f'Invalid value: "{name}": {msg}'))
+    else:
+        errors += [invalid_value(f"{path}.name", name, m) for m in dns1123_label(name)]
     image = c.get("image", "")
     if not image:
         errors.append(st.FieldError(f"{path}.image", st.REQUIRED, "Required value"))
@@ -241,115 +232,158 @@ def _diff(old: Obj, new: Obj) -> str:
 
 
 # --- names, labels and annotations (apimachinery's validation helpers) ------------------------------
+#
+# Each checker returns the list of messages Go's returns (k8s.io/apimachinery pkg/util/validation and
+# pkg/api/validate/content, v1.37): a name can break several rules at once and gets one field error per
+# message.  Patterns are matched whole (``fullmatch``: Go's ``$`` does not accept a trailing newline).
 
-_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-_DNS1123_SUBDOMAIN_MSG = (
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and "
-    "must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
-    r"'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+_DNS1123_LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_DNS1123_SUBDOMAIN_FMT = _DNS1123_LABEL_FMT + r"(\." + _DNS1123_LABEL_FMT + ")*"
+_DNS1035_LABEL_FMT = "[a-z]([-a-z0-9]*[a-z0-9])?"
+_LABEL_KEY_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
+_LABEL_VALUE_FMT = "(" + _LABEL_KEY_FMT + ")?"
+_LABEL_KEY_MSG = (
+    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric "
+    "character"
 )
-_DNS1035_MSG = (
-    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic "
-    "character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for "
-    "validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+
+
+def regex_error(msg: str, fmt: str, *examples: str) -> str:
+    """``RegexError``: the rule, its examples and the pattern, in Go's words."""
+    if not examples:
+        return f"{msg} (regex used for validation is '{fmt}')"
+    shown = " or ".join(f"'{e}', " for e in examples)
+    return f"{msg} (e.g. {shown}regex used for validation is '{fmt}')"
+
+
+def _matches(fmt: str, value: str) -> bool:
+    return re.fullmatch(fmt, value) is not None
+
+
+_SUBDOMAIN_MSG = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must "
+    "start and end with an alphanumeric character"
 )
-_QUALIFIED_MSG = (
-    "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
-    "alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is "
-    "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+_LABEL_MSG = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start "
+    "and end with an alphanumeric character"
 )
 _LABEL_VALUE_MSG = (
-    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and "
-    "must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex "
-    "used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
+    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must "
+    "start and end with an alphanumeric character"
 )
 
 
-def dns1123_subdomain(name: str) -> str:
-    if len(name) > 253:
-        return "must be no more than 253 characters"
-    return "" if _DNS1123_SUBDOMAIN.match(name) else _DNS1123_SUBDOMAIN_MSG
+def dns1123_subdomain(name: str, unit: str = "characters") -> list[str]:
+    """``IsDNS1123Subdomain`` (``content``'s, used for label key prefixes, counts ``bytes``)."""
+    errs = [f"must be no more than 253 {unit}"] if len(name) > 253 else []
+    if not _matches(_DNS1123_SUBDOMAIN_FMT, name):
+        errs.append(regex_error(_SUBDOMAIN_MSG, _DNS1123_SUBDOMAIN_FMT, "example.com"))
+    return errs
 
 
-def dns1123_label(name: str) -> str:
-    if len(name) > 63:
-        return "must be no more than 63 characters"
-    return "" if _DNS1123_LABEL.match(name) else _DNS1123_LABEL_MSG
+def dns1123_label(name: str) -> list[str]:
+    errs = ["must be no more than 63 characters"] if len(name) > 63 else []
+    if not _matches(_DNS1123_LABEL_FMT, name):
+        if _matches(_DNS1123_SUBDOMAIN_FMT, name):
+            errs.append("must not contain dots")
+        else:
+            errs.append(regex_error(_LABEL_MSG, _DNS1123_LABEL_FMT, "my-name", "123-abc"))
+    return errs
 
 
-def dns1035_label(name: str) -> str:
-    if len(name) > 63:
-        return "must be no more than 63 characters"
-    return "" if _DNS1035_LABEL.match(name) else _DNS1035_MSG
+def dns1035_label(name: str) -> list[str]:
+    errs = ["must be no more than 63 characters"] if len(name) > 63 else []
+    if not _matches(_DNS1035_LABEL_FMT, name):
+        errs.append(
+            regex_error(
+                "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
+                "alphabetic character, and end with an alphanumeric character",
+                _DNS1035_LABEL_FMT,
+                "my-name",
+                "abc-123",
+            )
+        )
+    return errs
 
 
-def path_segment_name(name: str) -> str:
-    """Names of kinds without a DNS rule (RBAC roles): anything that is a path segment."""
+def path_segment_name(name: str) -> list[str]:
+    """``IsValidPathSegmentName``: names of kinds without a DNS rule (RBAC roles)."""
     if name in (".", ".."):
-        return f"may not be '{name}'"
-    for bad in ("/", "%"):
-        if bad in name:
-            return f"may not contain '{bad}'"
-    return ""
+        return [f"may not be '{name}'"]
+    return [f"may not contain '{bad}'" for bad in ("/", "%") if bad in name]
 
 
-def qualified_name(key: str) -> str:
-    prefix, _, name = key.rpartition("/")
-    if prefix and dns1123_subdomain(prefix):
-        return "prefix part " + _DNS1123_SUBDOMAIN_MSG
+def label_key(key: str) -> list[str]:
+    """``content.IsLabelKey`` (``IsQualifiedName``): an optional DNS subdomain prefix and a name."""
+    parts = key.split("/")
+    if len(parts) > 2:
+        return [
+            "a valid label key "
+            + regex_error(_LABEL_KEY_MSG, _LABEL_KEY_FMT, "MyName", "my.name", "123-abc")
+            + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
+        ]
+    errs: list[str] = []
+    name = parts[-1]
+    if len(parts) == 2:
+        prefix = parts[0]
+        if not prefix:
+            errs.append("prefix part must be non-empty")
+        else:
+            errs += ["prefix part " + m for m in dns1123_subdomain(prefix, "bytes")]
     if not name:
-        return "name part must be non-empty"
-    if len(name) > 63:
-        return "name part must be no more than 63 characters"
-    return "" if _QUALIFIED_NAME.match(name) else _QUALIFIED_MSG
+        errs.append("name part must be non-empty")
+    elif len(name.encode()) > 63:
+        errs.append("name part must be no more than 63 bytes")
+    if not _matches(_LABEL_KEY_FMT, name):
+        errs.append(
+            "name part " + regex_error(_LABEL_KEY_MSG, _LABEL_KEY_FMT, "MyName", "my.name", "123-abc")
+        )
+    return errs
+
+
+def label_value(value: str) -> list[str]:
+    """``content.IsLabelValue``."""
+    errs = ["must be no more than 63 bytes"] if len(value.encode()) > 63 else []
+    if not _matches(_LABEL_VALUE_FMT, value):
+        errs.append(regex_error(_LABEL_VALUE_MSG, _LABEL_VALUE_FMT, "MyValue", "my_value", "12345"))
+    return errs
+
+
+def validate_labels(values: Any, path: str) -> list[st.FieldError]:
+    """``ValidateLabels``: every key and value, each message its own error at the map's path."""
+    errors: list[st.FieldError] = []
+    if isinstance(values, dict):
+        for key, value in values.items():
+            errors += [invalid_value(path, key, m) for m in label_key(str(key))]
+            errors += [invalid_value(path, value, m) for m in label_value(str(value))]
+    return errors
+
+
+ANNOTATIONS_LIMIT = 256 * 1024  # TotalAnnotationSizeLimitB
+
+
+def validate_annotations(values: Any, path: str) -> list[st.FieldError]:
+    """``ValidateAnnotations``: keys are label keys (in any case); all of them at most 256 KiB."""
+    errors: list[st.FieldError] = []
+    if isinstance(values, dict):
+        for key in values:
+            errors += [invalid_value(path, key, m) for m in label_key(str(key).lower())]
+        total = sum(len(str(k).encode()) + len(str(val).encode()) for k, val in values.items())
+        if total > ANNOTATIONS_LIMIT:
+            errors.append(too_long(path, ANNOTATIONS_LIMIT))
+    return errors
+
+
+def too_long(path: str, limit: int) -> st.FieldError:
+    """``field.TooLong``: the value itself is left out."""
+    return st.FieldError(path, "FieldValueTooLong", f"Too long: may not be more than {limit} bytes")
 
 
 def labels_and_annotations(meta: Obj, path: str = "metadata") -> list[st.FieldError]:
-    errors: list[st.FieldError] = []
-    labels = meta.get("labels") or {}
-    if isinstance(labels, dict):
-        for key, value in labels.items():
-            problem = qualified_name(str(key))
-            if problem:
-                errors.append(
-                    st.FieldError(f"{path}.labels", st.INVALID, f'Invalid value: "{key}": {problem}')
-                )
-            value = str(value)
-            if len(value) > 63:
-                errors.append(
-                    st.FieldError(
-                        f"{path}.labels",
-                        st.INVALID,
-                        f'Invalid value: "{value}": must be no more than 63 characters',
-                    )
-                )
-            elif not _LABEL_VALUE.match(value):
-                errors.append(
-                    st.FieldError(
-                        f"{path}.labels", st.INVALID, f'Invalid value: "{value}": {_LABEL_VALUE_MSG}'
-                    )
-                )
-    annotations = meta.get("annotations") or {}
-    if isinstance(annotations, dict):
-        for key in annotations:
-            problem = qualified_name(str(key))
-            if problem:
-                errors.append(
-                    st.FieldError(f"{path}.annotations", st.INVALID, f'Invalid value: "{key}": {problem}')
-                )
-        total = sum(len(str(k)) + len(str(v)) for k, v in annotations.items())
-        if total > 256 * 1024:
-            errors.append(
-                st.FieldError(
-                    f"{path}.annotations",
-                    "FieldValueTooLong",
-                    f"Too long: must have at most {256 * 1024} bytes",
-                )
-            )
-    return errors
+    return validate_labels(meta.get("labels"), f"{path}.labels") + validate_annotations(
+        meta.get("annotations"), f"{path}.annotations"
+    )
 
 
 def supported(value: Any, path: str, allowed: tuple[str, ...]) -> list[st.FieldError]:
@@ -367,23 +401,56 @@ def required(path: str, detail: str = "") -> st.FieldError:
     return st.FieldError(path, st.REQUIRED, f"Required value: {detail}" if detail else "Required value")
 
 
+_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
+
+
+def go_quote(text: str) -> str:
+    """``strconv.Quote``: printable characters stay, quotes and backslashes and control bytes are escaped."""
+    out = ['"']
+    for ch in text:
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ch in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[ch])
+        elif ch.isprintable() or ch == " ":
+            out.append(ch)
+        elif ord(ch) < 0x80:
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) <= 0xFFFF:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    out.append('"')
+    return "".join(out)
+
+
+def go_value(value: Any) -> str:
+    """A ``field.Error``'s bad value as ``ErrorBody`` renders it since apimachinery 1.34
+    (``pkg/util/validation/field/errors.go``): numbers and booleans plainly, strings ``%q``-quoted, anything
+    else — maps, lists, structs — as ``json.Marshal`` writes it.  Callers pass dicts in the Go struct's field
+    order (``json.Marshal`` keeps it for structs and sorts map keys; :func:`go_map_value` sorts)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, str):
+        return go_quote(value)
+    return st.compact(value).decode()
+
+
+def go_map_value(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A Go map as ``json.Marshal`` orders it (by key); ``None`` stays ``null``."""
+    return None if value is None else dict(sorted(value.items()))
+
+
 def invalid_value(path: str, value: Any, detail: str) -> st.FieldError:
-    shown = (
-        f'"{value}"'
-        if isinstance(value, str)
-        else ("true" if value is True else "false" if value is False else value)
-    )
-    return st.FieldError(path, st.INVALID, f"Invalid value: {shown}: {detail}")
+    return st.FieldError(path, st.INVALID, f"Invalid value: {go_value(value)}: {detail}")
 
 
 def immutable(path: str, value: Any) -> st.FieldError:
     return invalid_value(path, value, "field is immutable")
-
-
-def go_map(value: dict[str, Any]) -> str:
-    """``%#v`` of a ``map[string]string`` (keys sorted, as fmt prints maps)."""
-    inner = ", ".join(f'"{k}":"{v}"' for k, v in sorted(value.items()))
-    return f"map[string]string{{{inner}}}"
 
 
 def non_negative(path: str, value: Any) -> list[st.FieldError]:

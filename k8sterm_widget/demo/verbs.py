@@ -133,40 +133,19 @@ class Api:
             meta["namespace"] = namespace = namespace or body_ns or "default"
         else:
             meta.pop("namespace", None)
+        name = meta.get("name") or ""
+        if kind.namespaced:
+            self._admit_namespace(kind, namespace, name)
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = _generated(meta["generateName"])
         name = meta.get("name") or ""
-        errors = self._meta_errors(kind, meta)
+        errors = self._meta_errors(kind, meta, create=True)
         if kind.defaults is not None:
             kind.defaults(obj)
         if kind.validate is not None:
             errors += kind.validate(obj)
         if errors:
             raise invalid(kind, name, errors)
-        if kind.namespaced:
-            ns = self.store.namespace(namespace)
-            if ns is None:
-                raise ApiError(st.not_found("namespaces", namespace))
-            if ns["metadata"].get("deletionTimestamp"):
-                raise ApiError(
-                    st._status(
-                        status="Failure",
-                        message=f'{kind.qualified} "{name}" is forbidden: unable to create new content in '
-                        f"namespace {namespace} because it is being terminated",
-                        reason="Forbidden",
-                        details={
-                            **st._details(name=name, group=kind.group, kind=kind.resource),
-                            "causes": [
-                                {
-                                    "reason": "NamespaceTerminating",
-                                    "message": f"namespace {namespace} is being terminated",
-                                    "field": "metadata.namespace",
-                                }
-                            ],
-                        },
-                        code=403,
-                    )
-                )
         if self.store.get(kind.key, namespace if kind.namespaced else "", name) is not None:
             raise already_exists(kind, name)
         rv = meta.get("resourceVersion")
@@ -191,24 +170,45 @@ class Api:
             return obj
         return self.store.create(kind.key, obj)
 
-    def _meta_errors(self, kind: Kind, meta: Obj) -> list[st.FieldError]:
+    def _admit_namespace(self, kind: Kind, namespace: str, name: str) -> None:
+        """The NamespaceLifecycle admission plugin (mutating, so before validation): no content in a namespace
+        that does not exist or is being terminated."""
+        ns = self.store.namespace(namespace)
+        if ns is None:
+            raise ApiError(st.not_found("namespaces", namespace))
+        if ns["metadata"].get("deletionTimestamp"):
+            refusal = st.forbidden(
+                kind.resource,
+                name,
+                f"unable to create new content in namespace {namespace} because it is being terminated",
+                group=kind.group,
+            )
+            refusal["details"]["causes"] = [
+                {
+                    "reason": "NamespaceTerminating",
+                    "message": f"namespace {namespace} is being terminated",
+                    "field": "metadata.namespace",
+                }
+            ]
+            raise ApiError(refusal)
+
+    def _meta_errors(self, kind: Kind, meta: Obj, *, create: bool = False) -> list[st.FieldError]:
+        """``ValidateObjectMetaAccessor``: generateName (on create) and name by the kind's name rule (every
+        broken rule its own error), then labels and annotations."""
         from . import validation
 
         errors: list[st.FieldError] = []
+        check = kind.name_validator or validation.dns1123_subdomain
+        prefix = meta.get("generateName") or ""
+        if create and prefix:
+            # NameIsDNSSubdomain(prefix=true) masks a trailing dash: "web-" is checked as "wea"
+            masked = prefix[:-2] + "a" if len(prefix) > 1 and prefix.endswith("-") else prefix
+            errors += [validation.invalid_value("metadata.generateName", prefix, m) for m in check(masked)]
         name = meta.get("name") or ""
         if not name:
-            errors.append(
-                st.FieldError(
-                    "metadata.name", st.REQUIRED, "Required value: name or generateName is required"
-                )
-            )
+            errors.append(validation.required("metadata.name", "name or generateName is required"))
         else:
-            check = kind.name_validator or validation.dns1123_subdomain
-            problem = check(name)
-            if problem:
-                errors.append(
-                    st.FieldError("metadata.name", st.INVALID, f'Invalid value: "{name}": {problem}')
-                )
+            errors += [validation.invalid_value("metadata.name", name, m) for m in check(name)]
         errors += validation.labels_and_annotations(meta)
         return errors
 
@@ -304,7 +304,7 @@ class Api:
             if kind.generation and not _equal_ignoring(obj, old, "metadata", "status"):
                 obj["metadata"]["generation"] = int(old["metadata"].get("generation", 1)) + 1
         if kind.prepare_update is not None:
-            kind.prepare_update(obj, old, self)
+            kind.prepare_update(obj, old, self if not dry_run else _DryRun(self))
         if manager:
             self._record_manager(obj, old, manager, "Update", now, subresource)
         obj = _ordered(obj)
@@ -423,8 +423,7 @@ class Api:
         if not wanted and grace == 0 and (not already or not finalizers):
             if dry_run:
                 return obj, True
-            removed = self.store.remove(kind.key, namespace, name)
-            return removed or obj, True
+            return self._remove(kind, namespace, name) or obj, True
         updated = copy.deepcopy(obj)
         um = updated["metadata"]
         if not already or grace < int(um.get("deletionGracePeriodSeconds") or 0):
@@ -476,8 +475,13 @@ class Api:
             return obj
         if kind.kind == "Namespace" and (obj.get("spec") or {}).get("finalizers"):
             return obj
-        gone = self.store.remove(kind.key, meta.get("namespace", ""), meta["name"])
-        return gone or obj
+        return self._remove(kind, meta.get("namespace", ""), meta["name"]) or obj
+
+    def _remove(self, kind: Kind, namespace: str, name: str) -> Obj | None:
+        gone = self.store.remove(kind.key, namespace, name)
+        if gone is not None and kind.after_delete is not None:
+            kind.after_delete(gone, self)
+        return gone
 
 
 class _DryRun:

@@ -7,6 +7,7 @@ these tests create and break stays off the shared one.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -39,3 +40,190 @@ def test_kubectl_create_deployment_keeps_the_template_timestamp_null(
     got = api(cluster, "GET", "/apis/apps/v1/namespaces/default/deployments/tpl").json()
     assert got["spec"]["template"]["metadata"]["creationTimestamp"] is None
     assert k("delete", "deployment", "tpl").returncode == 0
+
+
+def service(name: str, spec: str) -> str:
+    return f"apiVersion: v1\nkind: Service\nmetadata: {{name: {name}}}\nspec:\n{spec}"
+
+
+NODE_PORT = "  type: NodePort\n  selector: {app: a}\n  ports:\n  - {name: a, port: 80, nodePort: 30080}\n"
+
+
+def test_service_allocations_are_checked_released_and_never_leaked(k: Kubectl) -> None:
+    """alloc.go: a taken or foreign ClusterIP and a taken or out-of-range node port are 422s with the
+    allocators' texts (ipallocator/cidrallocator.go ErrAllocated, ErrMismatchedNetwork; portallocator
+    ErrAllocated, ErrNotInRange); what a refused request took is given back; deletion releases."""
+    assert k("apply", "-f", "-", input=service("np1", NODE_PORT)).returncode == 0
+    r = k("apply", "-f", "-", input=service("np2", NODE_PORT))
+    assert (r.returncode, r.stderr) == (
+        1,
+        'The Service "np2" is invalid: spec.ports[0].nodePort: Invalid value: 30080: provided port is '
+        "already allocated\n",
+    )
+    r = k("apply", "-f", "-", input=service("np3", NODE_PORT.replace("30080", "80")))
+    assert r.stderr == (
+        'The Service "np3" is invalid: spec.ports[0].nodePort: Invalid value: 80: provided port is not in '
+        "the valid range. The range of valid ports is 30000-32767\n"
+    )
+    # the first port gets 30081, the second is refused: 30081 must be free again afterwards
+    two = NODE_PORT.replace("30080}", "30081}\n  - {name: b, port: 81, nodePort: 30080}")
+    r = k("apply", "-f", "-", input=service("np4", two))
+    assert r.stderr.endswith(
+        "spec.ports[1].nodePort: Invalid value: 30080: provided port is already allocated\n"
+    )
+    for ip, why in (("10.96.0.1", "provided IP is already allocated"),
+                    ("192.168.1.1", "the provided network does not match the current range")):  # fmt: skip
+        r = k("apply", "-f", "-", input=service("ip1", f"  clusterIP: {ip}\n  ports: [{{port: 80}}]\n"))
+        assert r.stderr == (
+            f'The Service "ip1" is invalid: spec.clusterIPs: Invalid value: ["{ip}"]: failed to allocate IP '
+            f"{ip}: {why}\n"
+        )
+    # a dry run checks but keeps nothing; deleting np1 frees 30080 and its ClusterIP
+    r = k(
+        "apply",
+        "--dry-run=server",
+        "-o",
+        "json",
+        "-f",
+        "-",
+        input=service("np5", NODE_PORT.replace("30080", "30081")),
+    )
+    assert r.returncode == 0, r.stderr
+    dry_ip = json.loads(r.stdout)["spec"]["clusterIP"]
+    assert dry_ip.startswith("10.") and dry_ip != "10.96.0.0"
+    assert k("delete", "service", "np1").returncode == 0
+    r = k("apply", "-f", "-", input=service("np4", two))
+    assert r.returncode == 0, r.stderr
+    assert k("get", "service", "np4", "-o", "jsonpath={.spec.ports[*].nodePort}").stdout == "30081 30080"
+    ip = k("get", "service", "np4", "-o", "jsonpath={.spec.clusterIP}").stdout
+    assert k("delete", "service", "np4").returncode == 0
+    r = k("apply", "-f", "-", input=service("ip2", f"  clusterIP: {ip}\n  ports: [{{port: 80}}]\n"))
+    assert r.returncode == 0, r.stderr
+    r = k("patch", "service", "ip2", "-p", '{"spec":{"clusterIP":"10.96.7.7","clusterIPs":["10.96.7.7"]}}')
+    assert r.stderr == (
+        'The Service "ip2" is invalid: spec.clusterIPs[0]: Invalid value: ["10.96.7.7"]: may not change '
+        "once set\n"
+    )
+    assert k("delete", "service", "ip2").returncode == 0
+
+
+DEPLOYMENT = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: sel}
+spec:
+SELECTOR  template:
+    metadata: {labels: {app: b, tier: web}}
+    spec: {containers: [{name: c, image: busybox}]}
+"""
+
+
+@pytest.mark.parametrize(
+    ("selector", "expected"),
+    [
+        # ValidateDeploymentSpec: a nil selector is required AND mismatched (labels.Nothing() matches none)
+        ("", [
+            "spec.selector: Required value",
+            'spec.template.metadata.labels: Invalid value: {"app":"b","tier":"web"}: `selector` does not '
+            "match template `labels`",
+        ]),
+        ("  selector: {}\n", [
+            "spec.selector: Invalid value: {}: empty selector is invalid for deployment",
+        ]),
+        ("  selector: {matchExpressions: [{key: app, operator: Is, values: [b]}]}\n", [
+            'spec.selector.matchExpressions[0].operator: Invalid value: "Is": not a valid selector operator',
+            'spec.selector: Invalid value: {"matchExpressions":[{"key":"app","operator":"Is","values":'
+            '["b"]}]}: invalid label selector',
+        ]),
+        ("  selector: {matchExpressions: [{key: tier, operator: NotIn, values: [web]}]}\n", [
+            'spec.template.metadata.labels: Invalid value: {"app":"b","tier":"web"}: `selector` does not '
+            "match template `labels`",
+        ]),
+    ],
+)  # fmt: skip
+def test_deployment_selectors_as_the_apps_validation_sees_them(
+    k: Kubectl, selector: str, expected: list[str]
+) -> None:
+    r = k("apply", "-f", "-", input=DEPLOYMENT.replace("SELECTOR", selector))
+    assert r.returncode == 1
+    shown = expected[0] if len(expected) == 1 else "\n" + "".join(f"* {e}\n" for e in expected).rstrip("\n")
+    assert r.stderr == f'The Deployment "sel" is invalid: {shown}\n'
+    assert k("get", "deployment", "sel").returncode == 1
+
+
+def test_a_selector_with_expressions_matches_its_template(k: Kubectl) -> None:
+    selector = "  selector: {matchExpressions: [{key: tier, operator: In, values: [web, db]}]}\n"
+    r = k("apply", "-f", "-", input=DEPLOYMENT.replace("SELECTOR", selector))
+    assert r.returncode == 0, r.stderr
+    assert k("delete", "deployment", "sel").returncode == 0
+
+
+LABEL_KEY_RULE = (
+    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric "
+    "character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is "
+    "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+)
+SUBDOMAIN_RULE = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must "
+    "start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
+    r"'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
+
+
+def test_names_and_labels_get_every_broken_rule(cluster: DemoCluster, k: Kubectl) -> None:
+    """apimachinery pkg/util/validation (names: one error per broken rule, "characters") and
+    pkg/api/validate/content (label keys and values: "bytes")."""
+    r = k("create", "namespace", "a.b")
+    assert r.stderr == (
+        'The Namespace "a.b" is invalid: metadata.name: Invalid value: "a.b": must not contain dots\n'
+    )
+    long_bad = "X" * 254
+    r = k("create", "configmap", long_bad)
+    assert r.stderr == (
+        f'error: failed to create configmap: ConfigMap "{long_bad}" is invalid: [metadata.name: Invalid '
+        f'value: "{long_bad}": must be no more than 253 characters, metadata.name: Invalid value: '
+        f'"{long_bad}": {SUBDOMAIN_RULE}]\n'
+    )
+    cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: lbl\n  labels: LABELS\n"
+    r = k("apply", "-f", "-", input=cm.replace("LABELS", "{a/b/c: x, v: " + "y" * 64 + "}"))
+    assert r.stderr == (
+        'The ConfigMap "lbl" is invalid: \n'
+        f'* metadata.labels: Invalid value: "a/b/c": a valid label key {LABEL_KEY_RULE} with an optional DNS '
+        "subdomain prefix and '/' (e.g. 'example.com/MyName')\n"
+        f'* metadata.labels: Invalid value: "{"y" * 64}": must be no more than 63 bytes\n'
+    )
+    # a generated name is checked as a prefix (trailing dash masked) and as the name it became
+    body = {"metadata": {"generateName": "Web-"}}
+    status = api(cluster, "POST", "/api/v1/namespaces/default/configmaps", json=body).json()
+    causes = [(c["field"], c["message"].split(":")[0]) for c in status["details"]["causes"]]
+    assert causes == [("metadata.generateName", "Invalid value"), ("metadata.name", "Invalid value")]
+    assert status["details"]["causes"][0]["message"] == f'Invalid value: "Web-": {SUBDOMAIN_RULE}'
+    # Go's $ does not accept a trailing newline
+    body = {"metadata": {"name": "nl\n"}}
+    assert api(cluster, "POST", "/api/v1/namespaces/default/configmaps", json=body).status_code == 422
+
+
+def test_the_namespace_is_admitted_before_the_object_is_validated(k: Kubectl) -> None:
+    # NamespaceLifecycle is a mutating admission plugin: it runs before the strategy's validation
+    r = k(
+        "apply",
+        "-n",
+        "nowhere",
+        "-f",
+        "-",
+        input="apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {}\n",
+    )
+    assert (
+        r.stderr
+        == 'Error from server (NotFound): error when creating "STDIN": namespaces "nowhere" not found\n'
+    )
+
+
+def test_a_binding_keeps_its_role(k: Kubectl) -> None:
+    assert k("create", "rolebinding", "rb", "--clusterrole=view", "--user=u").returncode == 0
+    r = k("patch", "rolebinding", "rb", "-p", '{"roleRef":{"name":"edit"}}')
+    # the internal rbac.RoleRef has no json tags, so json.Marshal writes Go's field names
+    assert r.stderr == (
+        'The RoleBinding "rb" is invalid: roleRef: Invalid value: {"APIGroup":"rbac.authorization.k8s.io",'
+        '"Kind":"ClusterRole","Name":"edit"}: cannot change roleRef\n'
+    )
+    assert k("delete", "rolebinding", "rb").returncode == 0

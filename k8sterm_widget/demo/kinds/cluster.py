@@ -66,9 +66,13 @@ def _binding_validate(binding: Obj) -> list[st.FieldError]:
 def _binding_update(new: Obj, old: Obj) -> list[st.FieldError]:
     if new.get("roleRef") != old.get("roleRef"):
         ref = new.get("roleRef") or {}
-        group, kind, name = ref.get("apiGroup", ""), ref.get("kind", ""), ref.get("name", "")
-        text = f'rbac.RoleRef{{APIGroup:"{group}", Kind:"{kind}", Name:"{name}"}}'
-        return [st.FieldError("roleRef", st.INVALID, f"Invalid value: {text}: cannot change roleRef")]
+        # the internal rbac.RoleRef has no json tags: json.Marshal writes its Go field names
+        shown = {
+            "APIGroup": ref.get("apiGroup", ""),
+            "Kind": ref.get("kind", ""),
+            "Name": ref.get("name", ""),
+        }
+        return [v.invalid_value("roleRef", shown, "cannot change roleRef")]
     return []
 
 

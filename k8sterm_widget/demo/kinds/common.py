@@ -79,42 +79,78 @@ def label_selector_matches(selector: Any, labels: dict[str, str] | None) -> bool
 
 
 def validate_label_selector(selector: Any, path: str) -> list[st.FieldError]:
+    """``metav1validation.ValidateLabelSelector`` (values checked strictly): match labels as labels, each
+    expression's operator, key and values."""
     errors: list[st.FieldError] = []
     if not isinstance(selector, dict):
-        return [v.required(path)]
-    for key, value in (selector.get("matchLabels") or {}).items():
-        problem = v.qualified_name(key)
-        if problem:
-            errors.append(v.invalid_value(f"{path}.matchLabels", key, problem))
-        errors += v.labels_and_annotations({"labels": {key: value}}, path) if not problem else []
+        return errors
+    errors += v.validate_labels(selector.get("matchLabels"), f"{path}.matchLabels")
     for i, expr in enumerate(selector.get("matchExpressions") or []):
-        op = expr.get("operator")
-        errors += v.supported(
-            op, f"{path}.matchExpressions[{i}].operator", ("In", "NotIn", "Exists", "DoesNotExist")
-        )
-        if op in ("In", "NotIn") and not expr.get("values"):
-            errors.append(
-                v.required(
-                    f"{path}.matchExpressions[{i}].values",
-                    "must be specified when `operator` is 'In' or 'NotIn'",
+        epath = f"{path}.matchExpressions[{i}]"
+        expr = expr if isinstance(expr, dict) else {}
+        op, values = expr.get("operator", ""), expr.get("values") or []
+        if op in ("In", "NotIn"):
+            if not values:
+                errors.append(
+                    v.required(f"{epath}.values", "must be specified when `operator` is 'In' or 'NotIn'")
                 )
-            )
-    if not selector.get("matchLabels") and not selector.get("matchExpressions"):
-        errors.append(v.invalid_value(path, "null", "empty selector is invalid for deployment"))
+        elif op in ("Exists", "DoesNotExist"):
+            if values:
+                errors.append(
+                    st.FieldError(
+                        f"{epath}.values",
+                        st.FORBIDDEN,
+                        "Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
+                    )
+                )
+        else:
+            errors.append(v.invalid_value(f"{epath}.operator", op, "not a valid selector operator"))
+        key = str(expr.get("key", ""))
+        errors += [v.invalid_value(f"{epath}.key", key, m) for m in v.label_key(key)]
+        for j, value in enumerate(values):
+            errors += [v.invalid_value(f"{epath}.values[{j}]", value, m) for m in v.label_value(str(value))]
     return errors
 
 
-def go_label_selector(selector: Obj) -> str:
-    """``%#v`` of a ``v1.LabelSelector`` (in ``field is immutable`` messages)."""
-    labels = selector.get("matchLabels")
-    ml = v.go_map(labels) if labels else "map[string]string(nil)"
-    exprs = selector.get("matchExpressions")
-    me = (
-        "[]v1.LabelSelectorRequirement(nil)"
-        if not exprs
-        else f"[]v1.LabelSelectorRequirement{{...{len(exprs)}}}"
-    )
-    return f"v1.LabelSelector{{MatchLabels:{ml}, MatchExpressions:{me}}}"
+def selector_value(selector: Any) -> Any:
+    """A ``*metav1.LabelSelector`` as ``json.Marshal`` writes it in a field error (struct field order,
+    ``omitempty``, map keys sorted)."""
+    if not isinstance(selector, dict):
+        return selector
+    out: Obj = {}
+    if selector.get("matchLabels"):
+        out["matchLabels"] = v.go_map_value(selector["matchLabels"])
+    exprs = []
+    for expr in selector.get("matchExpressions") or []:
+        expr = expr if isinstance(expr, dict) else {}
+        item: Obj = {"key": expr.get("key", ""), "operator": expr.get("operator", "")}
+        if expr.get("values"):
+            item["values"] = expr["values"]
+        exprs.append(item)
+    if exprs:
+        out["matchExpressions"] = exprs
+    return out
+
+
+def workload_selector_errors(selector: Any, path: str, kind: str) -> tuple[list[st.FieldError], bool]:
+    """The selector part of ``ValidateDeploymentSpec`` (and of the ReplicaSet's and DaemonSet's): required,
+    valid, not empty; and whether it converts to a selector (``LabelSelectorAsSelector``), which
+    is when the template's labels are checked against it."""
+    if selector is None:
+        return [v.required(path)], True
+    errors = validate_label_selector(selector, path)
+    if (
+        isinstance(selector, dict)
+        and not selector.get("matchLabels")
+        and not selector.get("matchExpressions")
+    ):
+        errors.append(
+            v.invalid_value(path, selector_value(selector), f"empty selector is invalid for {kind}")
+        )
+    if errors and any(e.field.startswith(f"{path}.") for e in errors):
+        errors.append(v.invalid_value(path, selector_value(selector), "invalid label selector"))
+        return errors, False
+    return errors, True
 
 
 def owner_of(obj: Obj) -> Obj | None:

@@ -10,7 +10,9 @@ from typing import Any
 from .. import status as st
 from .. import tables
 from .. import validation as v
+from ..allocators import AllocationError, Allocators, Transaction
 from ..registry import REGISTRY, Column, Kind
+from ..verbs import ApiError, invalid
 from . import podspec
 from .common import AGE, NAME, age, containers_and_images, map_selector_string, since
 
@@ -287,9 +289,7 @@ def _service_validate(svc: Obj) -> list[st.FieldError]:
             if name in names:
                 errors.append(st.FieldError(f"{path}.name", st.DUPLICATE, f'Duplicate value: "{name}"'))
             names.add(name)
-            problem = v.dns1123_label(name)
-            if problem:
-                errors.append(v.invalid_value(f"{path}.name", name, problem))
+            errors += [v.invalid_value(f"{path}.name", name, msg) for msg in v.dns1123_label(name)]
         number = port.get("port")
         if not isinstance(number, int) or not 1 <= number <= 65535:
             errors.append(
@@ -307,27 +307,115 @@ def _service_validate(svc: Obj) -> list[st.FieldError]:
                     f"{path}.nodePort", st.FORBIDDEN, "Forbidden: may not be used when `type` is 'ClusterIP'"
                 )
             )
-    errors += v.labels_and_annotations({"labels": spec.get("selector") or {}}, "spec.selector")
+    errors += v.validate_labels(spec.get("selector"), "spec.selector")
     return errors
 
 
+def _node_ports_wanted(spec: Obj) -> bool:
+    kind = spec.get("type")
+    return kind == "NodePort" or (
+        kind == "LoadBalancer" and spec.get("allocateLoadBalancerNodePorts") is not False
+    )
+
+
+def _allocation_refused(svc: Obj, path: str, value: Any, exc: AllocationError) -> ApiError:
+    return invalid(SERVICE, svc["metadata"].get("name", ""), [v.invalid_value(path, value, str(exc))])
+
+
+def _allocate_node_ports(svc: Obj, tx: Transaction, keep: set[int]) -> None:
+    """``allocNodePorts``: a requested node port is reserved (unless the Service already holds it, ``keep``),
+    a missing one is picked; ports sharing a port number (TCP and UDP 53) share a node port."""
+    by_number: dict[Any, int] = {}
+    for i, port in enumerate(svc["spec"].get("ports") or []):
+        requested = port.get("nodePort") or 0
+        shared = by_number.get(port.get("port"))
+        if not requested and shared:
+            port["nodePort"] = shared
+            continue
+        if requested in keep or (requested and requested == shared):
+            by_number[port.get("port")] = requested
+            continue
+        try:
+            port["nodePort"] = tx.allocate_port(int(requested))
+        except AllocationError as exc:
+            raise _allocation_refused(svc, f"spec.ports[{i}].nodePort", requested, exc) from None
+        by_number[port.get("port")] = port["nodePort"]
+
+
 def _service_prepare_create(svc: Obj, api: Any) -> None:
+    """``allocateCreate`` (``pkg/registry/core/service/storage/alloc.go``): a ClusterIP and node ports come
+    from the allocators; a refusal gives back what this request already took; a dry run keeps nothing."""
     spec = svc["spec"]
     if spec["type"] == "ExternalName":
         return
-    ipam = api.services.get("ipam")
-    if spec.get("clusterIP") in (None, ""):
-        spec["clusterIP"] = ipam.allocate() if ipam and not getattr(api, "dry_run", False) else "10.96.0.0"
-    elif spec["clusterIP"] != "None" and ipam is not None and not getattr(api, "dry_run", False):
-        ipam.reserve(spec["clusterIP"])
-    spec["clusterIPs"] = [spec["clusterIP"]]
-    if spec["clusterIP"] != "None":
+    allocators: Allocators | None = api.services.get("ipam")
+    if allocators is None:
+        return
+    tx = allocators.transaction(dry_run=getattr(api, "dry_run", False))
+    try:
+        requested = spec.get("clusterIP") or ""
+        if requested != "None":
+            try:
+                spec["clusterIP"] = tx.allocate_ip(requested)
+            except AllocationError as exc:
+                # alloc.go allocIPs: field.Invalid(spec.clusterIPs, service.Spec.ClusterIPs, "failed to
+                # allocate IP %v: %v")
+                raise _allocation_refused(
+                    svc,
+                    "spec.clusterIPs",
+                    [requested],
+                    AllocationError(f"failed to allocate IP {requested}: {exc}"),
+                ) from None
+        spec["clusterIPs"] = [spec["clusterIP"]]
         spec["ipFamilies"], spec["ipFamilyPolicy"] = ["IPv4"], "SingleStack"
-    else:
-        spec["ipFamilies"], spec["ipFamilyPolicy"] = ["IPv4"], "SingleStack"
-    if spec["type"] in ("NodePort", "LoadBalancer") and ipam is not None:
-        for port in spec.get("ports") or []:
-            port.setdefault("nodePort", ipam.node_port())
+        if _node_ports_wanted(spec):
+            _allocate_node_ports(svc, tx, set())
+    except ApiError:
+        tx.revert()
+        raise
+    tx.commit()
+
+
+def _service_prepare_update(new: Obj, old: Obj, api: Any) -> None:
+    """``allocateUpdate``: node ports the update adds are reserved, those it drops are released, and a
+    Service that stops being ExternalName gets a ClusterIP (and gives it back when it becomes one)."""
+    allocators: Allocators | None = api.services.get("ipam")
+    spec, old_spec = new.get("spec") or {}, old.get("spec") or {}
+    if allocators is None or not isinstance(spec, dict):
+        return
+    dry_run = getattr(api, "dry_run", False)
+    tx = allocators.transaction(dry_run=dry_run)
+    held = {int(p["nodePort"]) for p in old_spec.get("ports") or [] if p.get("nodePort")}
+    try:
+        if spec.get("type") != "ExternalName" and not spec.get("clusterIP"):
+            spec["clusterIP"] = tx.allocate_ip()
+            spec["clusterIPs"] = [spec["clusterIP"]]
+            spec["ipFamilies"], spec["ipFamilyPolicy"] = ["IPv4"], "SingleStack"
+        if _node_ports_wanted(spec):
+            _allocate_node_ports(new, tx, held)
+    except ApiError:
+        tx.revert()
+        raise
+    tx.commit()
+    if dry_run:
+        return
+    kept = {int(p["nodePort"]) for p in spec.get("ports") or [] if p.get("nodePort")}
+    dropped_ip = old_spec.get("clusterIP") if spec.get("type") == "ExternalName" else None
+    allocators.release(
+        ips=[dropped_ip] if dropped_ip and dropped_ip != "None" else [], ports=list(held - kept)
+    )
+
+
+def _service_after_delete(svc: Obj, api: Any) -> None:
+    """``releaseAllocatedResources``: a deleted Service's ClusterIPs and node ports are free again."""
+    allocators: Allocators | None = api.services.get("ipam")
+    if allocators is None:
+        return
+    spec = svc.get("spec") or {}
+    ips = [ip for ip in spec.get("clusterIPs") or [spec.get("clusterIP")] if ip and ip != "None"]
+    allocators.release(
+        ips=ips, ports=[int(p["nodePort"]) for p in spec.get("ports") or [] if p.get("nodePort")]
+    )
 
 
 def _service_validate_update(new: Obj, old: Obj) -> list[st.FieldError]:
@@ -354,12 +442,9 @@ def _service_validate_update(new: Obj, old: Obj) -> list[st.FieldError]:
         and spec.get("clusterIP") != old_spec.get("clusterIP")
         and old_spec.get("type") != "ExternalName"
     ):
-        ips = ", ".join(f'"{ip}"' for ip in spec.get("clusterIPs") or [spec.get("clusterIP")])
-        return [
-            st.FieldError(
-                "spec.clusterIPs[0]", st.INVALID, f"Invalid value: []string{{{ips}}}: may not change once set"
-            )
-        ]
+        # validateUpgradeDowngradeClusterIPs: field.Invalid(spec.clusterIPs[0], service.Spec.ClusterIPs, ...)
+        ips = spec.get("clusterIPs") or [spec.get("clusterIP")]
+        return [v.invalid_value("spec.clusterIPs[0]", ips, "may not change once set")]
     return []
 
 
@@ -421,6 +506,8 @@ SERVICE = REGISTRY.add(
         validate=_service_validate,
         validate_update=_service_validate_update,
         prepare_create=_service_prepare_create,
+        prepare_update=_service_prepare_update,
+        after_delete=_service_after_delete,
         name_validator=v.dns1035_label,
     )
 )
@@ -744,7 +831,10 @@ def _rc_validate(rc: Obj) -> list[st.FieldError]:
     selector = spec.get("selector") or {}
     if not selector:
         errors.append(v.required("spec.selector"))
-    errors += podspec.validate_template(spec.get("template"), "spec.template", selector or None)
+    # ValidatePodTemplateSpecForRC: a map selector; an empty one is not checked against the labels
+    errors += podspec.validate_template(
+        spec.get("template"), "spec.template", {"matchLabels": selector} if selector else podspec.NO_SELECTOR
+    )
     return errors
 
 

@@ -148,9 +148,7 @@ def validate_pod_spec(spec: Any, path: str, *, template: bool = False) -> list[s
         if not isinstance(vol, dict) or not vol.get("name"):
             errors.append(v.required(f"{vpath}.name"))
             continue
-        problem = v.dns1123_label(vol["name"])
-        if problem:
-            errors.append(v.invalid_value(f"{vpath}.name", vol["name"], problem))
+        errors += [v.invalid_value(f"{vpath}.name", vol["name"], msg) for msg in v.dns1123_label(vol["name"])]
         sources = [k for k in vol if k != "name"]
         if not sources:
             errors.append(v.required(vpath, "must specify a volume type"))
@@ -188,12 +186,7 @@ def validate_pod_spec(spec: Any, path: str, *, template: bool = False) -> list[s
         errors.append(
             v.invalid_value(f"{path}.activeDeadlineSeconds", ads, "must be greater than or equal to 1")
         )
-    node_selector = spec.get("nodeSelector") or {}
-    if isinstance(node_selector, dict):
-        for key in node_selector:
-            problem = v.qualified_name(key)
-            if problem:
-                errors.append(v.invalid_value(f"{path}.nodeSelector", key, problem))
+    errors += v.validate_labels(spec.get("nodeSelector"), f"{path}.nodeSelector")
     return errors
 
 
@@ -203,9 +196,7 @@ def _container(c: Obj, path: str, volumes: set[Any]) -> list[st.FieldError]:
     if not name:
         errors.append(v.required(f"{path}.name"))
     else:
-        problem = v.dns1123_label(name)
-        if problem:
-            errors.append(v.invalid_value(f"{path}.name", name, problem))
+        errors += [v.invalid_value(f"{path}.name", name, msg) for msg in v.dns1123_label(name)]
     image = c.get("image")
     if not image:
         errors.append(v.required(f"{path}.image"))
@@ -297,27 +288,40 @@ def _spec_diff(old: Obj, new: Obj) -> str:
     return "\n".join(lines) + "\n"
 
 
+NO_SELECTOR = object()  # validate_template: the kind has no selector to check the labels against
+
+
 def validate_template(
     template: Any,
     path: str,
-    selector_labels: dict[str, str] | None,
+    selector: Any = NO_SELECTOR,
     *,
     restart: tuple[str, ...] = ("Always",),
 ) -> list[st.FieldError]:
+    """``ValidatePodTemplateSpecForReplicaSet``: the labels must match the selector (a missing selector
+    matches nothing, an empty one everything), then ``ValidatePodTemplateSpec`` (labels and annotations at
+    ``<path>.labels``: ObjectMeta is embedded) and the restart policies the kind allows."""
+    from .common import label_selector_matches
+
     errors: list[st.FieldError] = []
     if not isinstance(template, dict):
         return [v.required(path)]
     meta = template.get("metadata") or {}
-    labels = meta.get("labels") or {}
-    errors += v.labels_and_annotations(meta, f"{path}.metadata")
-    if selector_labels is not None and not all(labels.get(k) == val for k, val in selector_labels.items()):
+    labels = meta.get("labels")
+    empty = (
+        isinstance(selector, dict)
+        and not selector.get("matchLabels")
+        and not selector.get("matchExpressions")
+    )
+    if selector is not NO_SELECTOR and not empty and not label_selector_matches(selector, labels):
         errors.append(
-            st.FieldError(
+            v.invalid_value(
                 f"{path}.metadata.labels",
-                st.INVALID,
-                f"Invalid value: {v.go_map(labels)}: `selector` does not match template `labels`",
+                v.go_map_value(labels),
+                "`selector` does not match template `labels`",
             )
         )
+    errors += v.labels_and_annotations(meta, path)
     spec = template.get("spec")
     errors += validate_pod_spec(spec, f"{path}.spec", template=True)
     policy = spec.get("restartPolicy") if isinstance(spec, dict) else None

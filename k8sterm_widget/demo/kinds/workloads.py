@@ -17,10 +17,10 @@ from .common import (
     NAME,
     age,
     containers_and_images,
-    go_label_selector,
     human_duration,
     selector_string,
-    validate_label_selector,
+    selector_value,
+    workload_selector_errors,
 )
 from .core import REPLICA_COLUMNS, _fields, replica_cells
 
@@ -39,14 +39,8 @@ def _template_defaults(spec: Obj) -> None:
         podspec.default_template(template)
 
 
-def _selector_labels(spec: Obj) -> dict[str, str] | None:
-    selector = spec.get("selector")
-    if not isinstance(selector, dict):
-        return None
-    return selector.get("matchLabels") or {}
-
-
 def _workload_validate(obj: Obj, *, replicas: bool = True, kind: str = "deployment") -> list[st.FieldError]:
+    """``ValidateDeploymentSpec`` and its twins: replicas, selector, then the template against it."""
     spec = obj.get("spec")
     if not isinstance(spec, dict):
         return [v.required("spec")]
@@ -54,29 +48,20 @@ def _workload_validate(obj: Obj, *, replicas: bool = True, kind: str = "deployme
     if replicas:
         errors += v.non_negative("spec.replicas", spec.get("replicas"))
     selector = spec.get("selector")
-    if selector is None:
-        errors.append(v.required("spec.selector"))
-    else:
-        errors += [
-            e
-            if "empty selector" not in e.body
-            else v.invalid_value("spec.selector", "null", f"empty selector is invalid for {kind}")
-            for e in validate_label_selector(selector, "spec.selector")
-        ]
-    errors += podspec.validate_template(spec.get("template"), "spec.template", _selector_labels(spec))
+    selector_errors, usable = workload_selector_errors(selector, "spec.selector", kind)
+    errors += selector_errors
+    if usable:
+        errors += podspec.validate_template(spec.get("template"), "spec.template", selector)
     errors += v.non_negative("spec.minReadySeconds", spec.get("minReadySeconds"))
     errors += v.non_negative("spec.revisionHistoryLimit", spec.get("revisionHistoryLimit"))
     return errors
 
 
 def _selector_immutable(new: Obj, old: Obj) -> list[st.FieldError]:
+    """``ValidateImmutableField(spec.selector)``: the bad value is the new selector, as JSON."""
     a, b = (new.get("spec") or {}).get("selector"), (old.get("spec") or {}).get("selector")
-    if a != b and isinstance(a, dict):
-        return [
-            st.FieldError(
-                "spec.selector", st.INVALID, f"Invalid value: {go_label_selector(a)}: field is immutable"
-            )
-        ]
+    if a != b:
+        return [v.immutable("spec.selector", selector_value(a))]
     return []
 
 
@@ -443,7 +428,7 @@ def _job_validate(job: Obj) -> list[st.FieldError]:
         errors += v.non_negative(f"spec.{key}", spec.get(key))
     if spec.get("manualSelector") and spec.get("selector") is None:
         errors.append(v.required("spec.selector"))
-    selector = _selector_labels(spec) if spec.get("manualSelector") else None
+    selector = spec.get("selector") if spec.get("manualSelector") else podspec.NO_SELECTOR
     errors += podspec.validate_template(
         spec.get("template"), "spec.template", selector, restart=("OnFailure", "Never")
     )
@@ -593,7 +578,10 @@ def _cronjob_validate(cj: Obj) -> list[st.FieldError]:
         errors.append(v.required("spec.jobTemplate.spec"))
     else:
         errors += podspec.validate_template(
-            job_spec.get("template"), "spec.jobTemplate.spec.template", None, restart=("OnFailure", "Never")
+            job_spec.get("template"),
+            "spec.jobTemplate.spec.template",
+            podspec.NO_SELECTOR,
+            restart=("OnFailure", "Never"),
         )
     return errors
 
