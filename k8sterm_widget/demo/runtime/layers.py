@@ -19,6 +19,7 @@ inside the container; without root they already belong to the user that is root 
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
 import re
@@ -26,6 +27,8 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -476,6 +479,32 @@ def _python_site() -> str | None:
     if site and os.path.isdir(site) and os.path.exists(f"/usr/bin/{version}"):
         return site
     return None
+
+
+_CACHE: dict[tuple[str, tuple[int, int] | None, bool], Layer] = {}
+_CACHE_ROOT: list[Path] = []
+_CACHE_LOCK = threading.Lock()
+
+
+def cached(image: Image, *, owner: tuple[int, int] | None, uid_range: bool = True) -> Layer:
+    """``image``'s layer, built once per process (clusters of one process share it: it is never written).
+
+    It lives in a temporary directory of its own (walkable by a pod's root, another uid when mapped),
+    removed when the process exits.
+    """
+    key = (image.name, owner, uid_range)
+    with _CACHE_LOCK:
+        layer = _CACHE.get(key)
+        if layer is None:
+            if not _CACHE_ROOT:
+                root = Path(tempfile.mkdtemp(prefix="k8sterm-layers-"))
+                os.chmod(root, 0o711)
+                atexit.register(shutil.rmtree, root, True)
+                _CACHE_ROOT.append(root)
+            where = _CACHE_ROOT[0] / f"{len(_CACHE)}"
+            layer = build(image, where, owner=owner, hardlink=True, uid_range=uid_range)
+            _CACHE[key] = layer
+        return layer
 
 
 def build(

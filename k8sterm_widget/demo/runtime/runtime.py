@@ -28,6 +28,8 @@ from .network import (
 )
 from .userland import Staged, stage
 
+PROCESS_BASE = random_base()
+
 __all__ = ["Runtime"]
 
 log = logging.getLogger(__name__)
@@ -83,7 +85,7 @@ class Runtime:
         self.userns: bool = self._isolation.userns
         #: What degrades on this machine, in one line ("" when nothing does); the cluster prints it.
         self.notice = self._isolation.notice if isolation == "auto" else ""
-        self._base = random_base()
+        self._base = PROCESS_BASE  # one uid range per process: its clusters share the image layers
         self._staged: dict[str, Staged] = {}
         self._layers: dict[str, layers_mod.Layer] = {}
         self._containers: set[Container] = set()
@@ -133,13 +135,7 @@ class Runtime:
         """``image``'s layer, built on first use (and its notice logged once, if the host lacks parts)."""
         layer = self._layers.get(image.name)
         if layer is None:
-            layer = layers_mod.build(
-                image,
-                self._public,
-                owner=self._owner(),
-                hardlink=True,
-                uid_range=self._isolation.users != "own",
-            )
+            layer = layers_mod.cached(image, owner=self._owner(), uid_range=self._isolation.users != "own")
             if layer.notice:
                 log.warning("%s", layer.notice)
             self._layers[image.name] = layer
