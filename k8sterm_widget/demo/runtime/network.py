@@ -140,12 +140,25 @@ class NodeNetwork:
         self._control: socket.socket | None = None
         self._popen: subprocess.Popen | None = None
         self._lock = asyncio.Lock()
+        self._started: asyncio.Future[None] | None = None
+        self._finished = False
         self._addresses = {API_SERVICE_IP, DNS_SERVICE_IP, NODE_IP}
 
     # -- lifecycle ----------------------------------------------------------------------------------------
 
     def start_sync(self) -> None:
         """Start the helper and wait until the node network exists (blocking; raises NetworkError)."""
+        self.spawn()
+        self._finish_start()
+
+    async def ready(self) -> None:
+        """Wait (once) for the helper :meth:`spawn` started; raises NetworkError if it failed."""
+        if self._started is None:
+            self._started = asyncio.get_running_loop().run_in_executor(None, self._finish_start)
+        await asyncio.shield(self._started)
+
+    def spawn(self) -> None:
+        """Start the helper without waiting for it: it sets the network up while the caller goes on."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self._popen = subprocess.Popen(
@@ -172,6 +185,17 @@ class NodeNetwork:
         ours.settimeout(START_TIMEOUT)
         try:
             ours.send(json.dumps(cfg).encode())
+        except OSError as exc:
+            self.stop_sync()
+            raise NetworkError(f"the node helper did not start: {exc}") from exc
+
+    def _finish_start(self) -> None:
+        if self._control is None:
+            raise NetworkError("the node network is stopped")
+        if self._finished:
+            return
+        ours = self._control
+        try:
             data, fds, _, _ = socket.recv_fds(ours, 65536, 4)
         except OSError as exc:
             self.stop_sync()
@@ -188,6 +212,7 @@ class NodeNetwork:
         if self.network:
             self.netns_fd = fds.pop(0)
         ours.settimeout(None)
+        self._finished = True
 
     def stop_sync(self) -> None:
         """End the helper (it exits on EOF) and drop our namespace references. Idempotent."""
@@ -226,6 +251,7 @@ class NodeNetwork:
 
     async def _call(self, request: dict, max_fds: int = 0) -> list[int]:
         """One request, answered in a worker thread: the helper may take milliseconds (a fork)."""
+        await self.ready()
         async with self._lock:
             return await asyncio.get_running_loop().run_in_executor(None, self._call_sync, request, max_fds)
 

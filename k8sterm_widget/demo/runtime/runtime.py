@@ -107,7 +107,7 @@ class Runtime:
                 uid_map=uid_map(self._isolation.users, self._base),
                 network=self._isolation.network,
             )
-            self._node.start_sync()
+            self._node.spawn()  # it sets the node network up while the cluster starts its API
             if self._isolation.network:
                 self.network = self._node
 
