@@ -474,8 +474,7 @@ class Node:
                                              if kwargs.get("ssl") else None, **kwargs)  # fmt: skip
 
     async def _run_pod(self, pod: _Pod) -> None:
-        try:
-            await self._sandbox(pod)
+        try:  # the sandbox comes with the first container that runs (frozen pods never need one)
             for live in [lv for lv in pod.containers.values() if lv.init]:
                 if live.frozen:
                     if "terminated" in live.state and live.state["terminated"]["exitCode"] == 0:
