@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -56,6 +57,31 @@ def _has_keys(item: Any, want: Obj) -> bool:
 def _item_token(item: Any, keys: tuple[str, ...]) -> str:
     values = {k: item.get(k, _KEY_DEFAULTS.get(k)) for k in keys if k in item or k in _KEY_DEFAULTS}
     return "k:" + json.dumps(values, separators=(",", ":"), sort_keys=True)
+
+
+def smd_path(obj: Obj, schema: Obj | None, dotted: str) -> str:
+    """A decoder's field path (``spec.containers[0].bogus``) as structured-merge-diff prints it
+    (``.spec.containers[name="app"].bogus``): list-map items by their keys, other items by index."""
+    out = ""
+    value: Any = obj
+    meta: schemas.FieldMeta | None = None
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", dotted):
+        if part.startswith("["):
+            index = int(part[1:-1])
+            item = value[index] if isinstance(value, list) and index < len(value) else {}
+            keys, _ = _list_keys(meta)
+            if keys and isinstance(item, dict):
+                out += "[" + ",".join(f"{k}={json.dumps(item.get(k))}" for k in keys if k in item) + "]"
+            else:
+                out += part
+            value = item
+            schema = schemas.object_schema(schemas.item_schema(meta.schema)) if meta else None
+            continue
+        meta = schemas.field_meta(schema, part)
+        out += "." + part
+        value = value.get(part) if isinstance(value, dict) else None
+        schema = schemas.object_schema(meta.schema) if meta else None
+    return out
 
 
 def field_paths(obj: Obj, schema: Obj | None, *, root: bool = True) -> set[Path]:
@@ -248,6 +274,10 @@ def _set_entries(obj: Obj, entries: list[Obj]) -> None:
         obj["metadata"]["managedFields"] = kept
     else:
         obj["metadata"].pop("managedFields", None)
+
+
+def schema_of_kind(kind: Any) -> Obj | None:
+    return _schema_of({"apiVersion": kind.api_version, "kind": kind.kind})
 
 
 def _schema_of(obj: Obj) -> Obj | None:

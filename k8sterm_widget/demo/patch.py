@@ -112,14 +112,15 @@ class _Meta:
 def _merge_map(
     original: dict[str, Any], patch: dict[str, Any], schema: dict[str, Any] | None = None
 ) -> dict[str, Any] | None:
-    """``None`` when the patch deletes the whole map (``$patch: delete``)."""
-    directive = patch.get("$patch", "merge")
-    if directive == "delete":
-        return None
-    if directive == "replace":
-        return _clean(patch)
-    if directive != "merge":
-        raise PatchError(st.bad_request(f"Unknown patch type: {directive}"))
+    """``mergeMap``; a ``$patch`` in a map is ``handleDirectiveInMergeMap``: ``replace`` takes the patch,
+    ``delete`` leaves an empty map, anything else (``merge`` too) is ``ErrBadPatchType``."""
+    if "$patch" in patch:
+        directive = patch["$patch"]
+        if directive == "replace":
+            return _clean(patch)
+        if directive == "delete":
+            return {}
+        raise PatchError(st.server_error(f"unknown patch type: {go_v(directive)} in map: {go_v(patch)}"))
     result = copy.deepcopy(original)
     for key, value in patch.items():
         if key.startswith(_DELETE_PRIMITIVES):
@@ -163,20 +164,35 @@ def _merge_value(meta: _Meta, original: Any, patch: Any) -> Any:
 def _merge_list(
     original: list[Any], patch: list[dict[str, Any]], key: str, schema: dict[str, Any] | None = None
 ) -> list[Any]:
-    if any(item.get("$patch") == "replace" for item in patch):
-        return [_clean(item) for item in patch if item.get("$patch") != "replace"]
+    """``mergeSliceWithSpecialElements`` then ``mergeSlice``: directives first (``delete`` by merge key,
+    ``replace``), then every element merged by its merge key."""
+    replace = False
+    plain: list[dict[str, Any]] = []
     result = copy.deepcopy(original)
     for item in patch:
+        if "$patch" not in item:
+            plain.append(item)
+            continue
+        directive = item["$patch"]
+        if directive == "delete":
+            if key not in item:
+                raise PatchError(st.server_error(_no_merge_key(item, key)))
+            result = [old for old in result if not (isinstance(old, dict) and old.get(key) == item[key])]
+        elif directive == "replace":
+            replace = True
+        elif directive == "merge":
+            raise PatchError(st.server_error("merging lists cannot yet be specified in the patch"))
+        else:
+            raise PatchError(st.server_error(f"unknown patch type: {go_v(directive)} in map: {go_v(item)}"))
+    if replace:
+        return [_clean(item) for item in plain]
+    for item in plain:
         if key not in item:
-            raise PatchError(
-                st.bad_request(f"map: {_go_map(item)} does not contain declared merge key: {key}")
-            )
+            raise PatchError(st.server_error(_no_merge_key(item, key)))
         index = next(
             (i for i, old in enumerate(result) if isinstance(old, dict) and old.get(key) == item[key]), None
         )
-        if item.get("$patch") == "delete":
-            result = [old for old in result if not (isinstance(old, dict) and old.get(key) == item[key])]
-        elif index is None:
+        if index is None:
             added = _merge_map({}, item, schema)
             if added is not None:
                 result.append(added)
@@ -189,10 +205,14 @@ def _merge_list(
     return result
 
 
+def _no_merge_key(item: dict[str, Any], key: str) -> str:
+    return f"map: {go_v(item)} does not contain declared merge key: {key}"  # mergepatch.ErrNoMergeKey
+
+
 def _ordered(items: list[Any], order: Any, key: str | None) -> list[Any]:
     """``$setElementOrder``: the listed elements in the given order, then the others as they were."""
     if not isinstance(order, list):
-        raise PatchError(st.bad_request("invalid patch format for $setElementOrder list"))
+        raise PatchError(st.bad_request("invalid patch format of setElementOrder list"))
 
     def ident(value: Any) -> Any:
         return value.get(key) if key and isinstance(value, dict) else value
@@ -211,8 +231,19 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _go_map(value: dict[str, Any]) -> str:
-    return "map[" + " ".join(f"{k}:{v}" for k, v in sorted(value.items())) + "]"
+def go_v(value: Any) -> str:
+    """Go's ``%v`` of a decoded JSON value: ``map[k:v ...]`` with sorted keys, ``[a b]``, ``<nil>``."""
+    if isinstance(value, dict):
+        return "map[" + " ".join(f"{k}:{go_v(v)}" for k, v in sorted(value.items())) + "]"
+    if isinstance(value, list):
+        return "[" + " ".join(go_v(v) for v in value) + "]"
+    if value is None:
+        return "<nil>"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 # --- JSON merge patch (RFC 7386) -------------------------------------------------------------------

@@ -25,7 +25,7 @@ from aiohttp import web
 
 from . import apply as applies
 from . import patch as patches
-from . import protobuf, schema, tables
+from . import protobuf, schema, tables, validation
 from . import status as st
 from .context import CTX, INFO, respond_json, respond_status, response_headers
 from .registry import Kind
@@ -68,21 +68,117 @@ async def _body(request: web.Request, kind: Kind) -> Any:
                     f'{kind.kind} in version "{kind.version}" cannot be handled as a {kind.kind}: {exc}'
                 )
             ) from None
-    try:
-        if media in ("application/yaml", "application/apply-patch+yaml", "text/yaml"):
+    if media in ("application/yaml", "application/apply-patch+yaml", "text/yaml"):
+        try:
             return yaml.safe_load(raw.decode()) if raw.strip() else None
-        return json.loads(raw) if raw.strip() else None
-    except (ValueError, yaml.YAMLError, RecursionError) as exc:
-        target = f'{kind.kind} in version "{kind.version}"'
-        raise ApiError(
-            st.bad_request(f"{target} cannot be handled as a {kind.kind}: {_json_error(exc)}")
-        ) from None
+        except UnicodeDecodeError:
+            problem = "error converting YAML to JSON: yaml: invalid leading UTF-8 octet"
+        except RecursionError:
+            problem = "error converting YAML to JSON: yaml: exceeded max depth of 10000"
+        except yaml.YAMLError as exc:
+            problem = f"error converting YAML to JSON: {go_yaml_error(exc)}"
+        raise ApiError(st.bad_request(_unrecognized(kind, problem, raw))) from None
+    try:
+        # Go's decoder keeps a string with invalid UTF-8, each bad byte becoming U+FFFD
+        return json.loads(raw.decode("utf-8", "replace"))
+    except (ValueError, RecursionError) as exc:
+        problem = f"couldn't get version/kind; json parse error: {go_json_error(exc, raw)}"
+        raise ApiError(st.bad_request(_unrecognized(kind, problem, raw))) from None
 
 
-def _json_error(exc: Exception) -> str:
-    if isinstance(exc, json.JSONDecodeError):
-        return f"json: {exc.msg.lower()} at offset {exc.pos}" if exc.pos else "unexpected end of JSON input"
-    return str(exc).splitlines()[0]
+def _unrecognized(kind: Kind, problem: str, raw: bytes) -> str:
+    """``transformDecodeError`` when the body's kind could not even be read (``SimpleMetaFactory.Interpret``
+    failed): the error and ``summarizeData(body, 30)``."""
+    if not raw:
+        summary = "<empty>"
+    elif raw[:1] == b"{":
+        summary = raw[:30].decode("utf-8", "replace") + (" ..." if len(raw) > 30 else "")
+    else:
+        summary = raw[:30].hex() + (" ..." if len(raw) > 30 else "")
+    return f"the object provided is unrecognized (must be of type {kind.kind}): {problem} ({summary})"
+
+
+def _go_char(c: str) -> str:
+    """encoding/json's ``quoteChar``."""
+    if c == "'":
+        return "'\\''"
+    if c == '"':
+        return "'\"'"
+    return "'" + json.dumps(c)[1:-1] + "'"
+
+
+# Python's json messages and the context Go's scanner names for the same place
+_GO_JSON_CONTEXT = {
+    "Expecting value": "looking for beginning of value",
+    "Expecting property name enclosed in double quotes": "looking for beginning of object key string",
+    "Expecting ':' delimiter": "after object key",
+    "Extra data": "after top-level value",
+    "Invalid control character at": "in string literal",
+    "Invalid \\escape": "in string escape code",
+}
+
+
+def go_json_error(exc: Exception, raw: bytes) -> str:
+    """The ``SyntaxError`` text encoding/json gives for the same input (its scanner's words)."""
+    if isinstance(exc, RecursionError):
+        return (
+            "invalid character '[' exceeded max depth"
+            if b"[[[" in raw
+            else "invalid character '{' exceeded max depth"
+        )
+    if not isinstance(exc, json.JSONDecodeError):
+        return str(exc)
+    doc, pos = exc.doc, exc.pos
+    if exc.msg.startswith("Unterminated string") or not doc[pos:].strip():
+        return "unexpected end of JSON input"
+    char = doc[pos]
+    if exc.msg == "Expecting ',' delimiter":
+        opener = _innermost_open(doc, pos)
+        context = "after object key:value pair" if opener == "{" else "after array element"
+    else:
+        context = _GO_JSON_CONTEXT.get(exc.msg, "looking for beginning of value")
+    return f"invalid character {_go_char(char)} {context}"
+
+
+def _innermost_open(doc: str, pos: int) -> str:
+    """Whether ``pos`` is inside an object or an array (strings skipped)."""
+    stack: list[str] = []
+    in_string = escaped = False
+    for ch in doc[:pos]:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            stack.append(ch)
+        elif ch in "]}" and stack:
+            stack.pop()
+    return stack[-1] if stack else ""
+
+
+def go_yaml_error(exc: yaml.YAMLError) -> str:
+    """go-yaml's one line for a libyaml error: ``yaml: line N: <problem>`` (a parser error counts lines from
+    0, a scanner error from 1, as go-yaml's ``yaml_PARSER_ERROR`` handling does)."""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    if mark is None:
+        return f"yaml: {problem}"
+    line = mark.line + (1 if isinstance(exc, yaml.scanner.ScannerError) else 0)
+    return f"yaml: line {line}: {problem}"
+
+
+class UndecodableBody(ApiError):
+    """A body of the wrong JSON types or with unknown fields; ``problem`` is the decoder's own words."""
+
+    def __init__(self, status: st.Status, problem: str, unknown: list[str] | None = None) -> None:
+        super().__init__(status)
+        self.problem = problem
+        self.unknown = unknown or []
 
 
 def _validation_mode(request: web.Request) -> str:
@@ -96,7 +192,9 @@ def _validation_mode(request: web.Request) -> str:
     return mode or "Warn"
 
 
-def decode_object(kind: Kind, body: Any, mode: str, warnings: list[str]) -> Obj:
+def decode_object(
+    kind: Kind, body: Any, mode: str, warnings: list[str], *, unstructured: bool = False
+) -> Obj:
     """The body as the apiserver's decoder leaves it: unknown fields reported per ``fieldValidation`` and
     dropped, nulls dropped, wrong JSON types refused with ``encoding/json``'s message."""
     target = f'{kind.kind} in version "{kind.version}" cannot be handled as a {kind.kind}'
@@ -136,13 +234,14 @@ def decode_object(kind: Kind, body: Any, mode: str, warnings: list[str]) -> Obj:
         return body
     if definition is None:
         return body
-    decoded = schema.decode(body, definition)
+    decoded = schema.decode(body, definition, unstructured=unstructured)
     if decoded.error:
-        raise ApiError(st.bad_request(f"{target}: {decoded.error}"))
+        raise UndecodableBody(st.bad_request(f"{target}: {decoded.error}"), decoded.error)
     unknown = [u for u in decoded.unknown if u not in ("metadata.managedFields",)]
     if unknown and mode == "Strict":
         items = ", ".join(f'unknown field "{u}"' for u in unknown)
-        raise ApiError(st.bad_request(f"{target}: strict decoding error: {items}"))
+        problem = f"strict decoding error: {items}"
+        raise UndecodableBody(st.bad_request(f"{target}: {problem}"), problem, unknown)
     if unknown and mode == "Warn":
         warnings += [f'unknown field "{u}"' for u in unknown]
     return decoded.obj
@@ -188,10 +287,17 @@ def _manager(request: web.Request) -> str:
     return agent.split("/", 1)[0] if agent else "unknown"
 
 
+def warning_header(text: str) -> str:
+    """``net.NewWarningHeader(299, "-", text)``: the text a quoted-string, its quotes and backslashes
+    escaped — unescaped, kubectl cannot parse the header and shows no warning at all."""
+    quoted = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'299 - "{quoted}"'
+
+
 def _respond(obj: Any, status: int, warnings: list[str] | None = None) -> web.Response:
     response = respond_json(obj, status)
     for w in warnings or []:
-        response.headers.add("Warning", f'299 - "{w}"')
+        response.headers.add("Warning", warning_header(w))
     return response
 
 
@@ -486,8 +592,11 @@ async def patch(
     if media == "application/apply-patch+yaml":
         try:
             applied = yaml.safe_load(raw.decode()) if raw.strip() else None
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise ApiError(st.bad_request(f"error decoding YAML: {exc}")) from None
+        except yaml.YAMLError as exc:
+            problem = f"error converting YAML to JSON: {go_yaml_error(exc)}"
+            raise ApiError(st.bad_request(f"error decoding YAML: {problem}")) from None
+        except (UnicodeDecodeError, RecursionError):
+            raise ApiError(st.bad_request("error decoding YAML: yaml: invalid document")) from None
         manager = request.query.get("fieldManager", "")
         force = _truthy(request.query.getall("force", []))
         obj, created = applies.server_side_apply(
@@ -499,16 +608,19 @@ async def patch(
             manager=manager,
             force=force,
             dry_run=dry_run,
-            decode=lambda body: decode_object(kind, body, mode, warnings),
+            decode=lambda body: _decode_applied(kind, namespace, name, body, mode, warnings),
             subresource=subresource,
         )
         return _single(request, kind, obj, 201 if created else 200, warnings)
     try:
-        document = json.loads(raw) if raw.strip() else None
+        document = json.loads(raw.decode("utf-8", "replace")) if raw.strip() else None
     except (ValueError, RecursionError) as exc:
+        # patch.go: mergepatch.ErrBadJSONDoc, evanphx's ErrBadJSONPatch, or DecodePatch's json error
         if media == "application/strategic-merge-patch+json":
             raise ApiError(st.bad_request("invalid JSON document")) from None
-        raise ApiError(st.bad_request(str(exc))) from None
+        if media == "application/merge-patch+json":
+            raise ApiError(st.bad_request("Invalid JSON Patch")) from None
+        raise ApiError(st.bad_request(go_json_error(exc, raw))) from None
     current = api.get(kind, namespace, name)
     try:
         if media == "application/json-patch+json":
@@ -521,7 +633,12 @@ async def patch(
         raise ApiError(exc.status) from None
     except RecursionError:
         raise ApiError(st.bad_request("exceeded max depth")) from None
-    body = decode_object(kind, patched, mode, warnings)
+    try:
+        body = decode_object(
+            kind, patched, mode, warnings, unstructured=media == "application/strategic-merge-patch+json"
+        )
+    except UndecodableBody as exc:
+        raise _undecodable_patch(exc, media, document, patched) from None
     meta = body.setdefault("metadata", {}) if isinstance(body, dict) else {}
     sent_rv = (document.get("metadata") or {}).get("resourceVersion") if isinstance(document, dict) else None
     meta["resourceVersion"] = sent_rv or current["metadata"]["resourceVersion"]
@@ -535,6 +652,34 @@ async def patch(
         manager=_manager(request),
     )
     return _single(request, kind, obj, 200, warnings)
+
+
+def _decode_applied(kind: Kind, namespace: str, name: str, body: Obj, mode: str, warnings: list[str]) -> Obj:
+    """The applied configuration is made a typed value before anything else (fieldmanager's
+    ``ObjectToTyped``), whatever ``fieldValidation`` says: an unknown field is its 500, "field not declared
+    in schema" (kubernetes/kubernetes#122480)."""
+    try:
+        decode_object(kind, body, "Strict", [])
+    except UndecodableBody as exc:
+        if exc.unknown:
+            where = f"{namespace}/{name}; {kind.group}/{kind.version}, Kind={kind.kind}"
+            path = applies.smd_path(body, applies.schema_of_kind(kind), exc.unknown[0])
+            raise ApiError(
+                st.server_error(
+                    f"failed to create typed patch object ({where}): {path}: field not declared in schema"
+                )
+            ) from None
+    return decode_object(kind, body, mode, warnings)
+
+
+def _undecodable_patch(exc: UndecodableBody, media: str, document: Any, patched: Any) -> ApiError:
+    """A patch whose result does not decode is a 422 naming the patch (``patch.go``): a strategic merge
+    patch shows the patch as Go's ``%+v`` of the map, a JSON or merge patch the patched object's JSON."""
+    if media == "application/strategic-merge-patch+json":
+        shown = patches.go_v(document)
+    else:
+        shown = json.dumps(patched, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    return ApiError(st.invalid("", "", [validation.invalid_value("patch", shown, exc.problem)]))
 
 
 RETURNS_DELETED_OBJECT = {"Pod", "Service", "Namespace"}

@@ -195,7 +195,8 @@ class Decoded:
     obj: Any
     unknown: list[str] = field(default_factory=list)  # dotted paths of unknown fields, in document order
     duplicate: list[str] = field(default_factory=list)
-    error: str = ""  # the first type error, in encoding/json's words
+    error: str = ""  # the first type error, in encoding/json's words (or the unstructured converter's)
+    unstructured: bool = False  # decoding a patched map: runtime.DefaultUnstructuredConverter's words
 
 
 def _go_type(schema: Obj) -> str:
@@ -241,10 +242,11 @@ class _TypeError(Exception):
     pass
 
 
-def decode(obj: Any, definition: str) -> Decoded:
+def decode(obj: Any, definition: str, *, unstructured: bool = False) -> Decoded:
     """Decode ``obj`` as the Go type ``definition``: unknown fields listed (and dropped), nulls dropped,
-    the first type mismatch reported in ``encoding/json``'s words."""
-    result = Decoded(obj=None)
+    the first type mismatch reported in ``encoding/json``'s words — or, for the map a strategic merge
+    patch produced (``unstructured``), in ``FromUnstructured``'s (``pkg/runtime/converter.go``)."""
+    result = Decoded(obj=None, unstructured=unstructured)
     root = definitions().get(definition, {})
     struct = definition.rsplit(".", 1)[-1]
     try:
@@ -261,16 +263,22 @@ def _decode(value: Any, schema: Obj, path: str, struct: str, out: Decoded) -> An
     if name in _SPECIAL:
         if name.endswith("IntOrString"):
             if isinstance(value, bool) or not isinstance(value, (int, str)):
-                raise _TypeError(_mismatch(value, "intstr.IntOrString", struct, path))
+                # IntOrString.UnmarshalJSON: anything but a string is unmarshalled into the int32
+                raise _TypeError(f"json: cannot unmarshal {_json_kind(value)} into Go value of type int32")
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise _TypeError(
-                "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
-            )
+            raise _TypeError(QUANTITY_FORMAT)
+        if isinstance(value, str):
+            problem = quantity_error(value)
+            if problem:
+                raise _TypeError(problem)
         return value
     t = target.get("type")
     if t == "object" or "properties" in target:
         if not isinstance(value, dict):
+            if out.unstructured:
+                into = "struct from:" if "properties" in target else "map from"
+                raise _TypeError(f"cannot restore {into} {_reflect_kind(value)}")
             raise _TypeError(_mismatch(value, _go_type(schema), struct, path))
         props = target.get("properties")
         if props is None:
@@ -296,6 +304,8 @@ def _decode(value: Any, schema: Obj, path: str, struct: str, out: Decoded) -> An
         return decoded
     if t == "array":
         if not isinstance(value, list):
+            if out.unstructured:
+                raise _TypeError(f"cannot restore slice from {_reflect_kind(value)}")
             raise _TypeError(_mismatch(value, _go_type(schema), struct, path))
         items = target.get("items") or {}
         return [_decode(v, items, f"{path}[{i}]", struct, out) for i, v in enumerate(value)]
@@ -303,21 +313,73 @@ def _decode(value: Any, schema: Obj, path: str, struct: str, out: Decoded) -> An
         if not isinstance(value, str):
             if target.get("format") == "byte" and value is None:
                 return value
-            raise _TypeError(_mismatch(value, "string", struct, path))
+            raise _TypeError(_refusal(value, "string", struct, path, out))
         return value
     if t == "integer":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
-            raise _TypeError(_mismatch(value, target.get("format", "int64"), struct, path))
+            raise _TypeError(_refusal(value, target.get("format", "int64"), struct, path, out))
         return int(value)
     if t == "number":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise _TypeError(_mismatch(value, "float64", struct, path))
+            raise _TypeError(_refusal(value, "float64", struct, path, out))
         return value
     if t == "boolean":
         if not isinstance(value, bool):
-            raise _TypeError(_mismatch(value, "bool", struct, path))
+            raise _TypeError(_refusal(value, "bool", struct, path, out))
         return value
     return value
+
+
+QUANTITY_FORMAT = (
+    "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+)
+_QUANTITY_NUMBER = r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)"
+_QUANTITY_SUFFIXES = {"", "n", "u", "m", "k", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"}
+
+
+def quantity_error(text: str) -> str:
+    """``resource.ParseQuantity``'s refusal of ``text`` (which Quantity's UnmarshalJSON turns into the
+    decode error), or "": ``ErrFormatWrong`` for a malformed number, ``ErrSuffix`` for an unknown unit."""
+    text = text.strip()  # Quantity.UnmarshalJSON trims before parsing
+    if text == "0":
+        return ""
+    match = re.fullmatch(f"({_QUANTITY_NUMBER})([eEinumkKMGTP]*)([-+]?[0-9]*)", text)
+    if match is None:
+        return QUANTITY_FORMAT
+    suffix, exponent = match.group(4), match.group(5)
+    if exponent and suffix not in ("e", "E"):
+        return "unable to parse quantity's suffix"
+    if suffix in ("e", "E") and not exponent.lstrip("+-"):
+        return "unable to parse quantity's suffix"
+    if not exponent and suffix not in _QUANTITY_SUFFIXES:
+        return "unable to parse quantity's suffix"
+    return ""
+
+
+def _reflect_kind(value: Any) -> str:
+    """The ``reflect.Kind`` of a value decoded into ``interface{}`` (integers kept as int64)."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int64"
+    if isinstance(value, float):
+        return "float64"
+    if isinstance(value, str):
+        return "string"
+    return "slice" if isinstance(value, list) else "map"
+
+
+def _refusal(value: Any, go_type: str, struct: str, path: str, out: Decoded) -> str:
+    """A scalar of the wrong type: ``encoding/json``'s text, or ``fromUnstructured``'s (which converts
+    between integer kinds, refuses a fraction with "cannot convert", and knows nothing else)."""
+    if not out.unstructured:
+        return _mismatch(value, go_type, struct, path)
+    kind = _reflect_kind(value)
+    if kind == "int64" and go_type == "string":
+        return "cannot convert int64 to string"  # Go can convert an int to a string, JSON may not
+    if kind == "float64" and go_type.startswith("int"):
+        return f"cannot convert float64 to {go_type}"
+    return f"unrecognized type: {go_type}"
 
 
 def _mismatch(value: Any, go_type: str, struct: str, path: str) -> str:

@@ -148,6 +148,12 @@ def too_large(message: str) -> Status:
     return _status(status="Failure", message=message, reason="RequestEntityTooLarge", code=413)
 
 
+def server_error(message: str) -> Status:
+    """What ``ErrorToAPIStatus`` makes of an error that is not a Status (e.g. one of strategicpatch's):
+    500, no reason, the error's text (kubectl: ``Error from server: <message>``)."""
+    return _status(status="Failure", message=message, code=500)
+
+
 def gone(message: str) -> Status:
     """410 Expired, e.g. a watch from a resourceVersion older than the kept history."""
     return _status(status="Failure", message=message, reason="Expired", code=410)

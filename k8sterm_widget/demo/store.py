@@ -36,10 +36,11 @@ class Event:
 
 
 class TooOld(Exception):
-    """The requested resourceVersion is older than the kept history (410 Expired)."""
+    """The requested resourceVersion is older than the kept history (410 Expired); ``replayable`` is the
+    oldest resourceVersion a watch can still resume from."""
 
-    def __init__(self, requested: int, oldest: int) -> None:
-        super().__init__(f"too old resource version: {requested} ({oldest})")
+    def __init__(self, requested: int, replayable: int) -> None:
+        super().__init__(f"too old resource version: {requested} ({replayable})")
 
 
 class Watcher:
@@ -244,7 +245,9 @@ class Store:
         if since is not None and since < self._rv:
             oldest = self._history[0].rv if self._history else self._rv
             if since < oldest - 1:
-                raise TooOld(since, oldest)
+                raise TooOld(
+                    since, oldest - 1
+                )  # watch_cache.go: "too old resource version: %d (%d)", rv, oldest-1
             backlog = [e for e in self._history if e.rv > since]
         watcher = Watcher(resource, namespace)
         backlog = [e for e in backlog if watcher.wants(e)]

@@ -370,19 +370,23 @@ class Api:
             raise not_found(kind, name)
         pre = options.get("preconditions") or {}
         meta = obj["metadata"]
+        # rest.BeforeDelete checks the preconditions and names the kind, not the resource:
+        # NewConflict(schema.GroupResource{Group: gvk.Group, Resource: gvk.Kind}, name, ...)
+        by_kind = Kind(kind.group, kind.version, kind.kind, kind.kind)
         if pre.get("uid") and pre["uid"] != meta.get("uid"):
             raise conflict(
-                kind,
+                by_kind,
                 name,
-                f"Precondition failed: UID in precondition: {pre['uid']}, "
-                f"UID in object meta: {meta.get('uid')}",
+                f"the UID in the precondition ({pre['uid']}) does not match the UID in record "
+                f"({meta.get('uid')}). The object might have been deleted and then recreated",
             )
         if pre.get("resourceVersion") and pre["resourceVersion"] != meta.get("resourceVersion"):
             raise conflict(
-                kind,
+                by_kind,
                 name,
-                f"Precondition failed: ResourceVersion in precondition: {pre['resourceVersion']}, "
-                f"ResourceVersion in object meta: {meta.get('resourceVersion')}",
+                f"the ResourceVersion in the precondition ({pre['resourceVersion']}) does not match the "
+                f"ResourceVersion in record ({meta.get('resourceVersion')}). "
+                "The object might have been modified",
             )
         policy = options.get("propagationPolicy")
         if policy is None and options.get("orphanDependents") is not None:

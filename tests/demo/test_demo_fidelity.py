@@ -227,3 +227,123 @@ def test_a_binding_keeps_its_role(k: Kubectl) -> None:
         '"Kind":"ClusterRole","Name":"edit"}: cannot change roleRef\n'
     )
     assert k("delete", "rolebinding", "rb").returncode == 0
+
+
+def test_delete_preconditions_name_the_kind(cluster: DemoCluster, k: Kubectl) -> None:
+    # rest.BeforeDelete: NewConflict(schema.GroupResource{Group: gvk.Group, Resource: gvk.Kind}, ...)
+    assert k("create", "deployment", "pre", "--image=busybox:1.36").returncode == 0
+    path = "/apis/apps/v1/namespaces/default/deployments/pre"
+    live = api(cluster, "GET", path).json()["metadata"]
+    r = api(cluster, "DELETE", path, json={"preconditions": {"uid": "abc"}})
+    assert r.status_code == 409
+    assert r.json()["message"] == (
+        'Operation cannot be fulfilled on Deployment.apps "pre": the UID in the precondition (abc) does not '
+        f"match the UID in record ({live['uid']}). The object might have been deleted and then recreated"
+    )
+    assert r.json()["details"] == {"name": "pre", "group": "apps", "kind": "Deployment"}
+    r = api(cluster, "DELETE", path, json={"preconditions": {"resourceVersion": "1"}})
+    assert r.json()["message"] == (
+        'Operation cannot be fulfilled on Deployment.apps "pre": the ResourceVersion in the precondition (1) '
+        f"does not match the ResourceVersion in record ({live['resourceVersion']}). The object might have "
+        "been modified"
+    )
+    assert k("get", "deployment", "pre").returncode == 0
+    r = api(cluster, "DELETE", path, json={"preconditions": {"uid": live["uid"]}})
+    assert r.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "problem"),
+    [
+        # transformDecodeError when SimpleMetaFactory.Interpret fails: encoding/json's scanner words and
+        # summarizeData(body, 30)
+        ("application/json", b'{"apiVersion":"v1","kind":"ConfigMap",',
+         "couldn't get version/kind; json parse error: unexpected end of JSON input "
+         '({"apiVersion":"v1","kind":"Con ...)'),
+        ("application/json", b'{"kind":"ConfigMap" "x"}',
+         "couldn't get version/kind; json parse error: invalid character '\"' after object key:value pair "
+         '({"kind":"ConfigMap" "x"})'),
+        ("application/json", b"", "couldn't get version/kind; json parse error: unexpected end of JSON input "
+         "(<empty>)"),
+        ("application/json", b'{"a":' + b"[" * 100000 + b"]" * 100000 + b"}",
+         "couldn't get version/kind; json parse error: invalid character '[' exceeded max depth "
+         '({"a":[[[[[[[[[[[[[[[[[[[[[[[[[ ...)'),
+        # go-yaml counts a parser error's line from 0
+        ("application/yaml", b"kind: ConfigMap\nmetadata:\n  name: x\n data: 1\n",
+         "error converting YAML to JSON: yaml: line 3: expected <block end>, but found "
+         "'<block mapping start>' "
+         "(6b696e643a20436f6e6669674d61700a6d657461646174613a0a20206e61 ...)"),
+    ],
+)  # fmt: skip
+def test_bodies_that_do_not_parse(cluster: DemoCluster, content_type: str, body: bytes, problem: str) -> None:
+    r = api(
+        cluster,
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        data=body,
+        headers={"Content-Type": content_type},
+    )
+    assert r.status_code == 400
+    assert r.json()["message"] == (
+        f"the object provided is unrecognized (must be of type ConfigMap): {problem}"
+    )
+
+
+def test_patches_that_do_not_fit_get_patch_gos_answers(k: Kubectl) -> None:
+    assert k("create", "deployment", "pt", "--image=busybox:1.36").returncode == 0
+    # applyPatchToObject: FromUnstructured's error about the strategic merge patch (as %+v of the map)
+    r = k("patch", "deployment", "pt", "-p", '{"spec":{"replicas":"two"}}')
+    assert r.stderr == (
+        'The request is invalid: patch: Invalid value: "map[spec:map[replicas:two]]": unrecognized type: '
+        "int32\n"
+    )
+    # strategicpatch errors that are not Statuses end as 500s (ErrorToAPIStatus) in mergepatch's words
+    r = k("patch", "deployment", "pt", "-p", '{"spec":{"template":{"spec":{"containers":[{"$patch":"x"}]}}}}')
+    assert r.stderr == "Error from server: unknown patch type: x in map: map[$patch:x]\n"
+    r = k("patch", "deployment", "pt", "-p", '{"spec":{"template":{"spec":{"containers":[{"image":"a"}]}}}}')
+    assert r.stderr == "Error from server: map: map[image:a] does not contain declared merge key: name\n"
+    # kubectl patch sends no fieldValidation: the default, Warn, drops the field with a warning
+    r = k("patch", "deployment", "pt", "-p", '{"spec":{"foo":1}}')
+    assert (r.returncode, r.stderr) == (0, 'Warning: unknown field "spec.foo"\n')
+    assert k("delete", "deployment", "pt").returncode == 0
+
+
+def test_server_side_apply_of_an_unknown_field(k: Kubectl) -> None:
+    # fieldmanager's ObjectToTyped refuses it before any field validation: a 500 (kubernetes#122480)
+    manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ssa-bad}\nbogus: 1\n"
+    r = k("apply", "--server-side", "-f", "-", input=manifest)
+    assert r.stderr == (
+        "Error from server: failed to create typed patch object (default/ssa-bad; /v1, Kind=ConfigMap): "
+        ".bogus: field not declared in schema\n"
+    )
+    pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: ssa-pod}\nspec: {containers: [{name: app, x: 1}]}"
+    r = k("apply", "--server-side", "-f", "-", input=pod)
+    assert r.stderr.endswith('.spec.containers[name="app"].x: field not declared in schema\n')
+    assert k("get", "configmap", "ssa-bad").returncode == k("get", "pod", "ssa-pod").returncode == 1
+
+
+def test_quantities_are_parsed_as_they_are_decoded(k: Kubectl) -> None:
+    pod = (
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: q}\nspec:\n  containers:\n"
+        "  - {name: c, image: b, resources: {limits: {memory: MEM}}}\n"
+    )
+    r = k("apply", "-f", "-", input=pod.replace("MEM", "1Gb"))
+    assert r.stderr == (
+        'Error from server (BadRequest): error when creating "STDIN": Pod in version "v1" cannot be '
+        "handled as a Pod: quantities must match the regular expression "
+        "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'\n"
+    )
+    r = k("apply", "-f", "-", input=pod.replace("MEM", "1GG"))
+    assert r.stderr.endswith("cannot be handled as a Pod: unable to parse quantity's suffix\n")
+
+
+def test_warnings_reach_kubectl(k: Kubectl) -> None:
+    # net.NewWarningHeader quotes the text; unescaped inner quotes made kubectl drop the header
+    manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: warned}\nfoo: 1\n"
+    r = k("apply", "--validate=warn", "-f", "-", input=manifest)
+    assert (r.returncode, r.stdout, r.stderr) == (
+        0,
+        "configmap/warned created\n",
+        'Warning: unknown field "foo"\n',
+    )
+    assert k("delete", "configmap", "warned").returncode == 0

@@ -161,3 +161,17 @@ def test_protobuf_times_as_go_writes_them_in_json():
     stamp = bytes([0x08]) + bytes([0x80, 0xA4, 0xE8, 0xD7, 0x06]) + bytes([0x10, 0xC0, 0x84, 0x3D])
     assert protobuf.decode_message(stamp, meta + "Time") == "2026-11-15T20:11:44Z"
     assert protobuf.decode_message(stamp, meta + "MicroTime") == "2026-11-15T20:11:44.001000Z"
+
+
+def test_a_watch_from_before_the_kept_history_is_expired():
+    from k8sterm_widget.demo import store as stores
+
+    s = stores.Store()
+    for i in range(stores.HISTORY + 5):
+        s.create("configmaps", {"metadata": {"name": f"c{i}", "namespace": "d"}})
+    oldest = s._history[0].rv
+    # watch_cache.go: "too old resource version: %d (%d)", resourceVersion, oldest-1
+    with pytest.raises(stores.TooOld, match=rf"^too old resource version: 2 \({oldest - 1}\)$"):
+        s.watch("configmaps", None, 2)
+    _watcher, backlog = s.watch("configmaps", None, oldest - 1)
+    assert len(backlog) == stores.HISTORY
