@@ -177,11 +177,16 @@ def ctx_groups() -> list[str]:
 
 
 async def openapi_v2(request: web.Request) -> web.Response:
+    """JSON, or gnostic's protobuf when asked for it (kubectl always is)."""
+    proto = openapi.V2_PROTOBUF.split("@")[0] in request.headers.get("Accept", "")
     try:
-        body = await asyncio.get_running_loop().run_in_executor(None, openapi.v2_bytes)
+        body = await asyncio.get_running_loop().run_in_executor(
+            None, openapi.v2_protobuf if proto else openapi.v2_bytes
+        )
     except schema.SchemaUnavailable as exc:
         return respond_status(st.internal_error(str(exc)))
-    return web.Response(body=body, content_type="application/json", headers=response_headers())
+    content_type = "application/octet-stream" if proto else "application/json"
+    return web.Response(body=body, content_type=content_type, headers=response_headers())
 
 
 async def openapi_v3(request: web.Request) -> web.Response:

@@ -143,8 +143,8 @@ def _info() -> Obj:
 
 
 @functools.lru_cache(maxsize=1)
-def v2_bytes() -> bytes:
-    doc = {
+def _v2_document() -> Obj:
+    return {
         "swagger": "2.0",
         "info": _info(),
         "paths": _paths(REGISTRY.order),
@@ -159,7 +159,22 @@ def v2_bytes() -> bytes:
         },
         "security": [{"BearerToken": []}],
     }
-    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+@functools.lru_cache(maxsize=1)
+def v2_bytes() -> bytes:
+    return json.dumps(_v2_document(), separators=(",", ":")).encode()
+
+
+V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+
+
+@functools.lru_cache(maxsize=1)
+def v2_protobuf() -> bytes:
+    """The same document as gnostic's protobuf, which client-go's ``OpenAPISchema()`` insists on."""
+    from . import openapi_proto
+
+    return openapi_proto.document(_v2_document())
 
 
 def _group_versions() -> list[tuple[str, str]]:

@@ -50,7 +50,7 @@ def test_discovery(demo_cluster):
     assert [g["name"] for g in groups] == [
         "apiregistration.k8s.io",
         "apps", "authentication.k8s.io", "authorization.k8s.io", "batch", "rbac.authorization.k8s.io",
-        "coordination.k8s.io", "discovery.k8s.io",
+        "apiextensions.k8s.io", "coordination.k8s.io", "discovery.k8s.io",
     ]  # fmt: skip
     resources = {r["name"]: r for r in api(demo_cluster, "GET", "/api/v1").json()["resources"]}
     assert resources["pods"]["shortNames"] == ["po"] and resources["pods/exec"]["verbs"] == ["create", "get"]

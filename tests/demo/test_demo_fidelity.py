@@ -347,3 +347,53 @@ def test_warnings_reach_kubectl(k: Kubectl) -> None:
         'Warning: unknown field "foo"\n',
     )
     assert k("delete", "configmap", "warned").returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("api_version", "kind"),
+    [("v2", "ConfigMap"), ("v1", "Configmap"), ("networking.k8s.io/v1", "Ingress")],
+)
+@pytest.mark.parametrize("how", [("apply",), ("apply", "--server-side"), ("create",)])
+def test_a_kind_the_cluster_does_not_serve(
+    k: Kubectl, api_version: str, kind: str, how: tuple[str, ...]
+) -> None:
+    """kubectl validates against /openapi/v2 (gnostic protobuf) and the CRD list when /openapi/v3 has no
+    such group-version or kind, then fails to map the kind: its own words, not a protobuf parse error."""
+    manifest = f"apiVersion: {api_version}\nkind: {kind}\nmetadata:\n  name: x\n"
+    r = k(*how, "-f", "-", input=manifest)
+    assert (r.returncode, r.stderr) == (
+        1,
+        f'error: resource mapping not found for name: "x" namespace: "" from "STDIN": no matches for kind '
+        f'"{kind}" in version "{api_version}"\nensure CRDs are installed first\n',
+    )
+
+
+def test_openapi_v2_protobuf_is_gnostics_document(cluster: DemoCluster) -> None:
+    from k8sterm_widget.demo import protobuf
+
+    r = api(
+        cluster,
+        "GET",
+        "/openapi/v2",
+        headers={"Accept": "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"},
+    )
+    doc = protobuf.fields(r.content)
+    assert doc[1] == [b"2.0"]  # Document.swagger
+    definitions = protobuf.fields(doc[9][0])[1]  # Definitions.additional_properties: NamedSchema
+    named = {protobuf.fields(d)[1][0]: protobuf.fields(d)[2][0] for d in definitions}
+    pod = protobuf.fields(named[b"io.k8s.api.core.v1.Pod"])
+    extensions = {protobuf.fields(e)[1][0]: protobuf.fields(protobuf.fields(e)[2][0])[2][0] for e in pod[31]}
+    gvk = json.loads(extensions[b"x-kubernetes-group-version-kind"])
+    assert gvk == [{"group": "", "kind": "Pod", "version": "v1"}]
+    assert protobuf.fields(pod[22][0])[1] == [b"object"]  # Schema.type: TypeItem
+    assert api(cluster, "GET", "/openapi/v2").json()["swagger"] == "2.0"  # JSON unless asked
+
+
+def test_custom_resource_definitions_are_listed_not_served(k: Kubectl) -> None:
+    assert k("get", "crd").stderr == "No resources found\n"
+    crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: foos.x.io}\n"
+    r = k("create", "-f", "-", input=crd)
+    assert r.stderr == (
+        'Error from server (MethodNotAllowed): error when creating "STDIN": the server does not allow this '
+        "method on the requested resource\n"
+    )

@@ -302,3 +302,28 @@ REGISTRY.add(
         name_validator=v.path_segment_name,
     )
 )
+
+
+# --- CustomResourceDefinition: listed (empty) and readable, not creatable ----------------------------
+#
+# kubectl's client-side validation asks the CRD list whether an unknown kind might be a custom resource
+# before it reports "no matches for kind"; without the resource it fails with "failed to check CRD". The
+# demo serves no custom resources, so creating a definition is refused (405) rather than half-honoured.
+
+REGISTRY.add(
+    Kind(
+        "apiextensions.k8s.io",
+        "v1",
+        "customresourcedefinitions",
+        "CustomResourceDefinition",
+        namespaced=False,
+        short_names=("crd", "crds"),
+        categories=("api-extensions",),
+        verbs=("get", "list", "watch"),
+        subresources=("status",),
+        has_status=True,
+        columns=(NAME, _CREATED_AT),
+        cells=lambda o, now: [o["metadata"]["name"], o["metadata"].get("creationTimestamp")],
+        field_selectors=_fields(),
+    )
+)
