@@ -116,7 +116,9 @@ class DemoCluster:
         return self._dns.address if self._dns is not None else None
 
     def service_address(self, cluster_ip: str, port: int) -> tuple[str, int] | None:
-        """Where this process reaches a Service's ``ClusterIP:port`` (the service proxy's listener)."""
+        """Where the service proxy listens for a Service's ``ClusterIP:port``: a port of the host's loopback
+        without a pod network (pods share the host's); with one, the ClusterIP itself in the node's network
+        namespace, which only pods reach."""
         return self._services.local.get((cluster_ip, port)) if self._services is not None else None
 
     @property
@@ -284,8 +286,13 @@ class DemoCluster:
             udp = await self._runtime.network.socket(type=socket_mod.SOCK_DGRAM, bind=(DNS_SERVICE_IP, 53))
             udp.setblocking(False)
             await self._dns.start(sock=udp)
-        self._services = ServiceProxy(store, node)
+            tcp = await self._runtime.network.socket(bind=(DNS_SERVICE_IP, 53))
+            tcp.listen(64)
+            tcp.setblocking(False)
+            await self._dns.start_tcp(tcp)
+        self._services = ServiceProxy(store, node, self._runtime.network)
         self._services.start()
+        await self._services.wait_synced()
         await bootstrap.settle(api, node)
 
     async def _astop(self) -> None:

@@ -1,7 +1,10 @@
 """The cluster DNS (what CoreDNS's ``kubernetes`` plugin answers), on the ``dnslib`` wire format.
 
 Names: ``<svc>.<ns>.svc.cluster.local`` → the ClusterIP (a headless Service: its ready endpoints' IPs),
-``<a-b-c-d>.<ns>.pod.cluster.local`` → ``a.b.c.d``, ``_<port>._<proto>.<svc>.<ns>.svc.cluster.local`` → SRV.
+``<a-b-c-d>.<ns>.pod.cluster.local`` → ``a.b.c.d``, ``_<port>._<proto>.<svc>.<ns>.svc.cluster.local`` → SRV,
+``<d>.<c>.<b>.<a>.in-addr.arpa`` of a ClusterIP → PTR ``<svc>.<ns>.svc.cluster.local`` (CoreDNS's reverse
+zone).  A name that exists has NOERROR with no answer for other types (AAAA: the demo is IPv4 only), as
+CoreDNS answers, so resolvers do not give up on the A record.  UDP and TCP (for truncated answers).
 Short names (``web``, ``web.demo``) resolve through the pod's ``search`` list and ``ndots:5`` in its
 ``resolv.conf``, as on any cluster.  Anything else is NXDOMAIN: the demo cluster has no upstream.
 Answers are read from the store at query time, so a Service is resolvable as soon as it exists.
@@ -10,10 +13,11 @@ Answers are read from the store at query time, so a Service is resolvable as soo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
-from dnslib import QTYPE, RCODE, RR, SOA, SRV, A, DNSHeader, DNSLabel, DNSRecord  # type: ignore[import-untyped]
+from dnslib import PTR, QTYPE, RCODE, RR, SOA, SRV, A, DNSHeader, DNSLabel, DNSRecord  # type: ignore[import-untyped]
 
 log = logging.getLogger(__name__)
 DOMAIN = "cluster.local"
@@ -26,6 +30,7 @@ class ClusterDNS:
         self.domain = domain
         self._transport: asyncio.DatagramTransport | None = None
         self._more: list[asyncio.DatagramTransport] = []  # listeners inside the cluster's network
+        self._tcp: list[asyncio.Server] = []
         self.address: tuple[str, int] | None = None
 
     # --- answers -------------------------------------------------------------------------------
@@ -41,9 +46,11 @@ class ClusterDNS:
         return [a["ip"] for s in endpoints.get("subsets") or [] for a in s.get("addresses") or []]
 
     def answer(self, query: DNSRecord) -> DNSRecord:
-        reply = DNSRecord(DNSHeader(id=query.header.id, qr=1, aa=1, ra=1), q=query.q)
+        reply = DNSRecord(DNSHeader(id=query.header.id, qr=1, aa=1, ra=1, rd=query.header.rd), q=query.q)
         qname, qtype = str(query.q.qname).rstrip(".").lower(), QTYPE[query.q.qtype]
         suffix = "." + self.domain
+        if qname.endswith(".in-addr.arpa"):
+            return self._ptr(reply, qname, qtype)
         if not qname.endswith(suffix):
             reply.header.rcode = RCODE.NXDOMAIN
             return reply
@@ -70,6 +77,20 @@ class ClusterDNS:
         if not reply.rr:
             soa = SOA("ns.dns." + self.domain, "hostmaster." + self.domain, (1, 7200, 1800, 86400, 30))
             reply.add_auth(RR(self.domain, QTYPE.SOA, rdata=soa, ttl=TTL))
+        return reply
+
+    def _ptr(self, reply: DNSRecord, qname: str, qtype: str) -> DNSRecord:
+        ip = ".".join(reversed(qname[: -len(".in-addr.arpa")].split(".")))
+        names = [
+            f"{s['metadata']['name']}.{s['metadata']['namespace']}.svc.{self.domain}"
+            for s in self.store.list("services")
+            if s["spec"].get("clusterIP") == ip
+        ]
+        if not names:
+            reply.header.rcode = RCODE.NXDOMAIN
+        elif qtype in ("PTR", "ANY"):
+            for name in names:
+                reply.add_answer(RR(qname, QTYPE.PTR, rdata=PTR(name), ttl=TTL))
         return reply
 
     def _srv(self, reply: DNSRecord, qname: str, parts: list[str], qtype: str) -> bool:
@@ -127,7 +148,26 @@ class ClusterDNS:
             self._more.append(transport)
         return (sockname[0], sockname[1])
 
+    async def start_tcp(self, sock: Any) -> None:
+        """Serve DNS over TCP (two length bytes before each message) on a listening socket ``sock``."""
+
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, OSError):
+                while True:
+                    size = int.from_bytes(await reader.readexactly(2), "big")
+                    answer = self.handle(await reader.readexactly(size))
+                    if answer is None:
+                        break
+                    writer.write(len(answer).to_bytes(2, "big") + answer)
+                    await writer.drain()
+            writer.close()
+
+        self._tcp.append(await asyncio.start_server(serve, sock=sock))
+
     def stop(self) -> None:
+        for server in self._tcp:
+            server.close()
+        self._tcp.clear()
         for transport in self._more:
             transport.close()
         self._more.clear()

@@ -636,6 +636,17 @@ class Node:
         host = self.probe_host(live) if live is not None else "127.0.0.1"
         return await asyncio.wait_for(asyncio.open_connection(host, port), 10)
 
+    async def dial(self, pod: Obj, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A TCP connection to ``podIP:port`` as the node network routes it (Services, ``pods/proxy``).
+
+        Unlike :meth:`connect` (port-forward's ``localhost`` inside the pod), this reaches only what listens
+        on the pod's ``eth0`` address, as on a real cluster.  Without a pod network: the host's loopback.
+        """
+        ip = pod.get("status", {}).get("podIP", "")
+        if getattr(self.runtime, "network", None) is not None and ip:
+            return await asyncio.wait_for(self.open_connection(ip, port), 10)
+        return await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 10)
+
     def probe_changed(self, pod: _Pod) -> None:
         self._sync(pod)
 

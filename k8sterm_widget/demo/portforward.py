@@ -214,7 +214,11 @@ async def _channels(
                 await ws.send_bytes(bytes([channel]) + data)
 
     writers: dict[int, asyncio.StreamWriter] = {}
+    # what a client sends before its pod connection is up waits for it (the official client writes at once)
+    connected: dict[int, asyncio.Future[asyncio.StreamWriter | None]] = {}
+    loop = asyncio.get_running_loop()
     for i, port in enumerate(ports):
+        connected[i] = loop.create_future()
         await send(2 * i, port.to_bytes(2, "little"))
         await send(2 * i + 1, port.to_bytes(2, "little"))
 
@@ -222,9 +226,11 @@ async def _channels(
         try:
             reader, w = await node.connect(pod, port)
         except OSError:
+            connected[i].set_result(None)
             await send(2 * i + 1, _refused(pod, port).encode())
             return
         writers[i] = w
+        connected[i].set_result(w)
         try:
             await _pump(reader, lambda chunk: send(2 * i, chunk))
         except (ConnectionError, OSError):
@@ -248,8 +254,12 @@ async def _channels(
             if not data:
                 continue
             channel, payload = data[0], data[1:]
+            if channel % 2 or channel // 2 not in connected or not payload:
+                continue
+            pending: list[asyncio.Future[Any]] = [connected[channel // 2], done]
+            await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
             w = writers.get(channel // 2)
-            if channel % 2 == 0 and w is not None and payload:
+            if w is not None:
                 w.write(payload)
                 await w.drain()
             if done.done():

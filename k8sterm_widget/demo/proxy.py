@@ -53,7 +53,7 @@ def _service_unavailable(message: str) -> web.Response:
 async def _forward(request: web.Request, pod: Obj, port: int, path: str) -> web.StreamResponse:
     node = request.app[CTX].node
     try:
-        reader, writer = await node.connect(pod, port)
+        reader, writer = await node.dial(pod, port)
     except (OSError, asyncio.TimeoutError) as exc:
         ip = pod.get("status", {}).get("podIP", "")
         return _service_unavailable(

@@ -2,14 +2,17 @@
 ``kubectl proxy`` to ``pods/proxy`` and ``services/proxy`` (:mod:`k8sterm_widget.demo.portforward`,
 :mod:`~k8sterm_widget.demo.spdy`, :mod:`~k8sterm_widget.demo.proxy`).
 
-The server side of each pod port is a listener of this test on the node's view of the pod (the host's
-loopback while demo pods share the host's network; their IP on a per-pod network), so the bytes are
-checked exactly; what a real nginx answers is the containers' business.
+The pod's ports are served by an echo server and an HTTP server whose bytes the tests know exactly.  On a
+per-pod network (the usual case, and CI's) they run in a pod of their own (the ``python`` image, the script
+below), reached on the pod's network as on a real cluster; where pods share the host's network (the fallback
+without network namespaces) the same servers are listeners of this test on the host's loopback, which is what
+a pod's port then is (test_demo_services.py runs that mode on any machine, in a cluster of process isolation).
 """
 
 from __future__ import annotations
 
 import http.server
+import json
 import socket
 import socketserver
 import subprocess
@@ -18,11 +21,80 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 
 from k8sterm_widget.demo import DemoCluster
 from tests.conftest import Kubectl
+
+SERVERS = """
+import http.server, socketserver, sys, threading
+
+class Echo(socketserver.BaseRequestHandler):
+    def handle(self):
+        self.request.sendall(b"echo:" + self.request.recv(1000))
+
+class Hello(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = f"hello from {self.path}\\n".encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+echo = socketserver.ThreadingTCPServer(("", int(sys.argv[1])), Echo)
+web = http.server.ThreadingHTTPServer(("", int(sys.argv[2])), Hello)
+threading.Thread(target=echo.serve_forever, daemon=True).start()
+print("serving", flush=True)
+web.serve_forever()
+"""
+
+
+@dataclass
+class Servers:
+    pod: str  # the pod whose ports they are
+    label: str  # a selector matching only that pod
+    echo: int
+    web: int
+
+
+def serve_in_pod(kubectl: Kubectl, namespace: str, name: str, echo: int = 7000, web: int = 8000) -> None:
+    """A pod running the echo and HTTP servers, Ready once both listen (a tcpSocket readiness probe)."""
+    pod = {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app": name}},
+        "spec": {"containers": [{
+            "name": "servers", "image": "python:3.12",
+            "command": ["python3", "-c", SERVERS, str(echo), str(web)],
+            "readinessProbe": {"tcpSocket": {"port": web}, "periodSeconds": 1},
+        }]},
+    }  # fmt: skip
+    r = kubectl("apply", "-f", "-", input=json.dumps(pod))
+    assert r.returncode == 0, r.stderr
+    r = kubectl("-n", namespace, "wait", "--for=condition=Ready", f"pod/{name}", "--timeout=60s")
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.fixture(scope="module")
+def listeners(demo_cluster: DemoCluster, kubectl: Kubectl) -> Iterator[Servers]:
+    if getattr(demo_cluster._runtime, "pod_network", False):
+        serve_in_pod(kubectl, "demo", "pf-servers")
+        yield Servers("pf-servers", "app=pf-servers", 7000, 8000)
+        kubectl("-n", "demo", "delete", "pod", "pf-servers", "--grace-period=0")
+        return
+    echo = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Echo)
+    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
+    for server in (echo, web):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield Servers("web-1", "app=web", echo.server_address[1], web.server_address[1])
+    for server in (echo, web):
+        server.shutdown()
+        server.server_close()
 
 
 class _Echo(socketserver.BaseRequestHandler):
@@ -44,20 +116,6 @@ class _Hello(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="module")
-def listeners(demo_cluster: DemoCluster) -> Iterator[tuple[int, int]]:
-    if getattr(demo_cluster._runtime, "pod_network", False):
-        pytest.skip("pods have networks of their own: a host listener is not a pod's port")
-    echo = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Echo)
-    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
-    for server in (echo, web):
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield echo.server_address[1], web.server_address[1]
-    for server in (echo, web):
-        server.shutdown()
-        server.server_close()
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -74,11 +132,13 @@ def _connect(port: int, deadline: float) -> socket.socket:
             time.sleep(0.05)
 
 
-def test_kubectl_port_forward_carries_bytes_both_ways(kubectl: Kubectl, listeners: tuple[int, int]) -> None:
-    echo, _ = listeners
+def test_kubectl_port_forward_carries_bytes_both_ways(kubectl: Kubectl, listeners: Servers) -> None:
+    echo = listeners.echo
     local = _free_port()
-    proc = subprocess.Popen(kubectl.argv("port-forward", "pod/web-1", f"{local}:{echo}"), env=kubectl.env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    argv = kubectl.argv("port-forward", f"pod/{listeners.pod}", f"{local}:{echo}")
+    proc = subprocess.Popen(
+        argv, env=kubectl.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         deadline = time.monotonic() + 15
         for i in range(3):  # three connections over one SPDY session
@@ -92,10 +152,14 @@ def test_kubectl_port_forward_carries_bytes_both_ways(kubectl: Kubectl, listener
     assert out.count(f"Handling connection for {local}") == 3
 
 
-def test_port_forward_to_a_closed_port_reports_the_kubelets_error(kubectl: Kubectl) -> None:
+def test_port_forward_to_a_closed_port_reports_the_kubelets_error(
+    kubectl: Kubectl, listeners: Servers
+) -> None:
     closed, local = _free_port(), _free_port()
-    proc = subprocess.Popen(kubectl.argv("port-forward", "pod/web-1", f"{local}:{closed}"), env=kubectl.env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    argv = kubectl.argv("port-forward", f"pod/{listeners.pod}", f"{local}:{closed}")
+    proc = subprocess.Popen(
+        argv, env=kubectl.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         with _connect(local, time.monotonic() + 15) as s:
             s.sendall(b"x")
@@ -113,13 +177,13 @@ def test_port_forward_to_a_pod_that_does_not_run(kubectl: Kubectl) -> None:
     assert "error: unable to forward port because pod is not running. Current status=Pending" in r.stderr
 
 
-def test_official_client_portforward(demo_cluster: DemoCluster, listeners: tuple[int, int]) -> None:
+def test_official_client_portforward(demo_cluster: DemoCluster, listeners: Servers) -> None:
     from kubernetes import client, config
     from kubernetes.stream import portforward
 
-    echo, _ = listeners
+    echo = listeners.echo
     api = client.CoreV1Api(config.new_client_from_config(demo_cluster.kubeconfig))
-    pf = portforward(api.connect_get_namespaced_pod_portforward, "web-1", "demo", ports=str(echo))
+    pf = portforward(api.connect_get_namespaced_pod_portforward, listeners.pod, "demo", ports=str(echo))
     sock = pf.socket(echo)
     sock.setblocking(True)
     sock.sendall(b"from python")
@@ -128,14 +192,13 @@ def test_official_client_portforward(demo_cluster: DemoCluster, listeners: tuple
     assert pf.error(echo) is None
 
 
-def test_kubectl_proxy_reaches_pods_and_services(kubectl: Kubectl, listeners: tuple[int, int]) -> None:
-    _, web = listeners
+def test_kubectl_proxy_reaches_pods_and_services(kubectl: Kubectl, listeners: Servers) -> None:
+    web, pod = listeners.web, listeners.pod
     svc = f"proxied-{web}"
     assert kubectl("-n", "demo", "create", "service", "clusterip", svc, f"--tcp=80:{web}").returncode == 0
-    assert (
-        kubectl("-n", "demo", "patch", "service", svc, "-p", '{"spec":{"selector":{"app":"web"}}}').returncode
-        == 0
-    )
+    key, value = listeners.label.split("=")
+    selector = json.dumps({"spec": {"selector": {key: value}}})
+    assert kubectl("-n", "demo", "patch", "service", svc, "-p", selector).returncode == 0
     port = _free_port()
     proc = subprocess.Popen(kubectl.argv("proxy", f"--port={port}"), env=kubectl.env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)  # fmt: skip
@@ -144,7 +207,7 @@ def test_kubectl_proxy_reaches_pods_and_services(kubectl: Kubectl, listeners: tu
         deadline = time.monotonic() + 15
         while True:
             try:
-                body = urllib.request.urlopen(f"{base}/pods/web-1:{web}/proxy/greet?x=1", timeout=5).read()
+                body = urllib.request.urlopen(f"{base}/pods/{pod}:{web}/proxy/greet?x=1", timeout=5).read()
                 break
             except (urllib.error.URLError, ConnectionError):
                 if time.monotonic() > deadline:
@@ -153,7 +216,7 @@ def test_kubectl_proxy_reaches_pods_and_services(kubectl: Kubectl, listeners: tu
         assert body == b"hello from /greet?x=1\n"
         assert urllib.request.urlopen(f"{base}/services/{svc}/proxy/", timeout=5).read() == b"hello from /\n"
         with pytest.raises(urllib.error.HTTPError) as info:
-            urllib.request.urlopen(f"{base}/pods/web-1:{_free_port()}/proxy/", timeout=5)
+            urllib.request.urlopen(f"{base}/pods/{pod}:{_free_port()}/proxy/", timeout=5)
         assert info.value.code == 503
     finally:
         proc.terminate()
@@ -180,31 +243,3 @@ def test_spdy_header_blocks_round_trip() -> None:
     parsed = reader.feed(frame[:5]) + reader.feed(frame[5:] + spdy.Writer.data(1, b"abc", fin=True))
     assert parsed[0].type == spdy.SYN_STREAM and parsed[0].headers == headers and parsed[0].stream_id == 1
     assert (parsed[1].control, parsed[1].data, parsed[1].flags) == (False, b"abc", spdy.FLAG_FIN)
-
-
-def test_cluster_ip_reaches_a_ready_endpoint(
-    demo_cluster: DemoCluster, kubectl: Kubectl, listeners: tuple[int, int]
-) -> None:
-    """The service proxy splices a connection to ClusterIP:port to a ready endpoint's port."""
-    echo, _ = listeners
-    name = f"echo-{echo}"
-    assert kubectl("-n", "demo", "create", "service", "clusterip", name, f"--tcp=7000:{echo}").returncode == 0
-    try:
-        assert (
-            kubectl(
-                "-n", "demo", "patch", "service", name, "-p", '{"spec":{"selector":{"app":"web"}}}'
-            ).returncode
-            == 0
-        )
-        ip = kubectl("-n", "demo", "get", "svc", name, "-o", "jsonpath={.spec.clusterIP}").stdout
-        deadline = time.monotonic() + 10
-        while demo_cluster.service_address(ip, 7000) is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        address = demo_cluster.service_address(ip, 7000)
-        assert address is not None
-        for i in range(4):
-            with socket.create_connection(address, timeout=5) as s:
-                s.sendall(b"via service %d" % i)
-                assert s.recv(100) == b"echo:via service %d" % i
-    finally:
-        kubectl("-n", "demo", "delete", "service", name)

@@ -20,6 +20,13 @@ does what its name says:
 ``python``
     The host's Python 3 (whatever ``3.x`` the tag names) on the Debian userland, with the packages of the
     Python environment that runs the cluster importable (``kubernetes`` among them, for in-cluster clients).
+``gcr.io/google-samples/kubernetes-bootcamp:v1``, ``docker.io/jocatalin/kubernetes-bootcamp:v2``
+    The Kubernetes Basics tutorial's app: ``/server.js`` (the tutorial shows it with ``cat``) run by
+    ``node server.js`` on ``:8080``, answering ``Hello Kubernetes bootcamp! | Running on: <pod> | v=1``
+    (``v=2``), logging each request as the real image does; ``bash`` and ``curl`` inside. Node.js, bash and
+    curl are the host's (the
+    real image is ``node:6.3.1`` on Debian jessie; ``node --version`` tells the host's). ``:v10`` — the tag
+    the tutorial uses for a failed rollout — does not exist, as on the registry.
 ``gcr.io/distroless/static-debian12``
     No shell, no coreutils: ``/app/server`` (a ``sleep``) and the libraries it needs.
 ``registry.access.redhat.com/ubi9/ubi-micro``
@@ -40,7 +47,7 @@ from types import MappingProxyType
 from typing import TypeVar
 
 __all__ = [
-    "ALPINE", "BUSYBOX", "DISTROLESS", "IMAGES", "NGINX", "PYTHON", "UBI_MICRO",
+    "ALPINE", "BOOTCAMP_V1", "BOOTCAMP_V2", "BUSYBOX", "DISTROLESS", "IMAGES", "NGINX", "PYTHON", "UBI_MICRO",
     "Image", "lookup", "normalize",
 ]  # fmt: skip
 
@@ -78,6 +85,10 @@ class Image:
     files: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: _frozen({}))
     #: Userland name -> shell script staged instead of a host program (where the host's differs).
     scripts: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
+    #: Files of the image's own layer (absolute path -> text), e.g. an app's source.
+    own_files: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
+    #: Host programs the main process needs, for the start notice when the host lacks one.
+    needs: tuple[str, ...] = ()
     #: The signal that stops the main process gracefully (the image's ``STOPSIGNAL``, which the kubelet
     #: and containerd use).
     stop_signal: str = "SIGTERM"
@@ -195,6 +206,51 @@ PYTHON = Image(
     flavour="debian",
 )
 
+# The bootcamp's server.js, as the tutorial shows it with `cat server.js` (v2 differs only in its v=2).
+_BOOTCAMP_SERVER = """\
+var http = require('http');
+var requests=0;
+var podname= process.env.HOSTNAME;
+var startTime;
+var host;
+var handleRequest = function(request, response) {
+  response.setHeader('Content-Type', 'text/plain');
+  response.writeHead(200);
+  response.write("Hello Kubernetes bootcamp! | Running on: ");
+  response.write(host);
+  response.end(" | v=%s\\n");
+  console.log("Running On:" ,host, "| Total Requests:", ++requests,"| App Uptime:", \
+(new Date() - startTime)/1000 , "seconds", "| Log Time:",new Date());
+}
+var www = http.createServer(handleRequest);
+www.listen(8080,function () {
+    startTime = new Date();;
+    host = process.env.HOSTNAME;
+    console.log ("Kubernetes Bootcamp App Started At:",startTime, "| Running On: " ,host, "\\n" );
+});
+"""
+
+
+def _bootcamp(name: str, version: str, aliases: tuple[str, ...]) -> Image:
+    return Image(
+        name=name,
+        aliases=aliases,
+        env=_frozen({"PATH": STANDARD_PATH, "NPM_CONFIG_LOGLEVEL": "info", "NODE_VERSION": "6.3.1"}),
+        cmd=("/bin/sh", "-c", "node server.js"),  # the Dockerfile's `CMD node server.js`
+        flavour="debian",
+        own_files=_frozen({"/server.js": _BOOTCAMP_SERVER % version}),
+        needs=("node",),
+        process_mode_argv=("sleep", "infinity"),  # it would listen on the host's :8080
+    )
+
+
+BOOTCAMP_V1 = _bootcamp(
+    "gcr.io/google-samples/kubernetes-bootcamp:v1", "1", ("jocatalin/kubernetes-bootcamp:v1",)
+)
+BOOTCAMP_V2 = _bootcamp(
+    "docker.io/jocatalin/kubernetes-bootcamp:v2", "2", ("jocatalin/kubernetes-bootcamp:v2",)
+)
+
 DISTROLESS = Image(
     name="gcr.io/distroless/static-debian12",
     aliases=(
@@ -235,7 +291,7 @@ UBI_MICRO = Image(
     sources=_frozen({"sh": ("bash",)}),
 )
 
-IMAGES: tuple[Image, ...] = (NGINX, BUSYBOX, ALPINE, PYTHON, DISTROLESS, UBI_MICRO)
+IMAGES: tuple[Image, ...] = (NGINX, BUSYBOX, ALPINE, PYTHON, BOOTCAMP_V1, BOOTCAMP_V2, DISTROLESS, UBI_MICRO)
 
 _VARIANT = (
     r"(-(bookworm|bullseye|buster|slim|slim-bookworm|slim-bullseye|alpine|alpine3\.\d{1,2}|alpine-slim|perl"

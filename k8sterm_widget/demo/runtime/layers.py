@@ -585,6 +585,23 @@ def _debian(image: Image, root: Path, uid_range: bool) -> Layer:
             target = f"/usr/local/lib/{version}/dist-packages"
             (root / target.lstrip("/")).mkdir(parents=True, exist_ok=True)
             binds.append((site, target))
+    for path, text in image.own_files.items():
+        _write(root / path.lstrip("/"), text)
+    missing = []
+    for program in image.needs:  # in the bound /usr, else bound from where the host has it (/usr/local …)
+        found = shutil.which(program)
+        if os.path.exists(f"/usr/bin/{program}"):
+            continue
+        if found is None:
+            missing.append(program)
+            continue
+        (local / "bin" / program).touch()
+        binds.append((os.path.realpath(found), f"/usr/local/bin/{program}"))
+    if missing:
+        notice = (
+            f"{image.name}: the host has no {', '.join(missing)}: its containers exit (127, not found) "
+            "instead of serving"
+        )
     _write(etc / "passwd", passwd)
     _write(etc / "group", group)
     _write(
