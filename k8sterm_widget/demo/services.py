@@ -50,6 +50,7 @@ class ServiceProxy:
         self._pending: set[tuple[str, str]] = set()
         self._scheduled = False
         self._syncing: asyncio.Task[None] | None = None
+        self._connections: set[asyncio.Task[Any]] = set()  # spliced connections, ended by stop()
 
     def start(self) -> None:
         self.store.listen(self._on_event)
@@ -141,6 +142,10 @@ class ServiceProxy:
 
     def _handler(self, namespace: str, name: str, port: int) -> Any:
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            task = asyncio.current_task()
+            if task is not None:
+                self._connections.add(task)
+                task.add_done_callback(self._connections.discard)
             target = self._pick(namespace, name, port)
             if target is None:  # no ready endpoint: the connection is refused (iptables REJECT)
                 writer.close()
@@ -189,6 +194,8 @@ class ServiceProxy:
         return random.choice(choices) if choices else None
 
     def stop(self) -> None:
+        for task in list(self._connections):
+            task.cancel()
         for server in self._servers.values():
             server.close()
         self._servers.clear()
