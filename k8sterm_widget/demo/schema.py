@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import quantity as quantities
+
 KUBE_MINOR = "1.37"
 Obj = dict[str, Any]
 
@@ -266,13 +268,11 @@ def _decode(value: Any, schema: Obj, path: str, struct: str, out: Decoded) -> An
                 # IntOrString.UnmarshalJSON: anything but a string is unmarshalled into the int32
                 raise _TypeError(f"json: cannot unmarshal {_json_kind(value)} into Go value of type int32")
             return value
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise _TypeError(QUANTITY_FORMAT)
-        if isinstance(value, str):
-            problem = quantity_error(value)
-            if problem:
-                raise _TypeError(problem)
-        return value
+        # Quantity.UnmarshalJSON parses while decoding; the stored form is the canonical one
+        try:
+            return quantities.canonical(value)
+        except quantities.QuantityError as exc:
+            raise _TypeError(str(exc)) from None
     t = target.get("type")
     if t == "object" or "properties" in target:
         if not isinstance(value, dict):
@@ -328,32 +328,6 @@ def _decode(value: Any, schema: Obj, path: str, struct: str, out: Decoded) -> An
             raise _TypeError(_refusal(value, "bool", struct, path, out))
         return value
     return value
-
-
-QUANTITY_FORMAT = (
-    "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
-)
-_QUANTITY_NUMBER = r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)"
-_QUANTITY_SUFFIXES = {"", "n", "u", "m", "k", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"}
-
-
-def quantity_error(text: str) -> str:
-    """``resource.ParseQuantity``'s refusal of ``text`` (which Quantity's UnmarshalJSON turns into the
-    decode error), or "": ``ErrFormatWrong`` for a malformed number, ``ErrSuffix`` for an unknown unit."""
-    text = text.strip()  # Quantity.UnmarshalJSON trims before parsing
-    if text == "0":
-        return ""
-    match = re.fullmatch(f"({_QUANTITY_NUMBER})([eEinumkKMGTP]*)([-+]?[0-9]*)", text)
-    if match is None:
-        return QUANTITY_FORMAT
-    suffix, exponent = match.group(4), match.group(5)
-    if exponent and suffix not in ("e", "E"):
-        return "unable to parse quantity's suffix"
-    if suffix in ("e", "E") and not exponent.lstrip("+-"):
-        return "unable to parse quantity's suffix"
-    if not exponent and suffix not in _QUANTITY_SUFFIXES:
-        return "unable to parse quantity's suffix"
-    return ""
 
 
 def _reflect_kind(value: Any) -> str:

@@ -314,6 +314,23 @@ def path_segment_name(name: str) -> list[str]:
     return [f"may not contain '{bad}'" for bad in ("/", "%") if bad in name]
 
 
+PORT_RANGE = "must be between 1 and 65535, inclusive"  # IsValidPortNum
+
+
+def port_name(name: str) -> list[str]:
+    """``IsValidPortName``: an IANA service name, lower case."""
+    errs = ["must be no more than 15 characters"] if len(name) > 15 else []
+    if not _matches("[-a-z0-9]+", name):
+        errs.append("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)")
+    if re.search("[a-z]", name) is None:
+        errs.append("must contain at least one letter (a-z)")
+    if "--" in name:
+        errs.append("must not contain consecutive hyphens")
+    if name and (name[0] == "-" or name[-1] == "-"):
+        errs.append("must not begin or end with a hyphen")
+    return errs
+
+
 def label_key(key: str) -> list[str]:
     """``content.IsLabelKey`` (``IsQualifiedName``): an optional DNS subdomain prefix and a name."""
     parts = key.split("/")

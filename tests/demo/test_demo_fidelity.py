@@ -397,3 +397,66 @@ def test_custom_resource_definitions_are_listed_not_served(k: Kubectl) -> None:
         'Error from server (MethodNotAllowed): error when creating "STDIN": the server does not allow this '
         "method on the requested resource\n"
     )
+
+
+POD = "apiVersion: v1\nkind: Pod\nmetadata: {name: bad}\nspec:\n  containers:\n  - name: c\n    image: b\n"
+C = "spec.containers[0]"
+
+
+STANDARD = "must be a standard resource for containers"
+PORT_CHARS = "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)"
+LIMIT = "must be less than or equal to"
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        # ValidateContainerResourceRequirements: shown in canonical form (Quantity.String())
+        ("    resources: {limits: {cpu: '1', memory: 1Gi}, requests: {cpu: '2', memory: 2048Mi}}\n", [
+            f'{C}.resources.requests: Invalid value: "2": {LIMIT} cpu limit of 1',
+            f'{C}.resources.requests: Invalid value: "2Gi": {LIMIT} memory limit of 1Gi',
+        ]),
+        # SetDefaults_Pod copies the limit to the request, which is checked too
+        ("    resources: {limits: {memmory: 1Gi}}\n", [
+            f'{C}.resources.limits[memmory]: Invalid value: "memmory": {STANDARD}',
+            f'{C}.resources.requests[memmory]: Invalid value: "memmory": {STANDARD}',
+        ]),
+        # validateHandler, validateLivenessProbe
+        ("    livenessProbe: {periodSeconds: 5}\n", [
+            f"{C}.livenessProbe: Required value: must specify a handler type",
+        ]),
+        ("    livenessProbe: {httpGet: {port: 80}, tcpSocket: {port: 80}, successThreshold: 2}\n", [
+            f"{C}.livenessProbe.tcpSocket: Forbidden: may not specify more than 1 handler type",
+            f"{C}.livenessProbe.successThreshold: Invalid value: 2: must be 1",
+        ]),
+        ("    readinessProbe: {tcpSocket: {port: Web}}\n", [
+            f'{C}.readinessProbe.tcpSocket.port: Invalid value: "Web": {PORT_CHARS}',
+        ]),
+        # validateContainerPorts (IsValidPortName, IsValidPortNum), ValidateEnv (relaxed), ValidateVolumes
+        ("    ports: [{containerPort: 80, hostPort: 70000, name: Http}]\n", [
+            f'{C}.ports[0].name: Invalid value: "Http": {PORT_CHARS}',
+            f"{C}.ports[0].hostPort: Invalid value: 70000: must be between 1 and 65535, inclusive",
+        ]),
+        ("    env: [{name: 'A=B', value: x}]\n", [
+            f'{C}.env[0].name: Invalid value: "A=B": a valid environment variable name must consist only of '
+            "printable ASCII characters other than '='",
+        ]),
+        ("  volumes: [{name: v, emptyDir: {}}, {name: v, emptyDir: {}}]\n", [
+            'spec.volumes[1].name: Duplicate value: "v"',
+        ]),
+    ],
+)  # fmt: skip
+def test_pod_specs_get_core_validations_words(k: Kubectl, extra: str, expected: list[str]) -> None:
+    r = k("apply", "-f", "-", input=POD + extra)
+    shown = expected[0] if len(expected) == 1 else "\n" + "".join(f"* {e}\n" for e in expected).rstrip("\n")
+    assert (r.returncode, r.stderr) == (1, f'The Pod "bad" is invalid: {shown}\n')
+
+
+def test_quantities_are_stored_canonical_and_limits_default_requests(k: Kubectl) -> None:
+    # Quantity.String() (1024Mi is 1Gi, 0.5 is 500m); SetDefaults_Pod copies limits to missing requests
+    pod = POD.replace("bad", "canon") + "    resources: {limits: {memory: 1024Mi, cpu: 0.5}}\n"
+    r = k("apply", "--dry-run=server", "-o", "jsonpath={.spec.containers[0].resources}", "-f", "-", input=pod)
+    assert json.loads(r.stdout) == {
+        "limits": {"cpu": "500m", "memory": "1Gi"},
+        "requests": {"cpu": "500m", "memory": "1Gi"},
+    }

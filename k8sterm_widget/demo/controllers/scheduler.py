@@ -10,44 +10,20 @@ pod goes away, as the scheduler's queue moves them back on a pod deletion.
 
 from __future__ import annotations
 
-import re
 import time
 from typing import Any
 
+from .. import quantity as quantities
 from ..objects import rfc3339
 from ..store import Event
 from .base import Controller, is_active
 
 Obj = dict[str, Any]
-_SUFFIX = {
-    "Ki": 2**10,
-    "Mi": 2**20,
-    "Gi": 2**30,
-    "Ti": 2**40,
-    "Pi": 2**50,
-    "Ei": 2**60,
-    "n": 1e-9,
-    "u": 1e-6,
-    "m": 1e-3,
-    "": 1,
-    "k": 1e3,
-    "M": 1e6,
-    "G": 1e9,
-    "T": 1e12,
-    "P": 1e15,
-    "E": 1e18,
-}
-_QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
 
 
 def quantity(value: Any) -> float:
     """A resource quantity (``100m``, ``1.5``, ``128Mi``) as a number; 0 if unparseable."""
-    if isinstance(value, (int, float)):
-        return float(value)
-    match = _QUANTITY.match(str(value).strip())
-    if not match:
-        return 0.0
-    return float(match.group(1)) * _SUFFIX[match.group(2) or ""]
+    return quantities.as_float(value)
 
 
 def pod_requests(pod: Obj) -> dict[str, float]:

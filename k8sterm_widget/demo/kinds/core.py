@@ -95,6 +95,14 @@ def _pod_defaults(pod: Obj) -> None:
     spec = pod.setdefault("spec", {})
     if isinstance(spec, dict):
         podspec.default_pod_spec(spec)
+        # SetDefaults_Pod (pods only, not templates): a limit without a request is also the request
+        for key in ("containers", "initContainers"):
+            for c in spec.get(key) or []:
+                resources = c.get("resources") if isinstance(c, dict) else None
+                if isinstance(resources, dict) and resources.get("limits"):
+                    requests = resources.setdefault("requests", {})
+                    for name, value in resources["limits"].items():
+                        requests.setdefault(name, value)
 
 
 def _pod_validate(pod: Obj) -> list[st.FieldError]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from .. import quantity as quantities
 from .. import status as st
 from .. import validation as v
 from ..objects import pull_policy
@@ -142,16 +143,7 @@ def validate_pod_spec(spec: Any, path: str, *, template: bool = False) -> list[s
     errors: list[st.FieldError] = []
     if not isinstance(spec, dict):
         return [v.required(path)]
-    volumes = {vol.get("name") for vol in spec.get("volumes") or [] if isinstance(vol, dict)}
-    for i, vol in enumerate(spec.get("volumes") or []):
-        vpath = f"{path}.volumes[{i}]"
-        if not isinstance(vol, dict) or not vol.get("name"):
-            errors.append(v.required(f"{vpath}.name"))
-            continue
-        errors += [v.invalid_value(f"{vpath}.name", vol["name"], msg) for msg in v.dns1123_label(vol["name"])]
-        sources = [k for k in vol if k != "name"]
-        if not sources:
-            errors.append(v.required(vpath, "must specify a volume type"))
+    volumes = _volumes(spec.get("volumes"), f"{path}.volumes", errors)
     containers = spec.get("containers")
     if not containers:
         errors.append(v.required(f"{path}.containers"))
@@ -202,32 +194,8 @@ def _container(c: Obj, path: str, volumes: set[Any]) -> list[st.FieldError]:
         errors.append(v.required(f"{path}.image"))
     elif image != image.strip():
         errors.append(v.invalid_value(f"{path}.image", image, "must not have leading or trailing whitespace"))
-    ports: set[tuple[Any, Any]] = set()
-    for j, port in enumerate(c.get("ports") or []):
-        ppath = f"{path}.ports[{j}]"
-        number = port.get("containerPort") if isinstance(port, dict) else None
-        if number is None:
-            errors.append(v.required(f"{ppath}.containerPort"))
-        elif not 1 <= int(number) <= 65535:
-            errors.append(
-                v.invalid_value(f"{ppath}.containerPort", number, "must be between 1 and 65535, inclusive")
-            )
-        errors += v.supported(port.get("protocol", "TCP"), f"{ppath}.protocol", ("SCTP", "TCP", "UDP"))
-        pname = port.get("name")
-        if pname and len(pname) > 15:
-            errors.append(v.invalid_value(f"{ppath}.name", pname, "must be no more than 15 characters"))
-        key = (number, port.get("protocol", "TCP"))
-        if key in ports and number is not None:
-            errors.append(st.FieldError(f"{ppath}.containerPort", st.DUPLICATE, f"Duplicate value: {number}"))
-        ports.add(key)
-    for j, env in enumerate(c.get("env") or []):
-        epath = f"{path}.env[{j}]"
-        if not isinstance(env, dict) or not env.get("name"):
-            errors.append(v.required(f"{epath}.name"))
-        elif env.get("value") is not None and env.get("valueFrom") is not None:
-            errors.append(
-                v.invalid_value(f"{epath}.valueFrom", "", "may not be specified when `value` is not empty")
-            )
+    errors += _ports(c.get("ports"), f"{path}.ports")
+    errors += _env(c.get("env"), f"{path}.env")
     for j, mount in enumerate(c.get("volumeMounts") or []):
         mpath = f"{path}.volumeMounts[{j}]"
         mname = mount.get("name") if isinstance(mount, dict) else None
@@ -245,6 +213,229 @@ def _container(c: Obj, path: str, volumes: set[Any]) -> list[st.FieldError]:
         f"{path}.terminationMessagePolicy",
         ("File", "FallbackToLogsOnError"),
     )
+    errors += _resources(c.get("resources") or {}, f"{path}.resources")
+    lifecycle = c.get("lifecycle") or {}
+    for hook in ("postStart", "preStop"):
+        if isinstance(lifecycle.get(hook), dict):
+            errors += _handler(lifecycle[hook], f"{path}.lifecycle.{hook}", lifecycle=True)
+    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        if isinstance(c.get(probe), dict):
+            errors += _probe(c[probe], f"{path}.{probe}", once=probe != "readinessProbe")
+    return errors
+
+
+# --- pieces of ValidatePodSpec / validateContainerCommon (pkg/apis/core/validation/validation.go) ---------
+
+
+def _volumes(volumes: Any, path: str, errors: list[st.FieldError]) -> set[Any]:
+    """``ValidateVolumes``: names (a DNS label, unique) and exactly one source; returns the usable names."""
+    names: set[Any] = set()
+    for i, vol in enumerate(volumes or []):
+        vpath = f"{path}[{i}]"
+        if not isinstance(vol, dict):
+            errors.append(v.required(f"{vpath}.name"))
+            continue
+        found: list[st.FieldError] = []
+        sources = [k for k in vol if k != "name"]
+        if not sources:
+            found.append(v.required(vpath, "must specify a volume type"))
+        for extra in sources[1:]:
+            found.append(
+                st.FieldError(
+                    f"{vpath}.{extra}", st.FORBIDDEN, "Forbidden: may not specify more than 1 volume type"
+                )
+            )
+        name = vol.get("name")
+        if not name:
+            found.append(v.required(f"{vpath}.name"))
+        else:
+            found += [v.invalid_value(f"{vpath}.name", name, m) for m in v.dns1123_label(str(name))]
+        if name in names:
+            found.append(st.FieldError(f"{vpath}.name", st.DUPLICATE, f"Duplicate value: {v.go_value(name)}"))
+        if found:
+            errors += found
+        else:
+            names.add(name)
+    return names
+
+
+def _port_number(value: Any, path: str) -> list[st.FieldError]:
+    """``ValidatePortNumOrName``: a number in range or an IANA service name."""
+    if isinstance(value, str):
+        return [v.invalid_value(path, value, m) for m in v.port_name(value)]
+    number = value if isinstance(value, int) else 0
+    return [] if 1 <= number <= 65535 else [v.invalid_value(path, number, v.PORT_RANGE)]
+
+
+def _ports(ports: Any, path: str) -> list[st.FieldError]:
+    """``validateContainerPorts``: names valid and unique, container and host ports in range, protocol."""
+    errors: list[st.FieldError] = []
+    names: set[str] = set()
+    for j, port in enumerate(ports or []):
+        ppath = f"{path}[{j}]"
+        port = port if isinstance(port, dict) else {}
+        pname = port.get("name")
+        if pname:
+            problems = v.port_name(str(pname))
+            if problems:
+                errors += [v.invalid_value(f"{ppath}.name", pname, m) for m in problems]
+            elif pname in names:
+                errors.append(
+                    st.FieldError(f"{ppath}.name", st.DUPLICATE, f"Duplicate value: {v.go_value(pname)}")
+                )
+            else:
+                names.add(pname)
+        number = port.get("containerPort") or 0
+        if not number:
+            errors.append(v.required(f"{ppath}.containerPort"))
+        elif not 1 <= int(number) <= 65535:
+            errors.append(v.invalid_value(f"{ppath}.containerPort", number, v.PORT_RANGE))
+        host = port.get("hostPort") or 0
+        if host and not 1 <= int(host) <= 65535:
+            errors.append(v.invalid_value(f"{ppath}.hostPort", host, v.PORT_RANGE))
+        errors += v.supported(port.get("protocol", "TCP"), f"{ppath}.protocol", ("SCTP", "TCP", "UDP"))
+    return errors
+
+
+def _env(env: Any, path: str) -> list[st.FieldError]:
+    """``ValidateEnv`` with relaxed names (GA since 1.34: printable ASCII but '=')."""
+    errors: list[st.FieldError] = []
+    for j, var in enumerate(env or []):
+        epath = f"{path}[{j}]"
+        var = var if isinstance(var, dict) else {}
+        name = var.get("name")
+        if not name:
+            errors.append(v.required(f"{epath}.name"))
+        elif any(not (" " <= ch <= "~") or ch == "=" for ch in str(name)):
+            errors.append(
+                v.invalid_value(
+                    f"{epath}.name",
+                    name,
+                    "a valid environment variable name must consist only of printable ASCII characters other "
+                    "than '='",
+                )
+            )
+        source = var.get("valueFrom")
+        if isinstance(source, dict):
+            refs = [
+                k
+                for k in ("fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef", "fileKeyRef")
+                if source.get(k)
+            ]
+            if not refs:
+                errors.append(
+                    v.invalid_value(
+                        f"{epath}.valueFrom",
+                        "",
+                        "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or "
+                        "`secretKeyRef`",
+                    )
+                )
+            if var.get("value"):
+                errors.append(
+                    v.invalid_value(
+                        f"{epath}.valueFrom", "", "may not be specified when `value` is not empty"
+                    )
+                )
+    return errors
+
+
+_STANDARD_CONTAINER_RESOURCES = ("cpu", "memory", "ephemeral-storage")
+
+
+def _resources(resources: Obj, path: str) -> list[st.FieldError]:
+    """``ValidateContainerResourceRequirements``: known resource names, no negative quantities, requests
+    at most the limits (equal for the resources that cannot be overcommitted: hugepages), shown in
+    canonical form."""
+    errors: list[st.FieldError] = []
+    limits = resources.get("limits") or {}
+    requests = resources.get("requests") or {}
+
+    def check(name: str, value: Any, where: str) -> None:
+        if (
+            "/" not in name
+            and name not in _STANDARD_CONTAINER_RESOURCES
+            and not name.startswith("hugepages-")
+        ):
+            errors.extend(v.invalid_value(where, name, m) for m in v.label_key(name))
+            errors.append(v.invalid_value(where, name, "must be a standard resource for containers"))
+        if quantities.as_float(value) < 0:
+            errors.append(
+                v.invalid_value(where, quantities.canonical(value), "must be greater than or equal to 0")
+            )
+
+    for name, value in limits.items():
+        check(str(name), value, f"{path}.limits[{name}]")
+    for name, value in requests.items():
+        check(str(name), value, f"{path}.requests[{name}]")
+        if name not in limits:
+            if str(name).startswith("hugepages-"):
+                errors.append(
+                    v.required(f"{path}.limits", "Limit must be set for non overcommitable resources")
+                )
+            continue
+        request, limit = quantities.parse(value)[0], quantities.parse(limits[name])[0]
+        shown, cap = quantities.canonical(value), quantities.canonical(limits[name])
+        if str(name).startswith("hugepages-") and request != limit:
+            errors.append(
+                v.invalid_value(f"{path}.requests", shown, f"must be equal to {name} limit of {cap}")
+            )
+        elif request > limit:
+            errors.append(
+                v.invalid_value(
+                    f"{path}.requests", shown, f"must be less than or equal to {name} limit of {cap}"
+                )
+            )
+    return errors
+
+
+_HANDLERS = ("exec", "httpGet", "tcpSocket", "grpc")
+
+
+def _handler(handler: Obj, path: str, *, lifecycle: bool = False) -> list[st.FieldError]:
+    """``validateHandler``: exactly one action, each checked; ``sleep`` only in lifecycle hooks."""
+    errors: list[st.FieldError] = []
+    found = 0
+    for kind in (*_HANDLERS[:3], "sleep") if lifecycle else _HANDLERS:
+        action = handler.get(kind)
+        if not isinstance(action, dict):
+            continue
+        if found:
+            errors.append(
+                st.FieldError(
+                    f"{path}.{kind}", st.FORBIDDEN, "Forbidden: may not specify more than 1 handler type"
+                )
+            )
+            continue
+        found += 1
+        apath = f"{path}.{kind}"
+        if kind == "exec" and not action.get("command"):
+            errors.append(v.required(f"{apath}.command"))
+        if kind == "httpGet":
+            if not action.get("path"):
+                errors.append(v.required(f"{apath}.path"))
+            errors += _port_number(action.get("port", 0), f"{apath}.port")
+            errors += v.supported(action.get("scheme", "HTTP"), f"{apath}.scheme", ("HTTP", "HTTPS"))
+        if kind in ("tcpSocket", "grpc"):
+            errors += _port_number(action.get("port", 0), f"{apath}.port")
+    if not found:
+        errors.append(v.required(path, "must specify a handler type"))
+    return errors
+
+
+def _probe(probe: Obj, path: str, *, once: bool) -> list[st.FieldError]:
+    """``validateProbe`` (+ ``validateLivenessProbe``/``validateStartupProbe``: success threshold 1)."""
+    errors = _handler(probe, path)
+    for key in (
+        "initialDelaySeconds",
+        "timeoutSeconds",
+        "periodSeconds",
+        "successThreshold",
+        "failureThreshold",
+    ):
+        errors += v.non_negative(f"{path}.{key}", probe.get(key))
+    if once and probe.get("successThreshold", 1) != 1:
+        errors.append(v.invalid_value(f"{path}.successThreshold", probe.get("successThreshold"), "must be 1"))
     return errors
 
 
