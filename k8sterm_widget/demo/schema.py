@@ -314,6 +314,10 @@ def _decode(value: Any, schema: Obj, path: str, struct: str, out: Decoded) -> An
             if target.get("format") == "byte" and value is None:
                 return value
             raise _TypeError(_refusal(value, "string", struct, path, out))
+        if target.get("format") == "byte":
+            problem = base64_error(value)
+            if problem:
+                raise _TypeError(problem)
         return value
     if t == "integer":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
@@ -328,6 +332,44 @@ def _decode(value: Any, schema: Obj, path: str, struct: str, out: Decoded) -> An
             raise _TypeError(_refusal(value, "bool", struct, path, out))
         return value
     return value
+
+
+_BASE64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+
+
+def base64_error(text: str) -> str:
+    """encoding/json decodes a ``[]byte`` field with ``base64.StdEncoding`` (padding required, CR and LF
+    skipped); this walks the input as its ``decodeQuantum`` does and names the same offset."""
+    si, n = 0, len(text)
+
+    def corrupt(offset: int) -> str:
+        return f"illegal base64 data at input byte {offset}"
+
+    while True:
+        j = 0
+        while j < 4:
+            if si == n:
+                return "" if j == 0 else corrupt(si - j)
+            c = text[si]
+            si += 1
+            if c in _BASE64:
+                j += 1
+                continue
+            if c in "\r\n":
+                continue
+            if c != "=" or j < 2:
+                return corrupt(si - 1)
+            if j == 2:  # "==" expected: the second one must follow (newlines skipped)
+                while si < n and text[si] in "\r\n":
+                    si += 1
+                if si == n:
+                    return corrupt(n)
+                if text[si] != "=":
+                    return corrupt(si - 1)
+                si += 1
+            while si < n and text[si] in "\r\n":
+                si += 1
+            return corrupt(si) if si < n else ""
 
 
 def _reflect_kind(value: Any) -> str:

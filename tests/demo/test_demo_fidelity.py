@@ -460,3 +460,62 @@ def test_quantities_are_stored_canonical_and_limits_default_requests(k: Kubectl)
         "limits": {"cpu": "500m", "memory": "1Gi"},
         "requests": {"cpu": "500m", "memory": "1Gi"},
     }
+
+
+def test_configmap_and_secret_data(cluster: DemoCluster, k: Kubectl) -> None:
+    # a Secret's data is []byte: base64.StdEncoding while decoding, CorruptInputError's offset
+    secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {password: hunter2}\n"
+    r = k("apply", "-f", "-", input=secret)
+    assert r.stderr == (
+        'Error from server (BadRequest): error when creating "STDIN": Secret in version "v1" cannot be '
+        "handled as a Secret: illegal base64 data at input byte 4\n"
+    )
+    # ValidateConfigMap: IsConfigMapKey (with hasChDirPrefix), 1 MiB in all, reported on the whole object
+    dots = {"metadata": {"name": "dots"}, "data": {"..": "x"}}
+    status = api(cluster, "POST", "/api/v1/namespaces/default/configmaps", json=dots).json()
+    assert (
+        status["message"] == 'ConfigMap "dots" is invalid: data[..]: Invalid value: "..": must not be \'..\''
+    )
+    body = {"metadata": {"name": "big"}, "data": {"a": "x" * (1024 * 1024), "b": "y"}}
+    status = api(cluster, "POST", "/api/v1/namespaces/default/configmaps", json=body).json()
+    assert status["message"] == 'ConfigMap "big" is invalid: []: Too long: may not be more than 1048576 bytes'
+    assert status["details"]["causes"] == [
+        {
+            "reason": "FieldValueTooLong",
+            "message": "Too long: may not be more than 1048576 bytes",
+            "field": "[]",
+        }
+    ]
+
+
+def test_namespaces_that_refuse_content_and_service_account_tokens(k: Kubectl) -> None:
+    # NamespaceLifecycle: NewForbidden(resource, name, "unable to create new content in namespace ...")
+    assert k("create", "namespace", "closing").returncode == 0
+    assert k("create", "configmap", "held", "-n", "closing").returncode == 0
+    hold = '{"metadata":{"finalizers":["example.com/hold"]}}'
+    assert k("patch", "configmap", "held", "-n", "closing", "-p", hold).returncode == 0
+    assert k("delete", "namespace", "closing", "--wait=false").returncode == 0
+    r = k("run", "late", "--image=busybox", "-n", "closing")
+    assert r.stderr == (
+        'Error from server (Forbidden): pods "late" is forbidden: unable to create new content in namespace '
+        "closing because it is being terminated\n"
+    )
+    r = k("create", "configmap", "x", "-n", "never")
+    assert r.stderr == 'error: failed to create configmap: namespaces "never" not found\n'
+    assert (
+        k("patch", "configmap", "held", "-n", "closing", "-p", '{"metadata":{"finalizers":null}}').returncode
+        == 0
+    )
+    # the authorizer's words for a service account (RBAC: no binding, nothing allowed)
+    assert k("create", "serviceaccount", "bot").returncode == 0
+    token = k("create", "token", "bot").stdout.strip()
+    r = k("--token", token, "get", "pods")
+    assert r.stderr == (
+        'Error from server (Forbidden): pods is forbidden: User "system:serviceaccount:default:bot" cannot '
+        'list resource "pods" in API group "" in the namespace "default"\n'
+    )
+    r = k("--token", token, "delete", "node", "n1")
+    assert r.stderr == (
+        'Error from server (Forbidden): nodes "n1" is forbidden: User "system:serviceaccount:default:bot" '
+        'cannot delete resource "nodes" in API group "" at the cluster scope\n'
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from typing import Any
 
@@ -562,26 +561,40 @@ _CONFIG_KEY_MSG = (
 )
 
 
+MAX_SECRET_SIZE = 1024 * 1024  # core.MaxSecretSize: all of a ConfigMap's or Secret's data
+
+
+def _config_key(key: str) -> list[str]:
+    """``IsConfigMapKey``."""
+    errs = ["must be no more than 253 characters"] if len(key) > 253 else []
+    if not _CONFIG_KEY.fullmatch(key):
+        errs.append(_CONFIG_KEY_MSG)
+    if key in (".", ".."):
+        errs.append(f"must not be '{key}'")
+    elif key.startswith(".."):
+        errs.append("must not start with '..'")
+    return errs
+
+
 def _keys_errors(obj: Obj, sections: tuple[str, ...]) -> list[st.FieldError]:
+    """``ValidateConfigMap`` (and the data part of ``ValidateSecret``): keys, no key in both bags, at
+    most 1 MiB of data in all."""
     errors: list[st.FieldError] = []
-    seen: set[str] = set()
+    total = 0
     for section in sections:
-        for key in obj.get(section) or {}:
-            if len(key) > 253 or not _CONFIG_KEY.match(key):
-                errors.append(
-                    st.FieldError(
-                        f"{section}[{key}]", st.INVALID, f'Invalid value: "{key}": {_CONFIG_KEY_MSG}'
-                    )
-                )
-            if key in seen:
-                errors.append(
-                    st.FieldError(
-                        f"data[{key}]",
-                        st.INVALID,
-                        f'Invalid value: "{key}": duplicate of key present in binaryData',
-                    )
-                )
-            seen.add(key)
+        bag = obj.get(section) or {}
+        for key, value in bag.items():
+            errors += [v.invalid_value(f"{section}[{key}]", key, m) for m in _config_key(str(key))]
+            if section == "data" and key in (obj.get("binaryData") or {}):
+                errors.append(v.invalid_value(f"data[{key}]", key, "duplicate of key present in binaryData"))
+            text = str(value)
+            if section == "binaryData" or obj.get("kind") == "Secret":
+                total += len(base64.b64decode(text + "=" * (-len(text) % 4), validate=False))
+            else:
+                total += len(text.encode())
+    if total > MAX_SECRET_SIZE:
+        # a ConfigMap's error names the whole object (field.NewPath("") prints as "[]"), a Secret's its data
+        errors.append(v.too_long("data" if obj.get("kind") == "Secret" else "[]", MAX_SECRET_SIZE))
     return errors
 
 
@@ -635,14 +648,7 @@ def _secret_defaults(secret: Obj) -> None:
 
 
 def _secret_validate(secret: Obj) -> list[st.FieldError]:
-    errors = _keys_errors(secret, ("data",))
-    for key, value in (secret.get("data") or {}).items():
-        try:
-            base64.b64decode(str(value), validate=True)
-        except (binascii.Error, ValueError):
-            errors.append(
-                st.FieldError(f"data[{key}]", st.INVALID, f'Invalid value: "{key}": illegal base64 data')
-            )
+    errors = _keys_errors(secret, ("data",))  # bad base64 never gets here: decoding refuses it
     if secret.get("type") == "kubernetes.io/service-account-token":
         sa = (secret["metadata"].get("annotations") or {}).get("kubernetes.io/service-account.name")
         if not sa:
