@@ -300,7 +300,11 @@ def _decode(value: Any, schema: Obj, path: str, struct: str, out: Decoded) -> An
                 continue
             if v is None:
                 continue
-            decoded[key] = _decode(v, prop, child, here, out)
+            field_value = _decode(v, prop, child, here, out)
+            if _empty_collection(field_value, prop):
+                # Go keeps an empty slice or map as nil once stored (protobuf has no empty list): omitted
+                continue
+            decoded[key] = field_value
         return decoded
     if t == "array":
         if not isinstance(value, list):
@@ -370,6 +374,16 @@ def base64_error(text: str) -> str:
             while si < n and text[si] in "\r\n":
                 si += 1
             return corrupt(si) if si < n else ""
+
+
+def _empty_collection(value: Any, schema: Obj) -> bool:
+    """An empty list, or an empty map where the type is a map (an empty struct stays ``{}``)."""
+    if value == []:
+        return True
+    if value != {}:
+        return False
+    _, target = resolve(schema)
+    return "properties" not in target and isinstance(target.get("additionalProperties"), dict)
 
 
 def _reflect_kind(value: Any) -> str:

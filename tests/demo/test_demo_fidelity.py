@@ -519,3 +519,33 @@ def test_namespaces_that_refuse_content_and_service_account_tokens(k: Kubectl) -
         'Error from server (Forbidden): nodes "n1" is forbidden: User "system:serviceaccount:default:bot" '
         'cannot delete resource "nodes" in API group "" at the cluster scope\n'
     )
+
+
+def test_rolling_update_percentages_and_cluster_ip_strings(k: Kubectl) -> None:
+    strategy = "  strategy: {rollingUpdate: {maxSurge: '50', maxUnavailable: 120%}}\n"
+    selector = "  selector: {matchLabels: {app: b}}\n"
+    r = k("apply", "-f", "-", input=DEPLOYMENT.replace("sel", "ru").replace("SELECTOR", selector + strategy))
+    # ValidateRollingUpdateDeployment: IsValidPercent, IsNotMoreThan100Percent (IntOrString marshals bare)
+    assert r.stderr == (
+        'The Deployment "ru" is invalid: \n'
+        '* spec.strategy.rollingUpdate.maxSurge: Invalid value: "50": a valid percent string must be a '
+        "numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for validation is "
+        "'[0-9]+%')\n"
+        '* spec.strategy.rollingUpdate.maxUnavailable: Invalid value: "120%": must not be greater than 100%\n'
+    )
+    r = k("apply", "-f", "-", input=service("badip", "  clusterIP: 10.96.0.300\n  ports: [{port: 80}]\n"))
+    assert r.stderr == (
+        'The Service "badip" is invalid: spec.clusterIPs[0]: Invalid value: "10.96.0.300": must be a valid '
+        "IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)\n"
+    )
+
+
+def test_empty_lists_and_maps_are_not_kept(k: Kubectl) -> None:
+    # stored as protobuf, an empty slice or map comes back nil: omitted (omitempty), as kind shows it
+    manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: empty, labels: {}, finalizers: [a.io/x]}\n"
+    assert k("apply", "-f", "-", input=manifest).returncode == 0
+    patch = '{"metadata":{"$deleteFromPrimitiveList/finalizers":["a.io/x"]}}'
+    assert k("patch", "configmap", "empty", "-p", patch).returncode == 0
+    meta = json.loads(k("get", "configmap", "empty", "-o", "json").stdout)["metadata"]
+    assert "finalizers" not in meta and "labels" not in meta
+    assert k("delete", "configmap", "empty").returncode == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import ipaddress
 import re
 from typing import Any
 
@@ -279,6 +280,18 @@ def _service_validate(svc: Obj) -> list[st.FieldError]:
         return [v.required("spec")]
     kind = spec.get("type")
     errors += v.supported(kind, "spec.type", ("ClusterIP", "ExternalName", "LoadBalancer", "NodePort"))
+    ip = spec.get("clusterIP")
+    if (
+        ip and ip != "None"
+    ):  # IsValidIPForLegacyField on clusterIPs, which the conversion fills from clusterIP
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError:
+            errors.append(
+                v.invalid_value(
+                    "spec.clusterIPs[0]", ip, "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"
+                )
+            )
     ports = spec.get("ports") or []
     headless = spec.get("clusterIP") == "None"
     if kind == "ExternalName":

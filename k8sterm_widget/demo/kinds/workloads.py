@@ -6,6 +6,7 @@ Defaults are ``pkg/apis/apps/v1/defaults.go`` and ``pkg/apis/batch/v1/defaults.g
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .. import status as st
@@ -99,12 +100,23 @@ def _deployment_validate(d: Obj) -> list[st.FieldError]:
         )
     rolling = strategy.get("rollingUpdate") or {}
     surge, unavailable = rolling.get("maxSurge"), rolling.get("maxUnavailable")
-    if _is_zero(surge) and _is_zero(unavailable) and strategy.get("type") == "RollingUpdate":
-        errors.append(
-            v.invalid_value(
-                "spec.strategy.rollingUpdate.maxUnavailable", unavailable, "may not be 0 when `maxSurge` is 0"
+    path = "spec.strategy.rollingUpdate"
+    if strategy.get("type") == "RollingUpdate":
+        # ValidateRollingUpdateDeployment
+        errors += int_or_percent(unavailable, f"{path}.maxUnavailable")
+        errors += int_or_percent(surge, f"{path}.maxSurge")
+        if _is_zero(surge) and _is_zero(unavailable):
+            errors.append(
+                v.invalid_value(f"{path}.maxUnavailable", unavailable, "may not be 0 when `maxSurge` is 0")
             )
-        )
+        if (
+            isinstance(unavailable, str)
+            and re.fullmatch(r"[0-9]+%", unavailable)
+            and int(unavailable[:-1]) > 100
+        ):
+            errors.append(
+                v.invalid_value(f"{path}.maxUnavailable", unavailable, "must not be greater than 100%")
+            )
     pds = spec.get("progressDeadlineSeconds")
     if (
         isinstance(pds, int)
@@ -115,6 +127,18 @@ def _deployment_validate(d: Obj) -> list[st.FieldError]:
             v.invalid_value("spec.progressDeadlineSeconds", pds, "must be greater than minReadySeconds")
         )
     return errors
+
+
+def int_or_percent(value: Any, path: str) -> list[st.FieldError]:
+    """``ValidatePositiveIntOrPercent``: a non-negative integer or a ``<digits>%`` string."""
+    if isinstance(value, str):
+        if re.fullmatch(r"[0-9]+%", value):
+            return []
+        return [v.invalid_value(path, value, v.regex_error(_PERCENT_MSG, "[0-9]+%", "1%", "93%"))]
+    return v.non_negative(path, value)
+
+
+_PERCENT_MSG = "a valid percent string must be a numeric string followed by an ending '%'"
 
 
 def _is_zero(value: Any) -> bool:
