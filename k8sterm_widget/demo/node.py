@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import objects
+from .controllers.base import node_capacity
+from .controllers.scheduler import quantity
 from .objects import Obj
 from .scenario import ContainerSpec, FrozenStatus, PodSpec
 from .store import Store
@@ -565,6 +567,7 @@ class Node:
                 on_exit=on_exit,
                 sandbox=pod.sandbox,
                 service_account=self._service_account(obj),
+                oom_score_adj=oom_score_adj(obj, live.raw),
                 **shared,
             )
         except Exception as exc:  # StartError and friends: the container never ran
@@ -782,6 +785,20 @@ class Node:
             task.add_done_callback(done)
 
         pod.timers.add(asyncio.get_running_loop().call_later(delay, restart))
+
+
+def oom_score_adj(pod: Obj | None, container: Obj | None) -> int:
+    """The kubelet's OOM score for a container (``GetContainerOOMScoreAdjust``, pkg/kubelet/qos/policy.go):
+    BestEffort 1000, Guaranteed -997, Burstable 1000 - 1000·memory request/capacity within [3, 999]. The
+    runtime keeps it at 3 or more: the demo's node is the notebook's machine (see runtime/limits.py)."""
+    qos = ((pod or {}).get("status") or {}).get("qosClass", "BestEffort")
+    if qos == "BestEffort":
+        return 1000
+    if qos == "Guaranteed":
+        return -997
+    request = quantity((((container or {}).get("resources") or {}).get("requests") or {}).get("memory", 0))
+    score = 1000 - (1000 * int(request)) // node_capacity()[1]  # Go's int64 division
+    return min(max(score, 1000 - 997), 999)
 
 
 def _restart_policy(pod: _Pod, live: _Live) -> str:

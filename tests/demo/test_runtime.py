@@ -862,7 +862,10 @@ def test_root_plan_is_an_overlay_with_read_only_host_binds(tmp_path: Path) -> No
     (tmp_path / "staged").mkdir()
     ops = plan("/R", "/S", layer, files={"/etc/hostname": "web-0\n"}, service_account={"token": "t"})
     assert ops[3] == ["overlay", "/R", str(tmp_path / "layer"), "/S/upper", "/S/work", "0"]
-    assert ["rbind", "/usr", "/R/usr"] in ops and ["tmpfs", "/R/usr/local", "mode=755"] in ops
+    assert ["rbind", "/usr", "/R/usr"] in ops and ["bind", "/S/usr-local", "/R/usr/local"] in ops
+    # everything writable lives in the container's directory on the node's disk (no tmpfs of its own)
+    assert ["bind", "/S/dev", "/R/dev"] in ops and ["bind", "/S/shm", "/R/dev/shm"] in ops
+    assert not [op for op in ops if op[0] == "tmpfs" and not op[1].endswith("/serviceaccount")]
     assert ["rbind", str(tmp_path / "staged"), "/R/usr/bin"] in ops
     assert ["bind", "/bin/true", "/R/app/server"] in ops
     assert ["write", "/R/etc/hostname", "644", "web-0\n"] in ops

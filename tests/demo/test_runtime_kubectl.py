@@ -295,6 +295,12 @@ def test_root_in_a_container_cannot_touch_the_host(kctl, lab):
     assert "READ" not in disk.stdout
     mem = sh(kctl, "tools", "mknod /tmp/mem c 1 1 2>&1; head -c 1 /tmp/mem >/dev/null 2>&1 && echo READ")
     assert "READ" not in mem.stdout
+    # what a container may take from the machine (runtime/limits.py): the node's bounded disk (not a tmpfs
+    # of half the machine's memory), the pod's process limit, the kubelet's OOM score for BestEffort
+    size_kib = int(sh(kctl, "tools", "df -k / | tail -1").stdout.split()[1])
+    assert size_kib <= 2 << 20, size_kib
+    limits = sh(kctl, "tools", "cat /proc/self/oom_score_adj; grep 'Max processes' /proc/self/limits").stdout
+    assert limits.startswith("1000\nMax processes             1024                 1024 "), limits
     # host secrets and terminals are not there; /proc/1/root is the container's own root
     shadow = sh(kctl, "web-0", "cat /etc/shadow", "nginx").stdout
     host_shadow = Path("/etc/shadow").read_text() if os.access("/etc/shadow", os.R_OK) else ""

@@ -7,7 +7,8 @@ namespace, ``/proc`` is the container's), then ``setns`` joins the user namespac
 network and PID, and a fork puts the child inside the PID namespace. The child, now a process *of the
 container*, starts a session of its own; for a tty it opens a terminal of the container's devpts, sends
 the master to the server over the console socket (runc's ``--console-socket``), and makes the slave its
-controlling terminal and stdio. It drops to containerd's default capabilities with ``no_new_privs``,
+controlling terminal and stdio. It takes on the container's limits (:mod:`.limits`: a runc exec gets its
+container's rlimits and OOM score), drops to containerd's default capabilities with ``no_new_privs``,
 ``chdir``s and ``execve``s the command with the exact argv (``argv[0]`` stays ``sh``) and environment.
 This process waits and exits with the child's status (128+N if it was killed by signal N).
 
@@ -33,6 +34,7 @@ import termios
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _ns
 import caps
+import limits
 
 NAMESPACES = ("user", "mnt", "uts", "ipc", "net", "pid")
 
@@ -58,6 +60,7 @@ def main() -> None:
         os.write(2, f"exec: container is gone: {exc}\n".encode())
         os._exit(126)
     try:
+        limits.oom_score(cfg.get("oom_score_adj", 1000))
         _ns.enter(handles)
     except (_ns.SetupError, OSError) as exc:
         os.write(2, f"exec: {exc}\n".encode())
@@ -82,6 +85,7 @@ def main() -> None:
                 os.chdir(cfg["workdir"])
             except OSError:
                 os.chdir("/")
+            limits.rlimits(cfg.get("pids") or limits.PIDS)
             caps.drop_privileges(cfg["last_cap"])
             os.execve(cfg["path"], cfg["argv"], cfg["env"])
         except BaseException as exc:

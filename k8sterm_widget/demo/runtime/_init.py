@@ -1,8 +1,8 @@
 """A container's shim and, in a forked child, its pid 1: what containerd-shim and runc do for a container.
 
 Run as ``python -I -S _init.py CONFIG_FD`` by :class:`.container.Container`. Stdlib only and ``-S``: no
-site-packages, no package imports (the siblings ``_ns.py``, ``caps.py``, ``lookpath.py``, ``proctree.py``
-are loaded by path), so it starts in a few tens of milliseconds.
+site-packages, no package imports (the siblings ``_ns.py``, ``caps.py``, ``limits.py``, ``lookpath.py``,
+``proctree.py`` are loaded by path), so it starts in a few tens of milliseconds.
 
 **The shim** (this process, outside the container's PID namespace, like ``containerd-shim``):
 
@@ -42,6 +42,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _ns
 import caps
+import limits
 import lookpath
 import proctree
 
@@ -110,6 +111,7 @@ def child(cfg: dict, error_w: int) -> None:
 
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
         if namespaces:
+            limits.rlimits(cfg.get("pids") or limits.PIDS)
             caps.drop_privileges(cfg["last_cap"])
         for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, signal.SIG_DFL)
@@ -177,6 +179,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C in the server's terminal is not for containers
     try:
         if namespaces:
+            limits.oom_score(cfg.get("oom_score_adj", 1000))
             _ns.enter([(kind, fd) for kind, fd in cfg["namespaces"]])
             flags = _ns.CLONE_NEWNS
             if cfg.get("share_pid") is not None:

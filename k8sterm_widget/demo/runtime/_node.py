@@ -13,6 +13,8 @@ cluster's lifetime. It plays the part of kind's node container plus the CNI plug
   and IPC namespaces and hands their descriptors over; then a veth pair joins the pod to the bridge,
   ``eth0`` gets the pod IP and a default route via the gateway, and the pod may bind low ports and ping
   (containerd 2's ``enable_unprivileged_ports``/``enable_unprivileged_icmp``);
+* it makes the **node's disk** (:func:`make_disk`): one bounded tmpfs, in a mount namespace of its own,
+  for every container's writable layer;
 * on request it makes **sockets** inside the node's or a pod's network namespace and passes them to the
   server (``SCM_RIGHTS``): a socket stays in the namespace it was made in, wherever it is used — that is how
   the API server listens on the ``kubernetes`` Service address and how port-forward dials into a pod.
@@ -30,11 +32,13 @@ import ctypes
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import limits
 from netlink import Netlink
 
 CLONE_NEWNS = 0x00020000
@@ -43,8 +47,14 @@ CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
 
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_REC = 0x4000
+MS_PRIVATE = 0x40000
+
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
 
 
 def _check(ret: int, what: str) -> None:
@@ -59,6 +69,14 @@ def unshare(flags: int, what: str) -> None:
 
 def setns(fd: int, flags: int, what: str) -> None:
     _check(_libc.setns(fd, flags), f"setns({what})")
+
+
+def mount(src: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    _check(
+        _libc.mount(src.encode(), target.encode(), fstype.encode() if fstype else None, flags,
+                    data.encode() if data else None),
+        f"mount {target}",
+    )  # fmt: skip
 
 
 def _write(path: str, text: str) -> None:
@@ -90,6 +108,7 @@ class Helper:
         self.node_net = -1
         self.bridge_index = 0
         self.pods: dict[str, int] = {}  # sandbox key -> its network namespace fd
+        self.disk: dict | None = None
 
     # -- the node ----------------------------------------------------------------------------------------
 
@@ -98,6 +117,11 @@ class Helper:
         if self.cfg.get("own_userns"):
             become_root_of_own_userns()
             fds.append(_ns_fd("user"))
+        disk = self.cfg.get("disk")
+        if disk:
+            self.disk = disk
+            make_disk(disk["path"], int(disk["size"]), disk.get("owner"))
+            fds.append(_ns_fd("mnt"))
         if self.network:
             unshare(CLONE_NEWNET, "net")
             self.node_net = _ns_fd("net")
@@ -191,6 +215,12 @@ class Helper:
         if fd is not None:
             os.close(fd)
 
+    def forget(self, name: str) -> None:
+        """Free a container's writable layer on the node disk once the container is gone."""
+        if self.disk is None or not name or "/" in name or name.startswith("."):
+            raise OSError(f"no container directory {name!r}")
+        shutil.rmtree(os.path.join(self.disk["path"], name), ignore_errors=True)
+
     # -- sockets -----------------------------------------------------------------------------------------
 
     def make_socket(self, req: dict) -> list[int]:
@@ -237,6 +267,8 @@ class Helper:
                     self.add_address(req["address"])
                 elif op == "release":
                     self.release(req["key"])
+                elif op == "forget":
+                    self.forget(req["name"])
                 else:
                     raise OSError(f"unknown request {op!r}")
                 reply: dict[str, object] = {"ok": True}
@@ -249,6 +281,23 @@ class Helper:
             finally:
                 for fd in fds:
                     os.close(fd)
+
+
+def make_disk(path: str, size: int, owner: int | None) -> None:
+    """The node's disk: a tmpfs of ``size`` bytes in a mount namespace of the helper's own.
+
+    Every container's writable layer (its overlay's upper directory, ``/usr/local``, ``/dev``, ``/dev/shm``)
+    is a directory on it, so all containers of the cluster together can fill ``size`` and no more — what a
+    real node's disk is, where a tmpfs per container would let each take half of the machine's memory.
+    Only the helper and the containers' shims (before ``pivot_root``) ever see it; it goes away with the
+    last of them, however the server ends.
+    """
+    unshare(CLONE_NEWNS, "mnt")
+    mount("none", "/", None, MS_REC | MS_PRIVATE)
+    options = f"size={size},nr_inodes={max(1024, size // 4096)},mode=0711"
+    if owner is not None:  # the pods' root (a uid range of their own) makes the containers' directories
+        options += f",uid={owner},gid={owner}"
+    mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, options)
 
 
 def _child_error(data: bytes) -> str:
@@ -269,6 +318,7 @@ def _sandbox_child(sock: socket.socket, req: dict, network: bool) -> None:
         os.setresuid(0, 0, 0)
     flags = CLONE_NEWUTS | CLONE_NEWIPC | (CLONE_NEWNET if network else 0)
     unshare(flags, "net, uts, ipc")
+    limits.bound_ipc()  # best effort: kernels before 5.19 let only the host's root set them
     name = req["hostname"].encode()
     _check(_libc.sethostname(name, len(name)), "sethostname")
     kinds = (["user"] if req.get("uid_map") else []) + (["net"] if network else []) + ["uts", "ipc"]

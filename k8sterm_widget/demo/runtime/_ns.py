@@ -30,6 +30,7 @@ CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 NAMESPACE_FLAGS = {
     "node_user": CLONE_NEWUSER,
+    "node_mnt": CLONE_NEWNS,
     "user": CLONE_NEWUSER,
     "net": CLONE_NEWNET,
     "uts": CLONE_NEWUTS,
@@ -184,9 +185,9 @@ def _overlay(target: str, lower: str, upper: str, work: str, userns: bool) -> No
     options = f"lowerdir={lower},upperdir={upper},workdir={work}" + (",userxattr" if userns else "")
     try:
         mount("overlay", target, "overlay", MS_NODEV, options)
-    except SetupError:  # no overlay here (old kernel, odd file system): a copy in a tmpfs does the same
-        mount("tmpfs", target, "tmpfs", MS_NODEV, "mode=755")
-        copy_tree(lower, target)
+    except SetupError:  # no overlay here (old kernel, odd file system): a copy does the same
+        copy_tree(lower, upper)
+        mount(upper, target, None, MS_BIND)
 
 
 def _mask(target: str) -> None:
@@ -220,6 +221,8 @@ def run_plan(ops: list[list[str]]) -> None:
             _mask(args[0])
         elif kind == "mkdir":
             os.makedirs(args[0], mode=0o755, exist_ok=True)
+            if len(args) > 1:
+                os.chmod(args[0], int(args[1], 8))
         elif kind == "touch":
             os.close(os.open(args[0], os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
         elif kind == "symlink":

@@ -167,6 +167,8 @@ class Container:
                 "last_cap": caps.last_cap(),
             }
             if self.namespaces:
+                config["pids"] = self._launch.get("pids")
+                config["oom_score_adj"] = self._launch.get("oom_score_adj", 1000)
                 config["namespaces"] = [list(entry) for entry in self._launch.get("namespaces", [])]
                 config["mounts"] = self._launch["mounts"]
                 config["root"] = self._launch["root"]
@@ -327,6 +329,8 @@ class Container:
                 "size": list(DEFAULT_SIZE),
                 "console_fd": console_child.fileno() if tty else None,
                 "last_cap": caps.last_cap(),
+                "pids": self._launch.get("pids"),
+                "oom_score_adj": self._launch.get("oom_score_adj", 1000),
             }
             config_fd = write_config(config)
             pass_fds = [config_fd] + ([self._node_user] if self._node_user is not None else [])

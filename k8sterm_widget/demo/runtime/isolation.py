@@ -129,9 +129,8 @@ def _try_container(state_dir: Path, network: NodeNetwork, users: str, fds: dict[
         for path in (layer_root, layer_root / "etc", layer_root / "dev"):
             os.chown(path, base, base)
     root = state_dir / "rootfs"
-    scratch = state_dir / "scratch"
+    scratch = state_dir / "disk" / "probe"  # on the node's disk, made by the probe container
     root.mkdir(parents=True, exist_ok=True)
-    scratch.mkdir(parents=True, exist_ok=True)
     ops = rootfs.plan(
         str(root), str(scratch), Layer(root=layer_root), userns=users != "none", sysfs=network.network,
         tty_gid=users == "range" or users == "none",
@@ -140,6 +139,8 @@ def _try_container(state_dir: Path, network: NodeNetwork, users: str, fds: dict[
     namespaces: list[list[str | int]] = (
         [["node_user", network.userns_fd]] if network.userns_fd is not None else []
     )
+    if network.mntns_fd is not None:
+        namespaces.append(["node_mnt", network.mntns_fd])
     namespaces += [[kind, fd] for kind, fd in fds.items()]
     config = {
         "isolation": "namespaces",
@@ -184,8 +185,12 @@ def _try_container(state_dir: Path, network: NodeNetwork, users: str, fds: dict[
 
 
 def _try(state_dir: Path, users: str, with_network: bool) -> str:
+    mapping = uid_map(users, random_base())
+    disk = state_dir / "disk"
+    disk.mkdir(exist_ok=True)
+    owner = int(mapping.split()[1]) if users == "range" and mapping else None
     network = NodeNetwork(
-        own_userns=users == "own", uid_map=uid_map(users, random_base()), network=with_network
+        own_userns=users == "own", uid_map=mapping, network=with_network, disk=(str(disk), 4 << 20, owner)
     )
     try:
         network.start_sync()

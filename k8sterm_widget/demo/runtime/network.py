@@ -126,15 +126,27 @@ class NodeNetwork:
     then live below it; :attr:`userns_fd` is it, for containers to join first). ``uid_map``: how a pod's
     user namespace maps its ids (``None``: pods get no user namespace). ``network``: False where the
     kernel refuses network namespaces or veth pairs; sandboxes then have no ``net`` and pods share the
-    host's network.
+    host's network. ``disk``: ``(path, size, owner)`` of the node's disk, a tmpfs of ``size`` bytes on the
+    existing directory ``path`` that only the node's mount namespace sees, owned by ``owner`` (the pods'
+    root) — every container's writable layer lives there (see ``_node.make_disk``).
     """
 
-    def __init__(self, *, own_userns: bool, uid_map: str | None, network: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        own_userns: bool,
+        uid_map: str | None,
+        network: bool = True,
+        disk: tuple[str, int, int | None] | None = None,
+    ) -> None:
         self.own_userns = own_userns
         self.uid_map = uid_map
         self.network = network
+        self.disk = disk
         #: The node user namespace (unprivileged mode only), for containers and execs to enter first.
         self.userns_fd: int | None = None
+        #: The node's mount namespace, where :attr:`disk` is mounted (containers' shims join it first).
+        self.mntns_fd: int | None = None
         #: The node network namespace.
         self.netns_fd: int | None = None
         self._control: socket.socket | None = None
@@ -182,6 +194,9 @@ class NodeNetwork:
             "prefix": POD_CIDR.prefixlen,
             "local_addresses": sorted(self._addresses),
         }
+        if self.disk is not None:
+            path, size, owner = self.disk
+            cfg["disk"] = {"path": path, "size": size, "owner": owner}
         ours.settimeout(START_TIMEOUT)
         try:
             ours.send(json.dumps(cfg).encode())
@@ -209,6 +224,8 @@ class NodeNetwork:
         fds = list(fds)
         if self.own_userns:
             self.userns_fd = fds.pop(0)
+        if self.disk is not None:
+            self.mntns_fd = fds.pop(0)
         if self.network:
             self.netns_fd = fds.pop(0)
         ours.settimeout(None)
@@ -219,7 +236,7 @@ class NodeNetwork:
         if self._control is not None:
             self._control.close()
             self._control = None
-        for name in ("userns_fd", "netns_fd"):
+        for name in ("userns_fd", "mntns_fd", "netns_fd"):
             fd = getattr(self, name)
             if fd is not None:
                 with contextlib.suppress(OSError):
@@ -282,6 +299,12 @@ class NodeNetwork:
         if self.network and self._control is not None:
             with contextlib.suppress(OSError):
                 await self._call({"op": "release", "key": sandbox.key})
+
+    async def forget(self, name: str) -> None:
+        """Free the directory ``name`` of a container that has ended, on the node's disk."""
+        if self.disk is not None and self._control is not None:
+            with contextlib.suppress(OSError):
+                await self._call({"op": "forget", "name": name})
 
     async def socket(
         self,

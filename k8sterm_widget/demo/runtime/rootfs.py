@@ -2,17 +2,21 @@
 
 What runc builds from containerd's default spec, made from an image :class:`~.layers.Layer`:
 
-* ``/``: an **overlay** whose lower layer is the image's own files and whose upper layer is a tmpfs of
-  the container (``userxattr`` inside a user namespace) — edits anywhere in it succeed and vanish with the
-  container; where the kernel refuses an overlay, a tmpfs with the image's files copied into it;
+* ``/``: an **overlay** whose lower layer is the image's own files and whose upper layer is the
+  container's directory on the node's disk (``userxattr`` inside a user namespace) — edits anywhere in it
+  succeed and vanish with the container; where the kernel refuses an overlay, a copy of the image's files
+  there. The node's disk is one bounded tmpfs for all containers of the cluster (``_node.make_disk``):
+  everything a container can write — ``/``, ``/usr/local``, ``/dev``, ``/dev/shm`` — lives on it, so a
+  container that fills it gets "No space left on device", as on a full node, and the machine keeps its
+  memory;
 * the host programs and libraries the image needs, bound **read-only** (the host's ``/usr`` for
   Debian-based images, with a writable ``/usr/local`` of the container's own); nothing else of the host;
 * ``/etc/hostname``, ``/etc/hosts`` and ``/etc/resolv.conf`` as the kubelet writes them, and the projected
   service-account volume at ``/var/run/secrets/kubernetes.io/serviceaccount`` (a read-only tmpfs, the
   kubelet's ``..data`` symlink layout);
-* ``/dev``: a tmpfs with ``null``, ``zero``, ``full``, ``random``, ``urandom``, ``tty`` (bound from the host),
-  a **private devpts** instance (``ptmx`` links to its ``pts/ptmx``: no host terminal is visible), ``shm``
-  and ``mqueue`` of the pod's IPC namespace;
+* ``/dev``: a directory of the container's with ``null``, ``zero``, ``full``, ``random``, ``urandom``,
+  ``tty`` (bound from the host), a **private devpts** instance (``ptmx`` links to its ``pts/ptmx``: no host
+  terminal is visible), ``shm`` and ``mqueue`` of the pod's IPC namespace;
 * ``/proc`` of the container's PID namespace, with containerd's masked paths (``/proc/kcore``,
   ``/proc/keys`` … covered by ``/dev/null`` or an empty read-only tmpfs) and read-only paths
   (``/proc/sys``, ``/proc/sysrq-trigger``, ``/proc/bus``, ``/proc/fs``, ``/proc/irq``);
@@ -64,26 +68,28 @@ def plan(
 ) -> list[Op]:
     """The operations that turn the empty directory ``root`` into the container's root file system.
 
-    ``scratch``: an empty directory for the overlay's upper layer (a tmpfs is mounted there first; it
-    disappears from view with ``pivot_root``). ``files``: container path -> content written into the
-    writable layer (hostname, hosts, resolv.conf). ``service_account``: file name -> content for the
-    projected token volume (``None``: not mounted). ``userns``: the container lives in a user namespace
-    (overlay's ``userxattr``). ``sysfs``: a sysfs of its own can be mounted (it has its own network
-    namespace). ``tty_gid``: gid 5 exists in the container (devpts ``gid=5``). ``host_root`` is only changed
-    by tests.
+    ``scratch``: the container's directory on the node's disk, made here (it holds the overlay's upper and
+    work directories, ``/usr/local``, ``/dev`` and ``/dev/shm``; it disappears from view with
+    ``pivot_root``, and the node helper removes it when the container has ended). ``files``: container path
+    -> content written into the writable layer (hostname, hosts, resolv.conf). ``service_account``: file
+    name -> content for the projected token volume (``None``: not mounted). ``userns``: the container
+    lives in a user namespace (overlay's ``userxattr``). ``sysfs``: a sysfs of its own can be mounted (it
+    has its own network namespace). ``tty_gid``: gid 5 exists in the container (devpts ``gid=5``).
+    ``host_root`` is only changed by tests.
 
     Op kinds (run by ``_init.py``): ``tmpfs target options``, ``overlay target lower upper work userns``
-    (falls back to a copy of ``lower`` into a tmpfs), ``copy src target`` (copy a tree into a writable
-    mount), ``rbind src target``, ``bind src target``, ``bind? target`` (bind over itself if it exists),
-    ``mask target`` (``/dev/null`` over a file, an empty read-only tmpfs over a directory, if it exists),
-    ``mkdir path``, ``touch path``, ``symlink text path``, ``write path mode content``, ``proc target``,
-    ``sysfs target``, ``devpts target options``, ``mqueue target``, ``readonly root keep...`` (remount
-    every mount below root read-only except those kept), ``remount-ro target``.
+    (falls back to a copy of ``lower`` into ``upper``, bound on ``target``), ``copy src target`` (copy a
+    tree into a writable mount), ``rbind src target``, ``bind src target``, ``bind? target`` (bind over
+    itself if it exists), ``mask target`` (``/dev/null`` over a file, an empty read-only tmpfs over a
+    directory, if it exists), ``mkdir path [mode]``, ``touch path``, ``symlink text path``, ``write path
+    mode content``, ``proc target``, ``sysfs target``, ``devpts target options``, ``mqueue target``,
+    ``readonly root keep...`` (remount every mount below root read-only except those kept),
+    ``remount-ro target``.
     """
     r = root.rstrip("/")
     h = host_root.rstrip("/")
     ops: list[Op] = [
-        ["tmpfs", scratch, "mode=755"],
+        ["mkdir", scratch, "711"],
         ["mkdir", f"{scratch}/upper"],
         ["mkdir", f"{scratch}/work"],
         ["overlay", r, str(layer.root), f"{scratch}/upper", f"{scratch}/work", "1" if userns else "0"],
@@ -92,8 +98,9 @@ def plan(
     if layer.host_usr:
         ops += [["mkdir", f"{r}/usr"], ["rbind", f"{h}/usr", f"{r}/usr"]]
         ops += [
-            ["tmpfs", f"{r}/usr/local", "mode=755"],
-            ["copy", f"{layer.root}/usr/local", f"{r}/usr/local"],
+            ["mkdir", f"{scratch}/usr-local"],
+            ["copy", f"{layer.root}/usr/local", f"{scratch}/usr-local"],
+            ["bind", f"{scratch}/usr-local", f"{r}/usr/local"],
         ]
         writable.append(f"{r}/usr/local")
     for host, container in layer.binds:
@@ -118,14 +125,15 @@ def plan(
             ops.append(["symlink", f"..data/{name}", f"{sa}/{name}"])
         ops.append(["remount-ro", sa])
 
-    ops += [["mkdir", f"{r}/dev"], ["tmpfs", f"{r}/dev", "mode=755,size=65536k"]]
+    ops += [["mkdir", f"{r}/dev"], ["mkdir", f"{scratch}/dev"], ["bind", f"{scratch}/dev", f"{r}/dev"]]
     writable.append(f"{r}/dev")
     for node in DEV_NODES:
         if os.path.exists(f"{h}/dev/{node}"):
             ops += [["touch", f"{r}/dev/{node}"], ["bind", f"{h}/dev/{node}", f"{r}/dev/{node}"]]
     devpts = "newinstance,ptmxmode=0666,mode=0620" + (",gid=5" if tty_gid else "")
     ops += [["mkdir", f"{r}/dev/pts"], ["devpts", f"{r}/dev/pts", devpts]]
-    ops += [["mkdir", f"{r}/dev/shm"], ["tmpfs", f"{r}/dev/shm", "mode=1777,size=65536k"]]
+    ops += [["mkdir", f"{r}/dev/shm"], ["mkdir", f"{scratch}/shm", "1777"]]
+    ops += [["bind", f"{scratch}/shm", f"{r}/dev/shm"]]
     ops += [["mkdir", f"{r}/dev/mqueue"], ["mqueue", f"{r}/dev/mqueue"]]
     writable += [f"{r}/dev/pts", f"{r}/dev/shm", f"{r}/dev/mqueue"]
     for name, target in DEV_SYMLINKS:

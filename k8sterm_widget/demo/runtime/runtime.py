@@ -9,11 +9,12 @@ import logging
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 from . import layers as layers_mod
-from . import rootfs
+from . import limits, rootfs
 from .container import Container
 from .images import Image
 from .isolation import Isolation, probe, random_base, uid_map
@@ -35,6 +36,15 @@ __all__ = ["Runtime"]
 log = logging.getLogger(__name__)
 
 CLUSTER_DOMAIN = "cluster.local"
+
+
+def default_disk_size() -> int:
+    """The node disk's size: a tenth of the machine's memory, at most 2 GiB (it is memory: a tmpfs)."""
+    try:
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        memory = 8 << 30
+    return max(64 << 20, min(2 << 30, memory // 10))
 
 
 def hosts_file(ip: str, hostname: str) -> str:
@@ -65,10 +75,18 @@ class Runtime:
     ``state_dir`` holds staged userlands for process mode; it should be private to this runtime. Image
     layers and mount points live in a temporary directory of their own, removed by :meth:`stop`.
     ``isolation``: ``"auto"`` (the most the probe finds), ``"namespaces"`` (raise if unavailable) or
-    ``"process"``.
+    ``"process"``. ``disk_size``: bytes of the node's disk, which every container's writable layer shares
+    (default :func:`default_disk_size`); ``pids_limit``: processes per pod (see :mod:`.limits`).
     """
 
-    def __init__(self, state_dir: Path, *, isolation: str = "auto") -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        isolation: str = "auto",
+        disk_size: int | None = None,
+        pids_limit: int = limits.PIDS,
+    ) -> None:
         if isolation not in ("auto", "namespaces", "process"):
             raise ValueError(f"isolation must be auto, namespaces or process, not {isolation!r}")
         self.state_dir = Path(state_dir)
@@ -101,11 +119,18 @@ class Runtime:
         #: when mapped, must be able to walk to it.
         self._public = Path(tempfile.mkdtemp(prefix="k8sterm-containers-"))
         os.chmod(self._public, 0o711)
+        self.pids_limit = pids_limit
+        #: Bytes of the node's disk: all containers' writable layers together (namespace mode).
+        self.disk_size = disk_size or default_disk_size()
+        self._disk = self._public / "disk"
+        self._disk.mkdir()
         if self.isolation == "namespaces":
+            owner = self._owner()
             self._node = NodeNetwork(
                 own_userns=self._isolation.users == "own",
                 uid_map=uid_map(self._isolation.users, self._base),
                 network=self._isolation.network,
+                disk=(str(self._disk), self.disk_size, owner[0] if owner else None),
             )
             self._node.spawn()  # it sets the node network up while the cluster starts its API
             if self._isolation.network:
@@ -208,9 +233,9 @@ class Runtime:
     ) -> dict:
         layer = self.layer(image)
         root = self._public / "rootfs"
-        scratch = self._public / "scratch"
         root.mkdir(exist_ok=True)
-        scratch.mkdir(exist_ok=True)
+        disk_dir = uuid.uuid4().hex
+        scratch = self._disk / disk_dir  # made by the container's pid 1, on the node's disk
         files = {
             "/etc/hostname": sandbox.hostname + "\n",
             "/etc/hosts": hosts_file(sandbox.ip if self._isolation.network else "", sandbox.hostname),
@@ -231,10 +256,19 @@ class Runtime:
         namespaces: list[tuple[str, int]] = []
         if self._node is not None and self._node.userns_fd is not None:
             namespaces.append(("node_user", self._node.userns_fd))
+        if self._node is not None and self._node.mntns_fd is not None:
+            namespaces.append(("node_mnt", self._node.mntns_fd))  # before the pod's user namespace
         for kind in ("user", "net", "uts", "ipc"):
             if kind in sandbox.fds:
                 namespaces.append((kind, sandbox.fds[kind]))
-        return {"namespaces": namespaces, "mounts": mounts, "root": str(root), "owner": self._owner()}
+        return {
+            "namespaces": namespaces,
+            "mounts": mounts,
+            "root": str(root),
+            "owner": self._owner(),
+            "disk_dir": disk_dir,
+            "pids": self.pids_limit,
+        }
 
     async def run_container(
         self,
@@ -253,6 +287,7 @@ class Runtime:
         share_pid_with: Container | None = None,
         sandbox: Sandbox | None = None,
         service_account: dict[str, str] | None = None,
+        oom_score_adj: int = 1000,
     ) -> Container:
         """Start a container in ``sandbox`` (one of its own pod's, made on first use, if ``None``) and
         return once its main process runs.
@@ -262,7 +297,8 @@ class Runtime:
         container's main process exits on its own — not after :meth:`Container.stop` or :meth:`stop`.
         ``share_pid_with``: a running container whose PID namespace this one joins (an ephemeral debug
         container's target); ignored in process mode. ``service_account``: file name -> content of the
-        projected service-account volume (``token``, ``ca.crt``, ``namespace``).
+        projected service-account volume (``token``, ``ca.crt``, ``namespace``). ``oom_score_adj``: the
+        kubelet's for the container's QoS class (BestEffort: 1000; see :mod:`.limits`).
         """
         if self._stopped:
             raise RuntimeError("runtime is stopped")
@@ -277,6 +313,8 @@ class Runtime:
             if self.isolation == "namespaces"
             else None
         )
+        if launch is not None:
+            launch["oom_score_adj"] = oom_score_adj
         container = Container(
             namespace=namespace,
             pod=pod,
@@ -292,7 +330,7 @@ class Runtime:
             launch=launch,
             node_user=self._node.userns_fd if self._node is not None else None,
         )
-        container._on_finished = self._containers.discard
+        container._on_finished = self._finished
         self._containers.add(container)
         try:
             argv = image.argv(command, args)
@@ -305,6 +343,13 @@ class Runtime:
         if self._stopped:  # stop() ran while this one was starting
             await container.stop()
         return container
+
+    def _finished(self, container: Container) -> None:
+        """A container has ended: forget it and free its writable layer on the node's disk."""
+        self._containers.discard(container)
+        disk_dir = container._launch.get("disk_dir")
+        if disk_dir and self._node is not None and not self._stopped:
+            asyncio.get_running_loop().create_task(self._node.forget(disk_dir))
 
     async def stop(self) -> None:
         """Kill every container and exec session, then end the node network. Idempotent."""
