@@ -60,12 +60,15 @@ class _Stop:
         return self.event.wait(timeout)
 
 
-def _start_cluster(args: argparse.Namespace) -> DemoCluster:
+def _new_cluster(args: argparse.Namespace) -> DemoCluster:
+    """The cluster, not started yet (its kubeconfig's path is already known)."""
     from .cluster import DemoCluster
 
-    cluster = DemoCluster(args.scenario, port=args.port, state_dir=args.state_dir, isolation=args.isolation)
-    cluster.start()
-    return cluster
+    return DemoCluster(args.scenario, port=args.port, state_dir=args.state_dir, isolation=args.isolation)
+
+
+def _start_cluster(args: argparse.Namespace) -> DemoCluster:
+    return _new_cluster(args).start()
 
 
 def _announce(cluster: DemoCluster) -> None:
@@ -139,10 +142,11 @@ def run_lab(args: argparse.Namespace) -> int:
         notebook.parent.mkdir(parents=True, exist_ok=True)
         notebook.write_text(MINIMAL_NOTEBOOK)
     stop = _Stop()
-    cluster = _start_cluster(args)
+    # JupyterLab starts while the cluster does (both take seconds, mostly imports): it only needs the
+    # kubeconfig's path, for the kernels it will start, and those read the file once a notebook is open.
+    cluster = _new_cluster(args)
     lab: subprocess.Popen[bytes] | None = None
     try:
-        _announce(cluster)
         port = args.lab_port or _free_port()
         token = secrets.token_hex(24)
         root = notebook.resolve().parent
@@ -160,6 +164,8 @@ def run_lab(args: argparse.Namespace) -> int:
         if shutil.which("kubectl", path=venv_bin):
             env["PATH"] = venv_bin + os.pathsep + env.get("PATH", "")
         lab = subprocess.Popen(cmd, env=env, start_new_session=True)
+        cluster.start()
+        _announce(cluster)
         url = f"http://127.0.0.1:{port}/lab/tree/{notebook.name}?token={token}"
         if _wait_http(f"http://127.0.0.1:{port}/api", lab, stop):
             print(f"JupyterLab: {url}")

@@ -49,3 +49,50 @@ def test_without_the_demo_extra_k8sterm_says_which_extra_to_install(missing, arg
     assert len(lines) == 1, stderr
     assert missing in lines[0] and "pip install 'k8sterm_widget[demo]'" in lines[0]
     assert not list(tmp_path.iterdir())  # `lab` did not write a notebook or start anything first
+
+
+def test_k8sterm_lab_starts_jupyterlab_on_the_cluster_and_stops_everything_without_a_warning(tmp_path):
+    """What `make demo` runs: the demo cluster and JupyterLab (started side by side), up until Ctrl-C; then
+    nothing of either is left running, and nothing of ours warned on the way."""
+    import re
+    import time
+    import urllib.request
+
+    import psutil
+
+    notebook = tmp_path / "nb" / "start.ipynb"  # created when missing, like a first `k8sterm lab x.ipynb`
+    env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "DISPLAY", "WAYLAND_DISPLAY")}
+    env["JUPYTER_CONFIG_DIR"] = str(tmp_path / "jupyter-config")  # no user config; the venv's stays on
+    env["JUPYTER_RUNTIME_DIR"] = str(tmp_path / "runtime")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "k8sterm_widget.demo.cli", "lab", str(notebook), "--no-browser"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path, env=env,
+        start_new_session=True,
+    )  # fmt: skip
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 120
+        while not any(line.startswith("JupyterLab: http") for line in lines):
+            assert time.monotonic() < deadline and proc.poll() is None, "".join(lines[-30:])
+            lines.append(proc.stdout.readline())
+        url = next(line.split()[1] for line in lines if line.startswith("JupyterLab: http"))
+        kubeconfig = next(line.split("=", 1)[1].strip() for line in lines if "export KUBECONFIG=" in line)
+        assert notebook.exists() and os.path.exists(kubeconfig)
+        api = re.sub(r"/lab/tree/.*\?token=", "/api/sessions?token=", url)
+        with urllib.request.urlopen(api, timeout=10) as response:  # the token in the URL logs in
+            assert response.status == 200
+        children = {p.pid for p in psutil.Process(proc.pid).children(recursive=True)}
+        assert len(children) >= 2  # JupyterLab and the cluster's containers
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=60)
+        lines += rest.splitlines(keepends=True)
+        assert proc.returncode == 0
+        assert not [p for p in children if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
+        assert not os.path.exists(kubeconfig)  # the cluster's temporary state is gone
+        warned = [line for line in lines if re.search(r"\[W |warn|Traceback", line, re.I)]
+        # the only expected one is JupyterLab's own about the notebook we just created being untrusted
+        assert [w for w in warned if "is not trusted" not in w] == [], warned
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
