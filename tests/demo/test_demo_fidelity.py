@@ -549,3 +549,24 @@ def test_empty_lists_and_maps_are_not_kept(k: Kubectl) -> None:
     meta = json.loads(k("get", "configmap", "empty", "-o", "json").stdout)["metadata"]
     assert "finalizers" not in meta and "labels" not in meta
     assert k("delete", "configmap", "empty").returncode == 0
+
+
+LIST = """apiVersion: v1
+kind: List
+items:
+- {apiVersion: v1, kind: ConfigMap, metadata: {name: l1}}
+- {apiVersion: v1, kind: ConfigMap, metadata: {name: l2}, data: {a: "1"}EXTRA}
+"""
+
+
+def test_a_kind_list_is_validated_against_openapi_v2(k: Kubectl) -> None:
+    # a List is validated client-side with the protobuf /openapi/v2 models (kubectl's ValidationError text)
+    r = k("apply", "-f", "-", input=LIST.replace("EXTRA", ", bogus: 1"))
+    assert r.stderr == (
+        'error: error validating "STDIN": error validating data: ValidationError(ConfigMap): unknown field '
+        '"bogus" in io.k8s.api.core.v1.ConfigMap; if you choose to ignore these errors, turn validation off '
+        "with --validate=false\n"
+    )
+    r = k("apply", "-f", "-", input=LIST.replace("EXTRA", ""))
+    assert (r.returncode, r.stdout) == (0, "configmap/l1 created\nconfigmap/l2 created\n"), r.stderr
+    assert k("delete", "configmap", "l1", "l2").returncode == 0
