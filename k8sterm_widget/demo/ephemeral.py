@@ -17,8 +17,8 @@ from typing import Any
 from aiohttp import web
 
 from . import patch as patches
+from . import podsecurity, validation
 from . import status as st
-from . import validation
 from .context import CTX, BodyError, media_type, read_json, respond_json, respond_status
 from .objects import Obj
 
@@ -112,6 +112,11 @@ def _update(request: web.Request, pod: Obj, new: Any) -> web.Response:
     if containers == old:
         return respond_json(pod)
     ctx = request.app[CTX]
+    # the PodSecurity plugin checks pods/ephemeralcontainers updates too (kubectl debug --profile=sysadmin)
+    candidate = {**pod, "spec": {**pod["spec"], "ephemeralContainers": containers}}
+    problem = podsecurity.violation(candidate, ctx.store.namespace(pod["metadata"]["namespace"]))
+    if problem:
+        return respond_status(st.forbidden("pods", name, problem))
     ns = pod["metadata"]["namespace"]
     updated = ctx.store.update_pod(ns, name, lambda obj: _set_ephemeral(obj, containers))
     old_names = {c["name"] for c in old}

@@ -235,7 +235,10 @@ def decode_message(raw: bytes, type_name: str) -> Any:
             out[name] = mapping
         elif "." in ftype:
             decoded = [decode_message(v, ftype) for v in values if isinstance(v, bytes)]
-            out[name] = decoded if label == "repeated" else decoded[-1]
+            if (type_name, name) in _INLINE and isinstance(decoded[-1], dict):
+                out.update(decoded[-1])  # a Go struct embedded with json:",inline"
+            else:
+                out[name] = decoded if label == "repeated" else decoded[-1]
         elif label == "repeated":
             items: list[Any] = []
             for v in values:
@@ -257,6 +260,27 @@ def decode_message(raw: bytes, type_name: str) -> Any:
             out[name] = value
     return out
 
+
+_CORE = "k8s.io.api.core.v1."
+#: Fields whose Go struct is embedded inline (``json:",inline"``): in JSON their members sit in the parent,
+#: in protobuf they are a message of their own (``Volume.volumeSource`` -> ``{"name", "hostPath"}``).
+_INLINE = {
+    (_CORE + message, field)
+    for message, field in (
+        ("Volume", "volumeSource"),
+        ("PersistentVolumeSpec", "persistentVolumeSource"),
+        ("EphemeralContainer", "ephemeralContainerCommon"),
+        ("Probe", "handler"),
+        ("ConfigMapKeySelector", "localObjectReference"),
+        ("SecretKeySelector", "localObjectReference"),
+        ("ConfigMapEnvSource", "localObjectReference"),
+        ("SecretEnvSource", "localObjectReference"),
+        ("ConfigMapVolumeSource", "localObjectReference"),
+        ("ConfigMapProjection", "localObjectReference"),
+        ("SecretProjection", "localObjectReference"),
+        ("VolumeMountStatus", "volumeStatus"),
+    )
+}
 
 _ZERO_MEANS_SET = {"replicas", "parallelism", "completions", "backoffLimit", "terminationGracePeriodSeconds",
                    "automountServiceAccountToken", "enableServiceLinks", "immutable", "optional",

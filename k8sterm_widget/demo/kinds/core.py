@@ -7,8 +7,8 @@ import ipaddress
 import re
 from typing import Any
 
+from .. import podsecurity, tables
 from .. import status as st
-from .. import tables
 from .. import validation as v
 from ..allocators import AllocationError, Allocators, Transaction
 from ..registry import REGISTRY, Column, Kind
@@ -116,6 +116,10 @@ def _pod_validate(pod: Obj) -> list[st.FieldError]:
 
 def _pod_prepare_create(pod: Obj, api: Any) -> None:
     podspec.admit_pod(pod, pod["metadata"]["namespace"])
+    # validating admission, after the mutating plugins: the PodSecurity plugin (demo/podsecurity.py)
+    problem = podsecurity.violation(pod, api.store.namespace(pod["metadata"]["namespace"]))
+    if problem:
+        raise ApiError(st.forbidden("pods", pod["metadata"]["name"], problem))
     pod.setdefault("status", {})
     pod["status"] = {"phase": "Pending", "qosClass": _qos(pod["spec"])}
     pod["metadata"]["generation"] = 1
