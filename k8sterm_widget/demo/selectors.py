@@ -12,10 +12,6 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-_SPECIAL = "=!(),<>"
-_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
-_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
-
 
 class SelectorError(ValueError):
     """A selector string that apimachinery would reject."""
@@ -47,122 +43,183 @@ class Requirement:
         return number > int(self.values[0]) if self.op == "gt" else number < int(self.values[0])
 
 
-def _tokens(text: str) -> list[str]:
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch.isspace():
-            i += 1
-        elif text.startswith(("==", "!="), i):
-            out.append(text[i : i + 2])
-            i += 2
-        elif ch in _SPECIAL:
-            out.append(ch)
-            i += 1
-        else:
-            j = i
-            while j < len(text) and not text[j].isspace() and text[j] not in _SPECIAL:
-                j += 1
-            out.append(text[i:j])
-            i = j
-    return out
+# --- the label selector grammar: apimachinery's pkg/labels/selector.go Lexer and Parser, ported ---------
+
+_TOKENS = {")": "close", ",": "comma", "!": "not", "==": "==", "=": "=", ">": ">", "in": "in", "<": "<",
+           "!=": "!=", "notin": "notin", "(": "open"}  # fmt: skip
+_SPECIAL_CHARS = "=!(),><"
+_WHITESPACE = " \t\r\n"
+_BINARY = ("in", "notin", "=", "==", "!=", "gt", "lt")  # binaryOperators, in Go's order
 
 
-def _check_key(key: str) -> str:
-    if not key or len(key) > 317 or not _LABEL_KEY.match(key):
-        raise SelectorError(f"unable to parse requirement: {key!r} is not a valid label key")
-    return key
+def _lex(text: str) -> list[tuple[str, str]]:
+    """``Lexer.Lex`` until the end: (token, literal); an unknown run of symbols is an "error" token."""
+    out: list[tuple[str, str]] = []
+    pos = 0
+    while True:
+        while pos < len(text) and text[pos] in _WHITESPACE:
+            pos += 1
+        if pos >= len(text):
+            out.append(("end", ""))
+            return out
+        if text[pos] in _SPECIAL_CHARS:  # scanSpecialSymbol: the longest symbol that is a token
+            buffer, last = "", None
+            while pos < len(text) and text[pos] in _SPECIAL_CHARS:
+                buffer += text[pos]
+                pos += 1
+                if buffer in _TOKENS:
+                    last = (_TOKENS[buffer], buffer)
+                elif last is not None:
+                    pos -= 1
+                    break
+            out.append(last or ("error", f"error expected: keyword found '{buffer}'"))
+            continue
+        start = pos  # scanIDOrKeyword
+        while pos < len(text) and text[pos] not in _SPECIAL_CHARS and text[pos] not in _WHITESPACE:
+            pos += 1
+        word = text[start:pos]
+        out.append((_TOKENS.get(word, "id") if word in ("in", "notin") else "id", word))
 
 
-def _check_value(value: str) -> str:
-    if len(value) > 63 or not _LABEL_VALUE.match(value):
-        raise SelectorError(f"unable to parse requirement: {value!r} is not a valid label value")
-    return value
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.items = _lex(text)
+        self.position = 0
+
+    def lookahead(self, values: bool = True) -> tuple[str, str]:
+        tok, lit = self.items[self.position]
+        return ("id" if values and tok in ("in", "notin") else tok), lit
+
+    def consume(self, values: bool = True) -> tuple[str, str]:
+        self.position += 1
+        tok, lit = self.items[self.position - 1]
+        return ("id" if values and tok in ("in", "notin") else tok), lit
+
+    def parse(self) -> list[Requirement]:
+        reqs: list[Requirement] = []
+        while True:
+            tok, lit = self.lookahead()
+            if tok in ("id", "not"):
+                try:
+                    reqs.append(self.requirement())
+                except SelectorError as exc:
+                    raise SelectorError(f"unable to parse requirement: {exc}") from None
+                t, lit2 = self.consume()
+                if t == "end":
+                    return reqs
+                if t == "comma":
+                    t2, lit3 = self.lookahead()
+                    if t2 not in ("id", "not"):
+                        raise SelectorError(f"found '{lit3}', expected: identifier after ','")
+                else:
+                    raise SelectorError(f"found '{lit2}', expected: ',' or 'end of string'")
+            elif tok == "end":
+                return reqs
+            else:
+                raise SelectorError(f"found '{lit}', expected: !, identifier, or 'end of string'")
+
+    def requirement(self) -> Requirement:
+        tok, key = self.consume()
+        missing = tok == "not"
+        if missing:
+            tok, key = self.consume()
+        if tok != "id":
+            raise SelectorError(f"found '{key}', expected: identifier")
+        _check_key(key, "<nil>")
+        if missing or self.lookahead()[0] in ("end", "comma"):
+            return Requirement(key, "!" if missing else "exists")
+        tok, lit = self.consume(values=False)
+        ops = {"in": "in", "notin": "notin", "=": "=", "==": "=", "!=": "!=", ">": "gt", "<": "lt"}
+        if tok not in ops:
+            raise SelectorError(f"found '{lit}', expected: {', '.join(_BINARY)}")
+        op = ops[tok]
+        values = self.values() if op in ("in", "notin") else self.exact_value()
+        return _new_requirement(key, op, sorted(values))
+
+    def values(self) -> set[str]:
+        tok, lit = self.consume()
+        if tok != "open":
+            raise SelectorError(f"found '{lit}' expected: '('")
+        tok, lit = self.lookahead()
+        if tok in ("id", "comma"):
+            found = self.identifiers()
+            if self.consume()[0] != "close":
+                raise SelectorError(f"found '{lit}', expected: ')'")
+            return found
+        if tok == "close":
+            self.consume()
+            return {""}
+        raise SelectorError(f"found '{lit}', expected: ',', ')' or identifier")
+
+    def identifiers(self) -> set[str]:
+        found: set[str] = set()
+        while True:
+            tok, lit = self.consume()
+            if tok == "id":
+                found.add(lit)
+                tok2, lit2 = self.lookahead()
+                if tok2 == "comma":
+                    continue
+                if tok2 == "close":
+                    return found
+                raise SelectorError(f"found '{lit2}', expected: ',' or ')'")
+            if tok == "comma":
+                if not found:
+                    found.add("")
+                tok2, _ = self.lookahead()
+                if tok2 == "close":
+                    found.add("")
+                    return found
+                if tok2 == "comma":
+                    found.add("")
+                continue
+            raise SelectorError(f"found '{lit}', expected: ',', or identifier")
+
+    def exact_value(self) -> set[str]:
+        tok, _ = self.lookahead()
+        if tok in ("end", "comma"):
+            return {""}
+        tok, lit = self.consume()
+        if tok == "id":
+            return {lit}
+        raise SelectorError(f"found '{lit}', expected: identifier")
+
+
+def _check_key(key: str, path: str) -> None:
+    """``validateLabelKey``: all of IsLabelKey's messages in one error, joined with "; "."""
+    from .validation import go_quote, label_key
+
+    problems = label_key(key)
+    if problems:
+        raise SelectorError(f"{path}: Invalid value: {go_quote(key)}: {'; '.join(problems)}")
+
+
+def _new_requirement(key: str, op: str, values: list[str]) -> Requirement:
+    """``NewRequirement``'s checks (the parser gives no path, so fields are named from the root)."""
+    from .validation import go_quote, label_value
+
+    errors: list[str] = []
+    if op in ("gt", "lt"):
+        for i, value in enumerate(values):
+            try:
+                int(value)
+            except ValueError:
+                errors.append(
+                    f"values[{i}]: Invalid value: {go_quote(value)}: "
+                    "for 'Gt', 'Lt' operators, the value must be an integer"
+                )
+    for i, value in enumerate(values):
+        problems = label_value(value)
+        if problems:
+            errors.append(f"values[{i}][{key}]: Invalid value: {go_quote(value)}: {'; '.join(problems)}")
+    if errors:
+        raise SelectorError(errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]")
+    return Requirement(key, op, tuple(values))
 
 
 def parse_labels(text: str) -> list[Requirement]:
-    """Parse a label selector; an empty string selects everything."""
-    toks = _tokens(text)
-    reqs: list[Requirement] = []
-    pos = 0
-
-    def peek() -> str | None:
-        return toks[pos] if pos < len(toks) else None
-
-    while pos < len(toks):
-        if toks[pos] == "!":
-            pos += 1
-            key = peek()
-            if key is None or key in _SPECIAL:
-                raise SelectorError(f"found '{key or '<EOF>'}', expected: identifier after '!'")
-            reqs.append(Requirement(_check_key(key), "!"))
-            pos += 1
-        else:
-            key = toks[pos]
-            if key in _SPECIAL or key in ("==", "!="):
-                raise SelectorError(f"found '{key}', expected: !, identifier, or 'end of string'")
-            _check_key(key)
-            pos += 1
-            op = peek()
-            if op is None or op == ",":
-                reqs.append(Requirement(key, "exists"))
-            elif op in ("=", "==", "!="):
-                pos += 1
-                value = peek()
-                if value is None or value == ",":
-                    value = ""
-                elif value in _SPECIAL:
-                    raise SelectorError(f"found '{value}', expected: identifier for value")
-                else:
-                    pos += 1
-                reqs.append(Requirement(key, "!=" if op == "!=" else "=", (_check_value(value),)))
-            elif op in ("in", "notin"):
-                pos += 1
-                if peek() != "(":
-                    raise SelectorError(f"found '{peek() or '<EOF>'}', expected: '('")
-                pos += 1
-                values: list[str] = [""]
-                while True:
-                    tok = peek()
-                    pos += 1
-                    if tok is None:
-                        raise SelectorError("found '<EOF>', expected: ')'")
-                    if tok == ")":
-                        break
-                    if tok == ",":
-                        values.append("")
-                    elif tok in _SPECIAL or values[-1]:
-                        raise SelectorError(f"found '{tok}', expected: ',' or ')'")
-                    else:
-                        values[-1] = tok
-                if values == [""]:
-                    raise SelectorError("for 'in', 'notin' operators, values set can't be empty")
-                reqs.append(Requirement(key, op, tuple(_check_value(v) for v in values)))
-            elif op in (">", "<"):
-                pos += 1
-                value = peek()
-                if value is None or value in _SPECIAL:
-                    raise SelectorError(f"found '{value or '<EOF>'}', expected: identifier for value")
-                try:
-                    int(value)
-                except ValueError:
-                    raise SelectorError(
-                        "unable to parse requirement: for 'Gt', 'Lt' operators, the value must be an integer"
-                    ) from None
-                pos += 1
-                reqs.append(Requirement(key, "gt" if op == ">" else "lt", (value,)))
-            else:
-                raise SelectorError(f"found '{op}', expected: in, notin, =, ==, !=, gt, lt")
-        tok = peek()
-        if tok is None:
-            break
-        if tok != ",":
-            raise SelectorError(f"found '{tok}', expected: ',' or 'end of string'")
-        pos += 1
-        if peek() is None:
-            raise SelectorError("found '<EOF>', expected: !, identifier, or 'end of string'")
-    return reqs
+    """Parse a label selector (``labels.Parse``); an empty string selects everything."""
+    return _Parser(text).parse()
 
 
 def match_labels(reqs: list[Requirement], labels: Mapping[str, str] | None) -> bool:

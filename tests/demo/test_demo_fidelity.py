@@ -570,3 +570,28 @@ def test_a_kind_list_is_validated_against_openapi_v2(k: Kubectl) -> None:
     r = k("apply", "-f", "-", input=LIST.replace("EXTRA", ""))
     assert (r.returncode, r.stdout) == (0, "configmap/l1 created\nconfigmap/l2 created\n"), r.stderr
     assert k("delete", "configmap", "l1", "l2").returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("selector", "problem"),
+    [
+        # labels.Parse (pkg/labels/selector.go): the lexer's end of string is an empty literal
+        ("app in (web", "unable to parse requirement: found '', expected: ',' or ')'"),
+        ("app >= 3", "unable to parse requirement: found '=', expected: identifier"),
+        ("app web", "unable to parse requirement: found 'web', expected: in, notin, =, ==, !=, gt, lt"),
+        ("app,", "found '', expected: identifier after ','"),
+        # validateLabelKey has no field path: Go prints a nil *field.Path as <nil>
+        ("a/b/c", "unable to parse requirement: <nil>: Invalid value: \"a/b/c\": a valid label key "
+         f"{LABEL_KEY_RULE} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"),
+        ("app=-x", "unable to parse requirement: values[0][app]: Invalid value: \"-x\": a valid label must "
+         "be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end "
+         "with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for "
+         "validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"),
+    ],
+)  # fmt: skip
+def test_label_selectors_that_do_not_parse(k: Kubectl, selector: str, problem: str) -> None:
+    r = k("get", "configmaps", "-l", selector)
+    assert r.stderr == (
+        'Error from server (BadRequest): Unable to find "/v1, Resource=configmaps" that match label '
+        f'selector "{selector}", field selector "": {problem}\n'
+    )
