@@ -10,7 +10,11 @@
 // view exists: after a page reload JupyterLab restores a model for every widget the kernel still holds,
 // displayed or not, and those that nobody looks at should not pull megabytes of screen. Output that
 // arrives before our replay, or overlaps it, is deduplicated by offset; a gap (or a `detached` notice:
-// the kernel stopped sending because acks stalled) triggers a fresh replay request.
+// the kernel stopped sending because acks stalled) triggers a fresh replay request. That one says what
+// the views already show (`have`), and the kernel, when it still holds every byte after it, answers
+// with just those (`resume`): the views keep their screens and scrollback. Redrawing them from the
+// checkpoint instead would cut a long scrollback to the checkpoint's CHECKPOINT_SCROLLBACK lines — a
+// page under load, slow to ack, lost most of a 100,000-line output that way.
 //
 // Lane (lane.js, k8sterm_widget/lane/__init__.py): when `hello` offers one, the replay waits until the
 // lane has opened or failed (at most OPEN_TIMEOUT_MS), so the stream does not change paths mid-way; from
@@ -67,6 +71,8 @@ export class Controller {
     this.log = new ScreenLog();
     /** Offset after the last output byte we have. */
     this.received = 0;
+    /** The views show the stream up to `received` (a replay was applied): a new replay can resume. */
+    this.synced = false;
     /** @type {"handshake" | "ready" | "replaying" | "live"} */
     this.phase = "handshake";
     /** @type {Lane | null} the lane while it is opening or open */
@@ -187,7 +193,8 @@ export class Controller {
     }
     this.phase = "replaying";
     this.early = [];
-    this.channel.send({ type: "replay", id: this.id, b64: this.binaryOut === false });
+    const have = this.synced ? { have: this.received } : {};
+    this.channel.send({ type: "replay", id: this.id, b64: this.binaryOut === false, ...have });
     this.notify();
   }
 
@@ -196,8 +203,12 @@ export class Controller {
    * @param {(DataView | Uint8Array)[]} buffers
    */
   applyReplay(msg, buffers) {
-    const ckData = payloadOf(msg, buffers, 0);
     const tail = payloadOf(msg, buffers, 1);
+    if (msg.resume) {
+      this.resume(msg, tail);
+      return;
+    }
+    const ckData = payloadOf(msg, buffers, 0);
     const ck = msg.checkpoint;
     const checkpoint = ck ? { ...ck, data: new TextDecoder().decode(ckData) } : null;
     this.log.reset(checkpoint, msg.offset, tail, msg.lossy);
@@ -205,6 +216,28 @@ export class Controller {
     this.acks.reset(msg.end);
     this.checkpointed = ck ? { offset: ck.offset, cols: ck.cols, rows: ck.rows } : { offset: -1, cols: 0, rows: 0 };
     for (const view of this.views) view.restore(this.log);
+    this.synced = true;
+    this.goLive();
+  }
+
+  /**
+   * A replay that continues what the views show: append it, keep their screens.
+   * @param {import("./protocol.js").ReplayMsg} msg
+   * @param {Uint8Array} tail the bytes from `msg.offset` to `msg.end`
+   */
+  resume(msg, tail) {
+    if (!this.synced || msg.offset !== this.received || msg.end !== msg.offset + tail.length) {
+      this.synced = false; // not the continuation of our screen: redraw from a full replay
+      this.requestReplay();
+      return;
+    }
+    this.acks.reset(msg.end); // the kernel counts the replay as delivered
+    this.phase = "live";
+    this.onOutput(msg.offset, tail);
+    this.goLive();
+  }
+
+  goLive() {
     this.phase = "live";
     const early = this.early;
     this.early = [];

@@ -30,7 +30,7 @@ export const KERNEL_TYPES = ["hello", "replay", "output", "detached", "snapshot"
  * @typedef {{ type: "hello", to: string, binary_in: boolean, lane?: string }} HelloMsg
  * @typedef {{ offset: number, cols: number, rows: number }} CheckpointInfo
  * @typedef {{ type: "replay", to: string, offset: number, end: number, checkpoint: CheckpointInfo | null,
- *             lossy: boolean, b64?: string[] }} ReplayMsg
+ *             lossy: boolean, resume?: boolean, b64?: string[] }} ReplayMsg
  * @typedef {{ type: "output", offset: number, b64?: string }} OutputMsg
  * @typedef {{ type: "detached", offset: number }} DetachedMsg
  * @typedef {{ type: "snapshot", id: string }} SnapshotMsg

@@ -663,7 +663,8 @@ class Terminal(SharedFrontEnd):
 
     def _on_replay(self, msg: protocol.Message) -> None:
         # A lane carries buffers whatever the comm does: only a comm request can switch the comm to base64.
-        self._pipe.replay_to(msg.fields["id"], b64_only=msg.fields["b64"] and msg.lane is None)
+        f = msg.fields
+        self._pipe.replay_to(f["id"], b64_only=f["b64"] and msg.lane is None, have=f["have"])
 
     def _on_input(self, msg: protocol.Message) -> None:
         self._order.push(msg.fields["id"], msg.fields["seq"], msg.data or b"")

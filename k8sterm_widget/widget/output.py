@@ -87,30 +87,39 @@ class OutputPipe:
         with self._cond:
             return self.replay.set_checkpoint(offset, cols, rows, data)
 
-    def replay_to(self, to: str, *, b64_only: bool = False) -> None:
-        """Send checkpoint + tail to the front end ``to``; from then on output is live."""
+    def replay_to(self, to: str, *, b64_only: bool = False, have: int | None = None) -> None:
+        """Send checkpoint + tail to the front end ``to``; from then on output is live.
+
+        ``have``: the front end still shows the output up to there. When the buffer holds every byte
+        after it, the replay is just those bytes (``resume``), and the front end keeps its screen and
+        scrollback; otherwise it gets the checkpoint and redraws.
+        """
         with self._cond:
             if b64_only:
                 self.b64 = True
             if self.coalescer.pending:
                 self._flush_locked()  # the replay must cover every byte fed so far
-            snap = self.replay.snapshot()
-            ckpt = snap.checkpoint
-            content: dict = {
-                "type": "replay",
-                "to": to,
-                "offset": snap.start,
-                "end": snap.end,
-                "checkpoint": {"offset": ckpt.offset, "cols": ckpt.cols, "rows": ckpt.rows} if ckpt else None,
-                "lossy": snap.lossy,
-            }
-            payload = [ckpt.data if ckpt else b"", snap.tail]
+            rest = self.replay.since(have) if have is not None else None
+            content: dict
+            if rest is not None:
+                content = {"type": "replay", "to": to, "offset": have, "end": self.replay.end}
+                content |= {"checkpoint": None, "lossy": False, "resume": True}
+                payload = [b"", rest]
+                end = self.replay.end
+            else:
+                snap = self.replay.snapshot()
+                ckpt = snap.checkpoint
+                where = {"offset": ckpt.offset, "cols": ckpt.cols, "rows": ckpt.rows} if ckpt else None
+                content = {"type": "replay", "to": to, "offset": snap.start, "end": snap.end}
+                content |= {"checkpoint": where, "lossy": snap.lossy}
+                payload = [ckpt.data if ckpt else b"", snap.tail]
+                end = snap.end
             if self.b64:
                 content["b64"] = [b64(p) for p in payload]
                 self._send(content, [])
             else:
                 self._send(content, payload)
-            self._act(self.flow.go_live(snap.end))
+            self._act(self.flow.go_live(end))
 
     def inject(self, data: bytes) -> None:
         """Kernel-made bytes (a reconnect separator) into the same stream, flushed at once."""

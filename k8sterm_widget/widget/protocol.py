@@ -18,8 +18,10 @@ Front end → kernel (``type``: fields; ``[buffers]``)
   The kernel answers ``hello``. If the probe buffer did not arrive, the host drops front-end buffers
   and the front end must send input and checkpoints as base64 from now on (``hello.binary_in``).
 * ``replay``: ``id``, ``b64`` (bool: the ``hello`` buffer did not arrive, so the kernel must use base64
-  for everything it sends from now on). The kernel answers ``replay`` and the stream is *live*: output
-  messages flow from then on. Sent once after ``hello``, and again whenever the front end finds a gap.
+  for everything it sends from now on), ``have`` (optional offset: the front end's screen already shows
+  the output up to there). The kernel answers ``replay`` and the stream is *live*: output messages flow
+  from then on. Sent once after ``hello``, and again (with ``have``) whenever the front end finds a gap,
+  is told ``detached``, or falls back from a lane.
 * ``input``: ``id``, ``seq``; ``[bytes]`` or ``b64``. Keystrokes as UTF-8, ``onBinary`` data raw; pastes
   in chunks of at most 64 KiB. ``seq`` counts this front end's input messages from 0: two kernel threads
   may handle consecutive messages at once, and :mod:`.order` puts them back in order. Input typed while
@@ -47,6 +49,9 @@ Kernel → front end
   (``{"offset", "cols", "rows"}`` or null), ``lossy`` (bytes between the checkpoint and the tail were
   dropped); ``[checkpoint_utf8, tail]`` or ``b64: [..., ...]``. Later ``output`` messages continue at
   ``end``; anything the front end received before the replay is overlapping and skipped by offset.
+  With ``resume: true`` (the request's ``have`` was still in the buffer) there is no checkpoint,
+  ``offset`` is ``have`` and the tail is what follows it: the front end appends it to the screen it has,
+  scrollback intact, instead of redrawing from a checkpoint that keeps only a few thousand lines.
 * ``output``: ``offset``; ``[bytes]`` or ``b64``. The byte range ``[offset, offset + len)``. A front end
   skips the part it already has and asks for a ``replay`` when it sees a gap.
 * ``snapshot``: ``id``: render the screen as HTML and answer with a ``snapshot`` of the same ``id``
@@ -233,7 +238,10 @@ def parse(content: object, buffers: Sequence | None) -> Message:
     if kind == "ready":
         return Message(kind, {"id": _str(content, "id", MAX_ID)}, binary=len(buffers) == 1)
     if kind == "replay":
-        return Message(kind, {"id": _str(content, "id", MAX_ID), "b64": _bool(content, "b64")})
+        fields = {"id": _str(content, "id", MAX_ID), "b64": _bool(content, "b64"), "have": None}
+        if content.get("have") is not None:
+            fields["have"] = _int(content, "have", 0, MAX_OFFSET)
+        return Message(kind, fields)
     if kind == "resize":
         fields = {"id": _str(content, "id", MAX_ID), "seq": _int(content, "seq", 0, MAX_OFFSET)}
         fields["cols"] = _int(content, "cols", MIN_SIZE, MAX_SIZE)

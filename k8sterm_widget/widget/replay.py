@@ -78,6 +78,18 @@ class ReplayBuffer:
     def snapshot(self) -> Snapshot:
         return Snapshot(self.checkpoint, self.start, b"".join(self._chunks), self.lossy)
 
+    def since(self, offset: int) -> bytes | None:
+        """The bytes from ``offset`` to the end, or None when they are no longer (or not yet) all here.
+
+        Why: a front end that still shows everything up to ``offset`` (it was detached, its lane broke)
+        needs only what follows; redrawing it from the checkpoint would cut its scrollback to the
+        checkpoint's few thousand lines.
+        """
+        if not self.start <= offset <= self.end:
+            return None
+        data = b"".join(self._chunks)
+        return data[offset - self.start :]
+
     def _drop_before(self, offset: int) -> None:
         while self._chunks and self.start < offset:
             head = self._chunks[0]

@@ -94,6 +94,48 @@ def test_stalled_acks_detach_resume_reading_and_a_new_replay_covers_the_gap():
     assert content["end"] == 20 * 65536 + 6 and buffers[1].endswith(b"unseen")
 
 
+def test_a_front_end_that_was_detached_resumes_from_what_it_has_not_from_the_checkpoint():
+    """The loss seen under load: a live page, slow to ack, was detached; its replay redrew the screen
+    from the last checkpoint (5000 lines of scrollback), so 60,000 of 100,000 lines vanished from a
+    page that had them all. With ``have`` it gets exactly the bytes after its own, and no checkpoint."""
+    pipe, sink, clock = make()
+    pipe.replay_to("fe")
+    for _ in range(20):
+        clock.advance(0.01)
+        pipe.feed(b"x" * 65536)
+    assert pipe.checkpoint(65536, 100, 30, b"SCREEN")  # the page checkpointed early in the flood
+    clock.advance(3.1)
+    pipe.tick()
+    (detached, _) = sink.of("detached")[0]
+    clock.advance(0.1)
+    pipe.feed(b"while detached")
+    pipe.replay_to("fe", have=detached["offset"])
+    content, buffers = sink.of("replay")[-1]
+    assert content == {
+        "type": "replay", "to": "fe", "offset": detached["offset"], "end": detached["offset"] + 14,
+        "checkpoint": None, "lossy": False, "resume": True,
+    }  # fmt: skip
+    assert buffers == [b"", b"while detached"]
+    clock.advance(0.1)
+    pipe.feed(b"live")
+    assert sink.of("output")[-1] == ({"type": "output", "offset": detached["offset"] + 14}, [b"live"])
+
+
+def test_a_resume_the_buffer_cannot_serve_is_a_full_replay():
+    pipe, sink, _ = make()
+    pipe.replay_to("fe")
+    pipe.feed(b"0123456789")
+    assert pipe.checkpoint(8, 100, 30, b"SCREEN")  # another page checkpointed beyond what "fe" has
+    for have in (4, 11):  # dropped by the checkpoint; never sent
+        pipe.replay_to("fe", have=have)
+        content, buffers = sink.of("replay")[-1]
+        assert "resume" not in content and content["checkpoint"]["offset"] == 8
+        assert buffers == [b"SCREEN", b"89"]
+    pipe.replay_to("fe", have=10)  # exactly the end: nothing to add, still a resume
+    content, buffers = sink.of("replay")[-1]
+    assert content["resume"] and content["offset"] == content["end"] == 10 and buffers == [b"", b""]
+
+
 def test_checkpoints_shorten_the_replay():
     pipe, sink, clock = make()
     pipe.replay_to("fe")

@@ -25,7 +25,9 @@ def test_valid_messages_parse():
     assert parse({"type": "ack", "offset": 123}, None).fields == {"offset": 123}
     assert parse({"type": "ready", "id": "abc"}, [b"\0"]).binary
     assert not parse({"type": "ready", "id": "abc"}, []).binary
-    assert parse({"type": "replay", "id": "abc", "b64": True}, []).fields == {"id": "abc", "b64": True}
+    replay = {"type": "replay", "id": "abc", "b64": True}
+    assert parse(replay, []).fields == {"id": "abc", "b64": True, "have": None}
+    assert parse({**replay, "have": 12}, []).fields == {"id": "abc", "b64": True, "have": 12}
     m = parse({"type": "checkpoint", "offset": 5, "cols": 80, "rows": 24}, ["héllo".encode()])
     assert m.fields["offset"] == 5 and m.data == "héllo".encode()
     assert parse({"type": "views", "id": "abc", "seq": 0, "count": 0}, []).fields["count"] == 0
@@ -56,6 +58,8 @@ def test_valid_messages_parse():
         ({"type": "ready", "id": ""}, [], "'id' must be a string"),
         ({"type": "ready", "id": "x" * 65}, [], "'id' must be a string"),
         ({"type": "replay", "id": "a", "b64": "yes"}, [], "'b64' must be a boolean"),
+        ({"type": "replay", "id": "a", "have": -1}, [], "'have' must be an integer"),
+        ({"type": "replay", "id": "a", "have": "12"}, [], "'have' must be an integer"),
         ({"type": "checkpoint", "offset": 0, "cols": 80, "rows": 24}, [b"\xff\xfe"], "not UTF-8"),
         ({"type": "views", "id": "a", "seq": 0, "count": -1}, [], "'count' must be an integer"),
     ],

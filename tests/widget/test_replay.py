@@ -50,3 +50,15 @@ def test_memory_stays_bounded_whatever_streams_through():
         r.append(chunk)
     assert r.size == 1 << 16 and r.end == 10_000 * len(chunk)
     assert r.snapshot().tail == (chunk * 16)[-(1 << 16) :]
+
+
+def test_since_gives_the_bytes_after_an_offset_while_they_are_all_kept():
+    r = ReplayBuffer(limit=8)
+    r.append(b"0123")
+    r.append(b"4567")
+    assert r.since(0) == b"01234567" and r.since(5) == b"567" and r.since(8) == b""
+    assert r.since(9) is None  # not yet output
+    r.append(b"89")  # over the limit: "01" dropped
+    assert r.since(1) is None and r.since(2) == b"23456789"
+    r.set_checkpoint(6, 80, 24, b"S")
+    assert r.since(5) is None and r.since(6) == b"6789"

@@ -340,6 +340,40 @@ def test_kernel_exit_closes_every_live_session(rec, kc):
     assert session.ended and w.status == "closed"
 
 
+def test_a_page_too_slow_to_ack_is_detached_and_resumes_without_losing_a_byte(rec, kc):
+    """What the 10 MB browser test met under load: a living page, acks late, taken for gone (``detached``).
+    It asks for a replay from what it has (``have``) and gets exactly the bytes after, however many
+    times that happens; js/controller.js appends them (tests/js/controller.test.mjs)."""
+    w = shell("web-0", "demo", **kc)
+    handshake(w)
+    assert connected(w)
+    w._pipe.flow.min_stall = 0.2  # this page never acks: gone after 0.2 s each time it is paused
+    type_(w, "seq 1 300000; echo EN''D\n")
+    stream, seen, detaches = bytearray(), 0, 0  # what the page has, as js/controller.js assembles it
+
+    def take() -> bool:
+        nonlocal seen, detaches
+        messages = rec.custom(None, w)[seen:]
+        seen += len(messages)
+        for content, buffers in messages:
+            if content["type"] == "output":
+                assert content["offset"] <= len(stream), "a gap in live output"
+                stream.extend(buffers[0][len(stream) - content["offset"] :])
+            elif content["type"] == "detached":
+                detaches += 1
+                w._fe.send({"type": "replay", "id": "fe1", "b64": False, "have": len(stream)})
+            elif content["type"] == "replay" and content["to"] == "fe1" and detaches:
+                assert content["resume"] and content["offset"] == len(stream) and buffers[0] == b""
+                stream.extend(buffers[1])
+        return b"\r\nEND\r\n" in stream
+
+    wait_until(take, 60, "the end of the output")
+    assert detaches >= 1
+    numbers = re.findall(rb"(?<=[\n\x07])(\d+)\r\n", bytes(stream))  # the first after bash's C mark
+    assert numbers == [str(i).encode() for i in range(1, 300001)]
+    w.close()
+
+
 def test_input_handled_by_two_threads_reaches_the_shell_in_order(rec, kc):
     """JupyterLab sends to the main shell until the subshell exists: two threads, one keystroke stream."""
     import threading
