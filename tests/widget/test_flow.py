@@ -70,3 +70,47 @@ def test_not_paused_means_no_stall_timer():
     f.on_sent(MiB // 2)
     clock.advance(60)
     assert f.deadline() is None and f.tick() is None
+
+
+def test_a_page_whose_acks_have_been_slow_gets_longer_before_it_counts_as_gone():
+    """Under load a living page acked 2-3 s after a batch was sent; a fixed 3 s timer detached it."""
+    f, clock = make()
+    f.go_live(0)
+    for i in range(1, 9):  # batches acked 2.5 s after they leave
+        f.on_sent(i * MiB // 2)
+        clock.advance(2.5)
+        f.on_ack(i * MiB // 2)
+    assert 3.0 < f.stall < 30.0
+    f.on_sent(8 * MiB // 2 + 2 * MiB)
+    assert f.paused and f.deadline() == clock.now + f.stall
+    clock.advance(3.5)  # the old fixed limit: not gone yet
+    assert f.tick() is None and f.state == ON
+    clock.advance(f.stall)
+    assert f.tick() == DETACH
+
+
+def test_fast_acks_keep_the_shortest_wait_and_a_crawling_page_at_most_the_longest():
+    f, clock = make()
+    f.go_live(0)
+    for i in range(1, 20):
+        f.on_sent(i * 1000)
+        clock.advance(0.01)
+        f.on_ack(i * 1000)
+    assert f.stall == 3.0  # a closed page is still noticed after 3 s
+    for i in range(20, 40):
+        f.on_sent(i * 1000)
+        clock.advance(100)
+        f.on_ack(i * 1000)
+    assert f.stall == 30.0
+
+
+def test_only_acks_time_sends_and_a_replay_forgets_the_untimed():
+    f, clock = make()
+    f.go_live(0)
+    f.on_sent(1000)
+    clock.advance(50)
+    f.go_live(1000)  # a replay counted it as delivered: never timed
+    f.on_sent(2000)
+    clock.advance(0.5)
+    f.on_ack(2000)
+    assert f.stall == 3.0  # from one 0.5 s sample, not a 50 s one
