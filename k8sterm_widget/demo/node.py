@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import objects
+from . import kubelet_security, objects
 from .controllers.base import node_capacity
 from .controllers.scheduler import quantity
 from .objects import Obj
@@ -540,6 +540,13 @@ class Node:
             env = resolved
             command = _expand(command, env)
             args = _expand(args, env)
+        security: dict[str, Any] = {}
+        if obj is not None and live.raw is not None:
+            refused = kubelet_security.verify_run_as_non_root(obj, live.raw)
+            if refused:
+                self._config_error(pod, live, refused)
+                return False
+            security = kubelet_security.runtime_security(obj, live.raw)
         if obj is not None and not live.ephemeral:
             self._record(
                 obj,
@@ -568,6 +575,7 @@ class Node:
                 sandbox=pod.sandbox,
                 service_account=self._service_account(obj),
                 oom_score_adj=oom_score_adj(obj, live.raw),
+                security=security,
                 **shared,
             )
         except Exception as exc:  # StartError and friends: the container never ran

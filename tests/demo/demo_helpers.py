@@ -13,6 +13,16 @@ import websocket
 
 from k8sterm_widget.demo import DemoCluster
 
+#: A scenario's head: namespace ``demo`` and an ``admin`` who may do everything; manifests follow.
+ADMIN_SCENARIO = """
+namespace: demo
+users:
+  - name: admin
+    rules: [{verbs: ["*"], resources: ["*"]}, {verbs: ["*"], nonResourceURLs: ["*"]}]
+manifests:
+  - {apiVersion: v1, kind: Namespace, metadata: {name: demo}}
+"""
+
 V5 = "v5.channel.k8s.io"
 V4 = "v4.channel.k8s.io"
 

@@ -12,24 +12,21 @@ import re
 import time
 
 import pytest
+from demo_helpers import ADMIN_SCENARIO
 
 from k8sterm_widget.demo import cluster
 from k8sterm_widget.demo.podsecurity import evaluate, level_of
 
-SCENARIO = """
-namespace: demo
-users:
-  - name: admin
-    rules: [{verbs: ["*"], resources: ["*"]}, {verbs: ["*"], nonResourceURLs: ["*"]}]
-manifests:
-  - {apiVersion: v1, kind: Namespace, metadata: {name: demo}}
-  - apiVersion: v1
+SCENARIO = (
+    ADMIN_SCENARIO
+    + """  - apiVersion: v1
     kind: Pod
     metadata: {name: web-0, namespace: demo}
     spec:
       containers:
         - {name: nginx, image: "nginx:1.27"}
 """
+)
 
 HOSTILE = """
 apiVersion: v1

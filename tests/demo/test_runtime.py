@@ -882,3 +882,14 @@ def test_root_plan_is_an_overlay_with_read_only_host_binds(tmp_path: Path) -> No
 def test_invalid_isolation(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         Runtime(tmp_path, isolation="vm")
+
+
+def test_capabilities_as_containerd_sets_them_but_never_beyond_the_default_set() -> None:
+    """The CRI plugin's order: ALL added, ALL dropped, each added, each dropped (``CAP_`` optional)."""
+    from k8sterm_widget.demo.runtime.caps import effective, mask
+
+    assert effective() == mask() == 0xA80425FB
+    assert effective(["SYS_PTRACE"], ["CAP_NET_RAW"]) == 0xA80C05FB
+    assert effective(drop=["ALL"]) == 0 and effective(["NET_BIND_SERVICE"], ["ALL"]) == 1 << 10
+    # what Pod Security admission would refuse is not granted by the runtime either
+    assert effective(["ALL", "SYS_ADMIN", "CAP_NET_ADMIN", "SYS_MODULE"]) == mask()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pexpect
 import pytest
+from demo_helpers import ADMIN_SCENARIO
 
 from k8sterm_widget.demo import cluster
 from k8sterm_widget.demo.runtime.isolation import probe
@@ -25,14 +26,9 @@ needs_pod_network = pytest.mark.skipif(
     reason=f"no namespaces or pod networks on this machine: {ISOLATION.reason}",
 )
 
-SCENARIO = """
-namespace: demo
-users:
-  - name: admin
-    rules: [{verbs: ["*"], resources: ["*"]}, {verbs: ["*"], nonResourceURLs: ["*"]}]
-manifests:
-  - {apiVersion: v1, kind: Namespace, metadata: {name: demo}}
-  - apiVersion: v1
+SCENARIO = (
+    ADMIN_SCENARIO
+    + """  - apiVersion: v1
     kind: Pod
     metadata: {name: web-0, namespace: demo}
     spec:
@@ -70,6 +66,7 @@ manifests:
       containers:
         - {name: py, image: "python:3.12-slim", command: [sleep, infinity]}
 """
+)
 
 
 @pytest.fixture(scope="module")

@@ -86,7 +86,8 @@ def main() -> None:
             except OSError:
                 os.chdir("/")
             limits.rlimits(cfg.get("pids") or limits.PIDS)
-            caps.drop_privileges(cfg["last_cap"])
+            user = cfg.get("user")
+            caps.drop_privileges(cfg["last_cap"], cfg.get("caps", caps.mask()), tuple(user) if user else None)
             os.execve(cfg["path"], cfg["argv"], cfg["env"])
         except BaseException as exc:
             try:

@@ -77,6 +77,19 @@ def prepare_workdir(path: str, namespaces: bool) -> None:
         ) from None
 
 
+def become(cfg: dict) -> None:
+    """The container's user and capabilities (see :func:`caps.drop_privileges`), worded like runc."""
+    user = cfg.get("user")
+    try:
+        caps.drop_privileges(cfg["last_cap"], cfg.get("caps", caps.mask()), tuple(user) if user else None)
+    except OSError as exc:
+        reason = os.strerror(exc.errno or 0).lower() if exc.errno else str(exc)
+        detail = f"unable to set user {user[0]}:{user[1]}: {reason}" if user else str(exc)
+        if user and exc.errno == 22:  # EINVAL: the id is not mapped into the pod's user namespace
+            detail += " (without root, the demo cluster's containers have only uid 0)"
+        raise _ns.SetupError(f"error during container init: {detail}") from None
+
+
 def child(cfg: dict, error_w: int) -> None:
     """In the forked child: become the container's main process. Never returns."""
     try:
@@ -112,7 +125,7 @@ def child(cfg: dict, error_w: int) -> None:
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
         if namespaces:
             limits.rlimits(cfg.get("pids") or limits.PIDS)
-            caps.drop_privileges(cfg["last_cap"])
+            become(cfg)
         for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_SETMASK, set())

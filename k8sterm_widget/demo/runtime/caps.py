@@ -35,6 +35,7 @@ DEFAULT = (
     "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE",
 )  # fmt: skip
 
+PR_SET_KEEPCAPS = 8
 PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
 PR_CAP_AMBIENT = 47
@@ -63,6 +64,12 @@ def _fail(what: str) -> OSError:
     return OSError(err, f"{what}: {os.strerror(err)}")
 
 
+#: What a container may add to :data:`DEFAULT` (``capabilities.add``): ``SYS_PTRACE``, which
+#: ``kubectl debug``'s default profile asks for. Nothing else, whatever the pod says: Pod Security
+#: admission refuses the rest (``demo/podsecurity.py``), and this is the runtime's own line behind it.
+GRANTABLE = ("SYS_PTRACE",)
+
+
 def mask(names: tuple[str, ...] = DEFAULT) -> int:
     value = 0
     for name in names:
@@ -70,18 +77,48 @@ def mask(names: tuple[str, ...] = DEFAULT) -> int:
     return value
 
 
-def drop_privileges(last_cap: int, keep: int = mask()) -> None:
-    """Bounding set, ambient set, then permitted/effective/inheritable to ``keep``; then no_new_privs.
+def effective(add: list[str] | tuple[str, ...] = (), drop: list[str] | tuple[str, ...] = ()) -> int:
+    """containerd's capability set for a container's ``capabilities`` (the CRI plugin's order: ``ALL``
+    added, ``ALL`` dropped, then each one added, then each one dropped; names with or without ``CAP_``),
+    except that nothing beyond :data:`DEFAULT` and :data:`GRANTABLE` is ever granted."""
+    grantable = set(DEFAULT) | set(GRANTABLE)
+    added = {str(v).upper().removeprefix("CAP_") for v in add}
+    dropped = {str(v).upper().removeprefix("CAP_") for v in drop}
+    keep = set() if "ALL" in dropped else set(DEFAULT)
+    keep |= added & grantable
+    keep -= dropped
+    return mask(tuple(sorted(keep)))
+
+
+def drop_privileges(
+    last_cap: int, keep: int = mask(), user: tuple[int, int, list[int]] | None = None
+) -> None:
+    """Bounding set, ambient set, the user, then permitted/effective/inheritable to ``keep``; no_new_privs.
 
     ``last_cap`` is ``/proc/sys/kernel/cap_last_cap`` of the host (read before the container's root
     replaced ``/proc``). The bounding set goes first: dropping from it needs ``CAP_SETPCAP``, which the
-    ``capset`` below may remove.
+    ``capset`` below may remove. ``user``: ``(uid, gid, supplementary gids)`` to become (``runAsUser``,
+    ``runAsGroup``, ``supplementalGroups`` + ``fsGroup``), in runc's order (``finalizeNamespace``): with
+    ``PR_SET_KEEPCAPS`` across the switch, so a capability the pod dropped (``SETUID`` …) is not needed for
+    it. A process that is not root then keeps its capabilities only until ``execve``, as on containerd
+    (no ambient capabilities): ``CapEff`` of a ``runAsUser: 1000`` container is 0.
     """
     for cap in range(last_cap + 1):
         dropped = keep & (1 << cap) or _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0
         if not dropped and ctypes.get_errno() != 22:  # EINVAL: a capability this kernel does not have
             raise _fail("drop capability from the bounding set")
     _libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)  # EINVAL before 4.3: nothing to clear
+    if user is not None:
+        uid, gid, groups = user
+        _libc.prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0)
+        try:
+            os.setgroups(sorted({gid, *groups}))
+        except PermissionError:  # a user namespace whose maker denied setgroups (rootless): only gid 0
+            if set(groups) - {gid, 0}:
+                raise
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
+        _libc.prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0)
     header = _Header(_LINUX_CAPABILITY_VERSION_3, 0)
     low, high = keep & 0xFFFFFFFF, keep >> 32
     data = (_Data * 2)(_Data(low, low, 0), _Data(high, high, 0))

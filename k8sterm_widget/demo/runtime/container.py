@@ -168,6 +168,8 @@ class Container:
             }
             if self.namespaces:
                 config["pids"] = self._launch.get("pids")
+                config["caps"] = self._launch.get("caps", caps.mask())
+                config["user"] = self._launch.get("user")
                 config["oom_score_adj"] = self._launch.get("oom_score_adj", 1000)
                 config["namespaces"] = [list(entry) for entry in self._launch.get("namespaces", [])]
                 config["mounts"] = self._launch["mounts"]
@@ -331,6 +333,8 @@ class Container:
                 "last_cap": caps.last_cap(),
                 "pids": self._launch.get("pids"),
                 "oom_score_adj": self._launch.get("oom_score_adj", 1000),
+                "caps": self._launch.get("caps", caps.mask()),
+                "user": self._launch.get("user"),
             }
             config_fd = write_config(config)
             pass_fds = [config_fd] + ([self._node_user] if self._node_user is not None else [])

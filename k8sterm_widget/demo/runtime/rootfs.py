@@ -64,6 +64,7 @@ def plan(
     userns: bool = False,
     sysfs: bool = True,
     tty_gid: bool = True,
+    read_only_root: bool = False,
     host_root: str = "/",
 ) -> list[Op]:
     """The operations that turn the empty directory ``root`` into the container's root file system.
@@ -75,7 +76,8 @@ def plan(
     name -> content for the projected token volume (``None``: not mounted). ``userns``: the container
     lives in a user namespace (overlay's ``userxattr``). ``sysfs``: a sysfs of its own can be mounted (it
     has its own network namespace). ``tty_gid``: gid 5 exists in the container (devpts ``gid=5``).
-    ``host_root`` is only changed by tests.
+    ``read_only_root``: ``readOnlyRootFilesystem`` (``/`` and ``/usr/local`` stay read-only; ``/dev``,
+    ``/dev/shm`` and ``/proc`` do not, as with runc). ``host_root`` is only changed by tests.
 
     Op kinds (run by ``_init.py``): ``tmpfs target options``, ``overlay target lower upper work userns``
     (falls back to a copy of ``lower`` into ``upper``, bound on ``target``), ``copy src target`` (copy a
@@ -150,5 +152,7 @@ def plan(
     for path in READONLY:
         ops.append(["bind?", r + path])
 
+    if read_only_root:
+        writable = [w for w in writable if w not in (r, f"{r}/usr/local")]
     ops.append(["readonly", r, *writable])
     return ops

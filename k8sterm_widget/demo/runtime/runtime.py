@@ -13,8 +13,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from . import caps, limits, rootfs
 from . import layers as layers_mod
-from . import limits, rootfs
 from .container import Container
 from .images import Image
 from .isolation import Isolation, probe, random_base, uid_map
@@ -217,20 +217,55 @@ class Runtime:
 
     # -- containers ---------------------------------------------------------------------------------------
 
-    def _env(self, image: Image, staged: Staged, pod: str, env: dict[str, str] | None) -> dict[str, str]:
-        """Image env, then ``HOSTNAME``, then the container's env, then ``HOME`` if still unset."""
+    def _env(
+        self, image: Image, staged: Staged, pod: str, env: dict[str, str] | None, uid: int = 0
+    ) -> dict[str, str]:
+        """Image env, then ``HOSTNAME``, then the container's env, then ``HOME`` if still unset: the user's
+        home in the image's ``/etc/passwd``, or ``/`` (runc's ``setupUser``)."""
         result = dict(image.env)
         result["HOSTNAME"] = pod
         result.update(env or {})
-        result.setdefault("HOME", "/root")
+        result.setdefault("HOME", "/root" if uid == 0 else self._home(image, uid))
         if self.isolation == "process" and staged.bin_dir is not None:
             # No mount namespace to hide the host's programs: the staged directory is all PATH offers.
             result["PATH"] = str(staged.bin_dir)
         return result
 
+    def _passwd(self, image: Image, uid: int) -> list[str] | None:
+        """The image's ``/etc/passwd`` entry of ``uid`` (its fields), if it has one."""
+        if self.isolation == "namespaces":
+            with contextlib.suppress(OSError):
+                for line in (self.layer(image).root / "etc" / "passwd").read_text().splitlines():
+                    fields = line.split(":")
+                    if len(fields) > 5 and fields[2] == str(uid):
+                        return fields
+        return None
+
+    def _home(self, image: Image, uid: int) -> str:
+        entry = self._passwd(image, uid)
+        return (entry[5] or "/") if entry else "/"
+
+    def _user(self, image: Image, security: dict) -> list | None:
+        """``[uid, gid, groups]`` to become, or None to stay root. Without ``runAsGroup`` the gid is the
+        user's in the image's ``/etc/passwd``, else 0 (containerd's ``WithUserID``)."""
+        uid, gid, groups = security.get("uid"), security.get("gid"), list(security.get("groups") or ())
+        if uid is None and gid is None and not groups:
+            return None
+        uid = int(uid or 0)
+        if gid is None:
+            entry = self._passwd(image, uid)
+            gid = int(entry[3]) if entry and entry[3].isdigit() else 0
+        return [uid, int(gid), [int(g) for g in groups]]
+
     def _launch(
-        self, image: Image, sandbox: Sandbox, namespace: str, service_account: dict[str, str] | None
+        self,
+        image: Image,
+        sandbox: Sandbox,
+        namespace: str,
+        service_account: dict[str, str] | None,
+        security: dict | None = None,
     ) -> dict:
+        security = security or {}
         layer = self.layer(image)
         root = self._public / "rootfs"
         root.mkdir(exist_ok=True)
@@ -252,6 +287,7 @@ class Runtime:
             userns=self._isolation.users != "none",
             sysfs=self._isolation.network,
             tty_gid=self._isolation.users != "own",
+            read_only_root=bool(security.get("read_only_root")),
         )
         namespaces: list[tuple[str, int]] = []
         if self._node is not None and self._node.userns_fd is not None:
@@ -268,6 +304,8 @@ class Runtime:
             "owner": self._owner(),
             "disk_dir": disk_dir,
             "pids": self.pids_limit,
+            "caps": caps.effective(security.get("add") or (), security.get("drop") or ()),
+            "user": self._user(image, security),
         }
 
     async def run_container(
@@ -288,6 +326,7 @@ class Runtime:
         sandbox: Sandbox | None = None,
         service_account: dict[str, str] | None = None,
         oom_score_adj: int = 1000,
+        security: dict | None = None,
     ) -> Container:
         """Start a container in ``sandbox`` (one of its own pod's, made on first use, if ``None``) and
         return once its main process runs.
@@ -298,7 +337,10 @@ class Runtime:
         ``share_pid_with``: a running container whose PID namespace this one joins (an ephemeral debug
         container's target); ignored in process mode. ``service_account``: file name -> content of the
         projected service-account volume (``token``, ``ca.crt``, ``namespace``). ``oom_score_adj``: the
-        kubelet's for the container's QoS class (BestEffort: 1000; see :mod:`.limits`).
+        kubelet's for the container's QoS class (BestEffort: 1000; see :mod:`.limits`). ``security``: the
+        effective security context as the kubelet hands it to the runtime — ``uid``, ``gid``, ``groups``
+        (``runAsUser``, ``runAsGroup``, supplemental groups), ``add``/``drop`` (capabilities; only the
+        default set and :data:`.caps.GRANTABLE` can be granted) and ``read_only_root``.
         """
         if self._stopped:
             raise RuntimeError("runtime is stopped")
@@ -309,7 +351,7 @@ class Runtime:
                 self._implicit[(namespace, pod)] = sandbox
         staged = self._stage(image) if self.isolation == "process" else Staged()
         launch = (
-            self._launch(image, sandbox, namespace, service_account)
+            self._launch(image, sandbox, namespace, service_account, security or {})
             if self.isolation == "namespaces"
             else None
         )
@@ -322,7 +364,7 @@ class Runtime:
             image=image,
             isolation=self._isolation,
             staged=staged,
-            env=self._env(image, staged, pod, env),
+            env=self._env(image, staged, pod, env, int((security or {}).get("uid") or 0)),
             tty=tty,
             stdin=stdin,
             on_exit=on_exit,
