@@ -66,12 +66,15 @@ def echo_end(text: str, command: str) -> int | None:
 
     The echo is the command's characters in order, with whatever the line editor adds between them (a
     carriage return where a long line wraps, a prompt it redraws); the first newline after the last of
-    them ends the typed line. None while the echo is not complete.
+    them ends the typed line. Only the ASCII characters are looked for: a line editor without Unicode
+    support (BusyBox's, in the C locale) echoes each byte of ``é`` as ``?``, though the shell runs the
+    command as typed. None while the echo is not complete.
     """
+    ascii_chars = [ch for ch in command if ch.isascii()]
     want = 0
     for i, ch in enumerate(text):
-        if want < len(command):
-            if ch == command[want]:
+        if want < len(ascii_chars):
+            if ch == ascii_chars[want]:
                 want += 1
         elif ch == "\n":
             return i + 1

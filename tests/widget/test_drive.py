@@ -416,3 +416,16 @@ def test_a_prompt_without_marks_falls_back_to_the_wrapper_once_the_shell_is_quie
     term._driver.integration = "unknown"  # as a real shell: it has to be learnt
     assert term.run("hostname", timeout=10) == "web-0\n"
     assert term._driver.integration == "off" and RUN_LINE.search(shell.typed[-1])
+
+
+def test_the_echo_of_a_typed_line_is_found_through_wraps_redraws_and_a_line_editor_without_unicode():
+    from k8sterm_widget.widget.runline import echo_end
+
+    command = "printf 'é日本'; echo done"
+    assert echo_end(command + "\nout\n", command) == len(command) + 1
+    # BusyBox's line editor in the C locale echoes every byte of a non-ASCII character as '?'
+    shown = "printf '??????????'; echo done\n"
+    assert echo_end(shown + "é日本done\n", command) == len(shown)
+    # a long line wrapped by the line editor (a carriage return, a space), and the prompt redrawn
+    assert echo_end("printf 'é日本'; ec \rho done\nx", command) == len("printf 'é日本'; ec \rho done\n")
+    assert echo_end("printf 'é日本'; echo do", command) is None  # not all of it yet
