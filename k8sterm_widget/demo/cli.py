@@ -76,7 +76,7 @@ def _announce(cluster: DemoCluster) -> None:
     contexts = ", ".join(f"{n} (current)" if n == cluster.context else n for n in names)
     print(f"Demo cluster running at {cluster.server} (containers: {cluster.isolation})")
     if cluster.notice:
-        print(f"Note: {cluster.notice}")
+        print(f"{'Warning' if cluster.isolation == 'process' else 'Note'}: {cluster.notice}")
     print(f"kubeconfig: {cluster.kubeconfig}")
     print(f"contexts: {contexts}")
     print()

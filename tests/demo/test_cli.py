@@ -96,3 +96,26 @@ def test_k8sterm_lab_starts_jupyterlab_on_the_cluster_and_stops_everything_witho
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
+
+
+def test_process_isolation_says_loudly_that_containers_are_not_isolated(tmp_path):
+    """Asked for or forced, plain host processes are no containers: the start says so, with what it means."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "k8sterm_widget.demo", "--isolation", "process", "--state-dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,  # the same line is logged there
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(2)]
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert lines[0].endswith("(containers: process)\n"), lines
+    assert lines[1] == (
+        "Warning: demo containers are NOT isolated (process isolation was asked for): they run as your own "
+        "processes on this machine and can read and change your files, see your processes and use your "
+        "network\n"
+    ), lines

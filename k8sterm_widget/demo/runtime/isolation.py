@@ -63,10 +63,14 @@ class Isolation:
     def notice(self) -> str:
         """One line on what degrades here, or ``""`` when containers get everything."""
         if self.mode == "process":
+            why = (
+                "process isolation was asked for"
+                if self.reason == "requested"
+                else f"this system allows no namespaces: {self.reason}"
+            )
             return (
-                "demo containers run as plain host processes (this system allows no namespaces: "
-                f"{self.reason}): no own file system, processes or network; use a machine with user "
-                "namespaces for isolation"
+                f"demo containers are NOT isolated ({why}): they run as your own processes on this machine "
+                "and can read and change your files, see your processes and use your network"
             )
         missing = []
         if not self.network:
@@ -75,7 +79,8 @@ class Isolation:
             missing.append("containers have uid 0 only (no uid range without root)")
         elif self.users == "none":
             missing.append("container root is host root with containerd's default capabilities "
-                           "(no user namespaces)")  # fmt: skip
+                           "(no user namespaces): no process limit per pod, and root's kernel keyrings "
+                           "are the host's")  # fmt: skip
         return "demo containers: " + "; ".join(missing) if missing else ""
 
 

@@ -102,7 +102,7 @@ class Runtime:
         #: True when namespaces come from an unprivileged user namespace (not running as root).
         self.userns: bool = self._isolation.userns
         #: What degrades on this machine, in one line ("" when nothing does); the cluster prints it.
-        self.notice = self._isolation.notice if isolation == "auto" else ""
+        self.notice = self._isolation.notice if isolation == "auto" or self.isolation == "process" else ""
         self._base = PROCESS_BASE  # one uid range per process: its clusters share the image layers
         self._staged: dict[str, Staged] = {}
         self._layers: dict[str, layers_mod.Layer] = {}
