@@ -22,6 +22,7 @@ from .registry import REGISTRY, Kind, Registry
 from .store import Obj, Store
 
 FOREGROUND = "foregroundDeletion"
+IMMORTAL_NAMESPACES = ("default", "kube-system", "kube-public")  # kube-apiserver's NamespaceLifecycle
 _NAMESPACE_MISMATCH = "the namespace of the provided object does not match the namespace sent on the request"
 ORPHAN = "orphan"
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # apimachinery's utilrand alphabet (no vowels, no 0/1/3)
@@ -365,6 +366,9 @@ class Api:
         now = time.time() if now is None else now
         options = options or {}
         namespace = namespace if kind.namespaced else ""
+        if kind.kind == "Namespace" and name in IMMORTAL_NAMESPACES:
+            # NamespaceLifecycle (admission, before the object is even read)
+            raise ApiError(st.forbidden(kind.resource, name, "this namespace may not be deleted"))
         obj = self.store.get(kind.key, namespace, name)
         if obj is None:
             raise not_found(kind, name)

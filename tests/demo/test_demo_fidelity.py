@@ -595,3 +595,46 @@ def test_label_selectors_that_do_not_parse(k: Kubectl, selector: str, problem: s
         'Error from server (BadRequest): Unable to find "/v1, Resource=configmaps" that match label '
         f'selector "{selector}", field selector "": {problem}\n'
     )
+
+
+@pytest.mark.parametrize("namespace", ["default", "kube-system", "kube-public"])
+def test_the_system_namespaces_may_not_be_deleted(k: Kubectl, namespace: str) -> None:
+    # NamespaceLifecycle's immortal namespaces
+    r = k("delete", "namespace", namespace)
+    assert r.stderr == (
+        f'Error from server (Forbidden): namespaces "{namespace}" is forbidden: this namespace may not be '
+        "deleted\n"
+    )
+    assert k("get", "namespace", namespace, "-o", "jsonpath={.status.phase}").stdout == "Active"
+
+
+@pytest.mark.parametrize(
+    ("schedule", "problem"),
+    [
+        # validateScheduleFormat shows robfig/cron v3.0.1 ParseStandard's error
+        ("* * *", "expected exactly 5 fields, found 3: [* * *]"),
+        ("61 * * * *", "end of range (61) above maximum (59): 61"),
+        ("0 0 * * 7", "end of range (7) above maximum (6): 7"),
+        ("x * * * *", 'failed to parse int from x: strconv.Atoi: parsing "x": invalid syntax'),
+        ("@every 5", 'failed to parse duration @every 5: time: missing unit in duration "5"'),
+        ("CRON_TZ=UTC 0 * * * *", "cannot use TZ or CRON_TZ in schedule, use timeZone field instead"),
+    ],
+)
+def test_cron_schedules(k: Kubectl, schedule: str, problem: str) -> None:
+    r = k("create", "cronjob", "cj", "--image=busybox", f"--schedule={schedule}", "--", "true")
+    assert r.stderr == (
+        f'error: failed to create cronjob: CronJob.batch "cj" is invalid: spec.schedule: Invalid value: '
+        f'"{schedule}": {problem}\n'
+    )
+
+
+def test_a_job_that_would_restart_always(k: Kubectl) -> None:
+    # validateJobSpec: the pod template's defaulted "Always" is not a Job's restart policy
+    job = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec: {template: {spec: {containers: [{}]}}}"
+    r = k("apply", "-f", "-", input=job)
+    assert r.stderr == (
+        'The Job "j" is invalid: \n* spec.template.spec.containers[0].name: Required value\n'
+        "* spec.template.spec.containers[0].image: Required value\n"
+        '* spec.template.spec.restartPolicy: Unsupported value: "Always": supported values: "OnFailure", '
+        '"Never"\n'
+    )

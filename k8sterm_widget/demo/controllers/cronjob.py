@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import re
 import time
 from typing import Any
 
@@ -42,16 +43,115 @@ def _expression(schedule: str) -> str:
     return _MACROS.get(text, text)
 
 
-def schedule_error(schedule: str) -> str:
-    """The validation text for an unparseable schedule, or ''."""
-    expr = _expression(schedule)
-    fields = expr.split()
-    if expr.startswith("@every "):
+# robfig/cron/v3 (v3.0.1, vendored by kube-apiserver) ParseStandard's bounds and errors, which
+# validateScheduleFormat shows verbatim: "spec.schedule: Invalid value: \"61 * * * *\": end of range (61) ..."
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+_FIELD_BOUNDS: tuple[tuple[int, int, dict[str, int]], ...] = (
+    (0, 59, {}),
+    (0, 23, {}),
+    (1, 31, {}),
+    (1, 12, {m: i for i, m in enumerate(_MONTHS, 1)}),
+    (0, 6, {d: i for i, d in enumerate(_DAYS)}),
+)
+_DESCRIPTORS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+
+
+def _atoi(expr: str) -> int:
+    """``mustParseInt``: strconv.Atoi, then no negatives."""
+    if not re.fullmatch(r"[+-]?[0-9]+", expr):
+        raise ValueError(f'failed to parse int from {expr}: strconv.Atoi: parsing "{expr}": invalid syntax')
+    num = int(expr)
+    if abs(num) > 2**63 - 1:
+        raise ValueError(
+            f'failed to parse int from {expr}: strconv.Atoi: parsing "{expr}": value out of range'
+        )
+    if num < 0:
+        raise ValueError(f"negative number ({num}) not allowed: {expr}")
+    return num
+
+
+def _range_error(expr: str, low: int, high: int, names: dict[str, int]) -> str:
+    """``getRange``'s refusal of one comma-separated part of a field, or ""."""
+    try:
+        range_and_step = expr.split("/")
+        low_and_high = range_and_step[0].split("-")
+        if low_and_high[0] in ("*", "?"):
+            start, end = low, high
+        else:
+            named_start = names.get(low_and_high[0].lower())
+            start = _atoi(low_and_high[0]) if named_start is None else named_start
+            if len(low_and_high) == 1:
+                end = start
+            elif len(low_and_high) == 2:
+                named_end = names.get(low_and_high[1].lower())
+                end = _atoi(low_and_high[1]) if named_end is None else named_end
+            else:
+                return f"too many hyphens: {expr}"
+        step = 1
+        if len(range_and_step) == 2:
+            step = _atoi(range_and_step[1])
+            if len(low_and_high) == 1:
+                end = high
+        elif len(range_and_step) > 2:
+            return f"too many slashes: {expr}"
+    except ValueError as exc:
+        return str(exc)
+    if start < low:
+        return f"beginning of range ({start}) below minimum ({low}): {expr}"
+    if end > high:
+        return f"end of range ({end}) above maximum ({high}): {expr}"
+    if start > end:
+        return f"beginning of range ({start}) beyond end of range ({end}): {expr}"
+    if step == 0:
+        return f"step of range should be a positive number: {expr}"
+    return ""
+
+
+def _duration_error(text: str) -> str:
+    """``time.ParseDuration``'s refusal, or ""."""
+    unit = r"(ns|us|\u00b5s|\u03bcs|ms|s|m|h)"
+    if text in ("0", "+0", "-0") or re.fullmatch(rf"[-+]?(([0-9]+(\.[0-9]*)?|\.[0-9]+){unit})+", text):
         return ""
-    if len(fields) != 5:
-        return f"Expected exactly 5 fields, found {len(fields)}: {schedule}"
-    if not croniter.is_valid(expr):
-        return f"unparseable schedule: {schedule}"
+    quoted = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    bad_unit = re.fullmatch(r"[-+]?([0-9]*\.?[0-9]+([a-zA-Z\u00b5\u03bc]+))+", text)
+    if bad_unit:
+        found = re.findall(r"[0-9.]+([^0-9.]+)", text)
+        unknown = next((u for u in found if not re.fullmatch(unit, u)), "")
+        if unknown:
+            return f"time: unknown unit {chr(34)}{unknown}{chr(34)} in duration {quoted}"
+    if re.fullmatch(r"[-+]?[0-9.]+", text) and text.strip("+-."):
+        return f"time: missing unit in duration {quoted}"
+    return f"time: invalid duration {quoted}"
+
+
+def schedule_error(schedule: str) -> str:
+    """``cron.ParseStandard``'s error for ``schedule``, or '' (then the TZ rule of validateScheduleFormat)."""
+    spec = schedule
+    if not spec:
+        return "empty spec string"
+    if spec.startswith(("TZ=", "CRON_TZ=")):
+        spec = spec[spec.find(" ") :].strip() if " " in spec else ""
+        if not spec:
+            return "cannot use TZ or CRON_TZ in schedule, use timeZone field instead"
+    if spec.startswith("@"):
+        if spec.startswith("@every "):
+            problem = _duration_error(spec[len("@every ") :])
+            if problem:
+                return f"failed to parse duration {spec}: {problem}"
+        elif spec not in _DESCRIPTORS:
+            return f"unrecognized descriptor: {spec}"
+    else:
+        fields = spec.split()
+        if len(fields) != 5:
+            return f"expected exactly 5 fields, found {len(fields)}: [{' '.join(fields)}]"
+        for field, (low, high, names) in zip(fields, _FIELD_BOUNDS, strict=True):
+            for expr in (e for e in field.split(",") if e):
+                problem = _range_error(expr, low, high, names)
+                if problem:
+                    return problem
+    if "TZ" in schedule:
+        return "cannot use TZ or CRON_TZ in schedule, use timeZone field instead"
     return ""
 
 

@@ -516,10 +516,10 @@ def validate_template(
     spec = template.get("spec")
     errors += validate_pod_spec(spec, f"{path}.spec", template=True)
     policy = spec.get("restartPolicy") if isinstance(spec, dict) else None
-    if policy in ("Always", "OnFailure", "Never") and policy not in restart:
-        if len(restart) == 1:
-            errors += v.supported(policy, f"{path}.spec.restartPolicy", restart)
-        else:
-            valid = "valid values: " + ", ".join(f'"{r}"' for r in restart)
-            errors.append(v.required(f"{path}.spec.restartPolicy", valid))
+    if not policy and len(restart) > 1:  # validateJobSpec: an empty policy is required, another refused
+        errors.append(
+            v.required(f"{path}.spec.restartPolicy", "valid values: " + ", ".join(f'"{r}"' for r in restart))
+        )
+    elif policy in ("Always", "OnFailure", "Never") and policy not in restart:
+        errors += v.supported(policy, f"{path}.spec.restartPolicy", restart)
     return errors
