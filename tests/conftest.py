@@ -4,7 +4,8 @@ The tests mirror the package (``tests/kube/`` for ``k8sterm_widget/kube/``, ``te
 ``session.py`` …; see docs/development.md), and each feature is tested in up to three layers, named by
 suffix: ``test_<x>.py`` units (pure, fake clocks, no cluster), ``test_<x>_kernel.py`` the kernel side in
 this process against the demo cluster, ``test_<x>_jupyterlab.py`` a real JupyterLab driven in Debian's
-Chromium (marked ``chromium``). Helpers every directory uses are in ``helpers.py``.
+Chromium (marked ``chromium``). Helpers every directory uses are in ``helpers.py``, the
+``Kubectl`` runner in ``kubectl_runner.py`` (never ``from conftest import``: see there).
 
 The demo cluster starts once per session (a few hundred milliseconds, but dozens of real container
 processes), and is stopped even when tests fail.  ``kubectl`` runs the venv's kubectl 1.37 with a fresh
@@ -23,72 +24,19 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import comm
 import psutil
 import pytest
 from helpers import Recorder, notebook_text
+from kubectl_runner import KUBECTL, VENV_BIN, Kubectl
 
 from k8sterm_widget.demo import DemoCluster
 
-VENV_BIN = Path(sys.executable).parent
-KUBECTL = str(VENV_BIN / "kubectl")
 RUNTIME_TOOLS = {"nsenter", "unshare"}  # how the runtime enters and creates container namespaces
 CONTAINER_MARKER = "K8STERM_CONTAINER_ID"  # environment of plain-process containers
-
-
-@dataclass
-class Kubectl:
-    """Runs the venv's kubectl against one kubeconfig, isolated from the user's own configuration."""
-
-    kubeconfig: str
-    home: Path
-    path: str = KUBECTL
-    env: dict[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(self.home),
-            "KUBECONFIG": self.kubeconfig,
-            "LANG": "C.UTF-8",
-        }
-
-    @property
-    def base_args(self) -> list[str]:
-        return [self.path, "--cache-dir", str(self.home / "cache")]
-
-    def argv(self, *args: str) -> list[str]:
-        return [*self.base_args, *args]
-
-    def __call__(
-        self,
-        *args: str,
-        input: bytes | str | None = None,
-        timeout: float = 60,
-        env: dict[str, str] | None = None,
-    ) -> subprocess.CompletedProcess[str]:
-        """Run ``kubectl ARGS``; returns the CompletedProcess (text mode) without raising on failure."""
-        data = input.encode() if isinstance(input, str) else input
-        proc = subprocess.run(
-            self.argv(*args),
-            input=data,
-            capture_output=True,
-            timeout=timeout,
-            env={**self.env, **(env or {})},
-        )
-        return subprocess.CompletedProcess(
-            proc.args,
-            proc.returncode,
-            proc.stdout.decode(errors="replace"),
-            proc.stderr.decode(errors="replace"),
-        )
-
-    def run(self, args: Sequence[str], **kw: object) -> subprocess.CompletedProcess[bytes]:
-        """Like :meth:`__call__` but with bytes output and any ``subprocess.run`` keyword."""
-        return subprocess.run(self.argv(*args), env=self.env, capture_output=True, **kw)  # type: ignore[call-overload]
 
 
 def demo_processes() -> list[psutil.Process]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import socket
 
 from dnslib import QTYPE, RCODE, DNSRecord
+from kubectl_runner import Kubectl
 
 from k8sterm_widget.demo import DemoCluster
-from tests.conftest import Kubectl
 
 
 def ask(cluster: DemoCluster, name: str, qtype: str = "A") -> DNSRecord:

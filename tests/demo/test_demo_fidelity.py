@@ -11,12 +11,12 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from demo_helpers import api
+from kubectl_runner import Kubectl
+from test_demo_rest import SCENARIO
 
 from k8sterm_widget.demo import DemoCluster
 from k8sterm_widget.demo.scenario import parse
-from tests.conftest import Kubectl
-from tests.demo.demo_helpers import api
-from tests.demo.test_demo_rest import SCENARIO
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ import time
 
 import pytest
 from demo_helpers import ADMIN_SCENARIO
+from kubectl_runner import Kubectl
 
 from k8sterm_widget.demo import cluster
 from k8sterm_widget.demo.runtime.isolation import probe
@@ -65,8 +66,6 @@ SCENARIO = (
 
 @pytest.fixture(scope="module")
 def kctl(kubectl, tmp_path_factory):
-    from conftest import Kubectl
-
     path = tmp_path_factory.mktemp("kubelet-security") / "scenario.yaml"
     path.write_text(SCENARIO)
     with cluster(path) as c:

@@ -13,6 +13,7 @@ import time
 
 import pytest
 from demo_helpers import ADMIN_SCENARIO
+from kubectl_runner import Kubectl
 
 from k8sterm_widget.demo import cluster
 from k8sterm_widget.demo.podsecurity import evaluate, level_of
@@ -54,8 +55,6 @@ spec:
 
 @pytest.fixture(scope="module")
 def kctl(kubectl, tmp_path_factory):
-    from conftest import Kubectl
-
     path = tmp_path_factory.mktemp("podsecurity") / "scenario.yaml"
     path.write_text(SCENARIO)
     with cluster(path) as c:

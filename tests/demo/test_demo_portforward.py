@@ -24,9 +24,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from kubectl_runner import Kubectl
 
 from k8sterm_widget.demo import DemoCluster
-from tests.conftest import Kubectl
 
 SERVERS = """
 import http.server, socketserver, sys, threading

@@ -12,11 +12,11 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from demo_helpers import api
+from kubectl_runner import Kubectl
 
 from k8sterm_widget.demo import DemoCluster
 from k8sterm_widget.demo.scenario import parse
-from tests.conftest import Kubectl
-from tests.demo.demo_helpers import api
 
 SCENARIO = {
     "namespace": "default",

@@ -20,9 +20,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from kubectl_runner import Kubectl
 
 from k8sterm_widget.demo import DemoCluster
-from tests.conftest import Kubectl
 
 NS = "svc"
 HELLO = re.compile(r"Hello Kubernetes bootcamp! \| Running on: (\S+) \| v=1\n")

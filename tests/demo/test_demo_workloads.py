@@ -11,10 +11,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from kubectl_runner import Kubectl
 
 from k8sterm_widget.demo import DemoCluster
 from k8sterm_widget.demo.scenario import parse
-from tests.conftest import Kubectl
 
 SCENARIO = {
     "namespace": "default",

@@ -16,6 +16,7 @@ from pathlib import Path
 import pexpect
 import pytest
 from demo_helpers import ADMIN_SCENARIO
+from kubectl_runner import Kubectl
 
 from k8sterm_widget.demo import cluster
 from k8sterm_widget.demo.runtime.isolation import probe
@@ -79,8 +80,6 @@ def lab(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def kctl(lab, kubectl, tmp_path_factory):
-    from conftest import Kubectl
-
     return Kubectl(kubeconfig=lab.kubeconfig, home=tmp_path_factory.mktemp("kubectl-runtime"))
 
 
