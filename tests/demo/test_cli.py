@@ -83,6 +83,12 @@ def test_k8sterm_lab_starts_jupyterlab_on_the_cluster_and_stops_everything_witho
             assert response.status == 200
         children = {p.pid for p in psutil.Process(proc.pid).children(recursive=True)}
         assert len(children) >= 2  # JupyterLab and the cluster's containers
+        lab_argv = next(
+            p.cmdline() for p in psutil.Process(proc.pid).children() if "jupyterlab" in p.cmdline()
+        )
+        # the token as jupyter-server 2 takes it (ServerApp.token is deprecated, and warns when set)
+        tokens = [a for a in lab_argv if "token" in a.lower()]
+        assert len(tokens) == 1 and tokens[0].startswith("--IdentityProvider.token="), tokens
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=60)
         lines += rest.splitlines(keepends=True)
@@ -90,8 +96,17 @@ def test_k8sterm_lab_starts_jupyterlab_on_the_cluster_and_stops_everything_witho
         assert not [p for p in children if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
         assert not os.path.exists(kubeconfig)  # the cluster's temporary state is gone
         warned = [line for line in lines if re.search(r"\[W |warn|Traceback", line, re.I)]
-        # the only expected one is JupyterLab's own about the notebook we just created being untrusted
-        assert [w for w in warned if "is not trusted" not in w] == [], warned
+        # The expected ones are not ours: JupyterLab's own about the notebook we just created being
+        # untrusted, and, where Voilà is installed (the test extra), notebook_shim's inspect.getmembers()
+        # of the ServerApp reading the deprecated ServerApp.token's default, a DeprecationWarning that
+        # Voilà's import makes visible (warnings.filterwarnings("default", module="traitlets")). That
+        # text comes only from *reading* the unset trait; setting ServerApp.token logs another ("[W ...]
+        # ServerApp.token config is deprecated in 2.0"), which still fails here.
+        theirs = (
+            "is not trusted",
+            "DeprecationWarning: ServerApp.token config is deprecated in jupyter-server",
+        )
+        assert [w for w in warned if not any(t in w for t in theirs)] == [], warned
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
