@@ -152,6 +152,7 @@ async def get_log(request: web.Request) -> web.StreamResponse:
         return respond_status(problem or st.bad_request("no container"))
     if not pod["spec"].get("nodeName"):
         return web.Response(body=b"", content_type="text/plain", headers=response_headers())
+    await ctx.node.replayed(ns, name, container)
     source, refusal = ctx.node.log_source(ns, name, container, opts.previous)
     if refusal:
         return respond_status(st.bad_request(refusal))

@@ -5,9 +5,10 @@ the container statuses a kubelet would (``ContainerCreating`` → ``running``; a
 ``ErrImagePull``/``ImagePullBackOff``; an exited container → ``terminated`` or, under a restarting policy,
 ``CrashLoopBackOff`` with the kubelet's back-off), and answers the questions exec, attach and logs ask:
 which runtime container is *running* under this pod and name, and whose output ``kubectl logs`` shows.
-Containers the scenario freezes get their status without a process.  Ephemeral containers added through
-the API start at once, never restart, share their target container's processes, and are reported in
-``ephemeralContainerStatuses``.
+Containers the scenario freezes keep the status it gives them; one that has run in that state (terminated,
+or waiting with a last termination) runs its command once, so that its logs are what it printed.
+Ephemeral containers added through the API start at once, never restart, share their target container's
+processes, and are reported in ``ephemeralContainerStatuses``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 BACKOFF_INITIAL = 10.0
 BACKOFF_MAX = 300.0
 BACKOFF_RESET = 600.0  # a container that ran this long starts its back-off afresh
+REPLAY_LIMIT = 5.0  # how long a frozen container's replay may run (see Node._replay)
 
 
 def go_duration(seconds: float) -> str:
@@ -68,6 +70,7 @@ class _Live:
     previous_run: Any = None  # and of the run before it
     raw: Obj | None = None  # the container as the pod spec has it (env sources, probes, ports)
     probing: asyncio.Task[None] | None = None
+    replay: asyncio.Task[None] | None = None  # a frozen container's one run, for its logs (see _replay)
 
     def status(self) -> Obj:
         return objects.container_status(
@@ -93,10 +96,11 @@ class _Pod:
     task: asyncio.Task[None] | None = None
     settled: asyncio.Event = field(default_factory=asyncio.Event)  # started all it can for now
     timers: set[asyncio.TimerHandle] = field(default_factory=set)
-    restarts: set[asyncio.Task[bool]] = field(default_factory=set)
+    restarts: set[asyncio.Task[Any]] = field(default_factory=set)
     starting: int = 0  # run_container calls in flight: never cancelled, or a process would escape
     ip: str = ""
     sandbox: Any = None  # the runtime's Sandbox (its namespaces; the IP wired into them) once made
+    sandbox_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one sandbox, however many starts
     killing: bool = False
     probes: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -137,7 +141,7 @@ class Node:
 
         The kubelet's ``validateContainerLogStatus``: the current run while it runs or after it ended, the
         one before with ``previous``; a container that never ran has no logs.  ``(None, "")`` means an
-        empty log (a container the scenario froze has no output to show).
+        empty log (a frozen container whose replay could not start).
         """
         p = self._pods.get((namespace, pod))
         live = p.containers.get(name) if p else None
@@ -156,6 +160,13 @@ class Node:
                 reason = "trying and failing to pull image"
             return None, f'container "{name}" in pod "{pod}" is waiting to start: {reason}'
         return live.run, ""
+
+    async def replayed(self, namespace: str, pod: str, name: str) -> None:
+        """Wait until a frozen container's replay has written all it will (see :meth:`_replay`)."""
+        p = self._pods.get((namespace, pod))
+        live = p.containers.get(name) if p else None
+        if live is not None and live.replay is not None:
+            await asyncio.wait({live.replay}, timeout=REPLAY_LIMIT + 10)
 
     # --- the pods the API binds here -----------------------------------------------------------
 
@@ -246,6 +257,11 @@ class Node:
 
         self.store.update_pod(key[0], key[1], report)
         pod.task = asyncio.get_running_loop().create_task(self._run_pod(pod))
+        for live in pod.containers.values():
+            if live.frozen and ("terminated" in live.state or "terminated" in live.last_state):
+                live.replay = asyncio.get_running_loop().create_task(self._replay(pod, live))
+                pod.restarts.add(live.replay)
+                live.replay.add_done_callback(pod.restarts.discard)
 
     def add_pod(self, spec: PodSpec, created: float) -> None:  # pragma: no cover - kept for old callers
         raise RuntimeError("pods are created through the API now (cluster.apply)")
@@ -430,10 +446,11 @@ class Node:
 
     async def _sandbox(self, pod: _Pod) -> None:
         """The pod's sandbox (containerd's RunPodSandbox): its namespaces, with the pod IP wired in."""
-        if pod.sandbox is None:
-            pod.sandbox = await self.runtime.create_sandbox(
-                namespace=pod.namespace, pod=pod.name, uid=pod.uid, ip=pod.ip
-            )
+        async with pod.sandbox_lock:  # a frozen container's replay may start next to a real one
+            if pod.sandbox is None:
+                pod.sandbox = await self.runtime.create_sandbox(
+                    namespace=pod.namespace, pod=pod.name, uid=pod.uid, ip=pod.ip
+                )
 
     def _service_account(self, obj: Obj | None) -> dict[str, str] | None:
         """The ``kube-api-access`` volume's files: a bound token, the CA, the namespace."""
@@ -506,6 +523,75 @@ class Node:
         finally:
             pod.settled.set()
 
+    def _run_config(self, pod: _Pod, live: _Live, obj: Obj | None) -> tuple[dict[str, Any], str]:
+        """What the runtime needs to start ``live`` — its env resolved, ``$(VAR)`` expanded, the effective
+        security context — or the kubelet's reason to refuse (``CreateContainerConfigError``'s text)."""
+        target = pod.containers.get(live.target) if live.target else None
+        # an ephemeral container sees its target's processes (the target must run for that)
+        shared = {"share_pid_with": target.handle} if target is not None and target.handle else {}
+        env = dict(live.spec.env)
+        command, args = live.spec.command, live.spec.args
+        if obj is not None and live.raw is not None and self.env is not None:
+            resolved, problem = self.env(obj, live.raw)
+            if problem:
+                return {}, problem
+            env = resolved
+            command = _expand(command, env)
+            args = _expand(args, env)
+        security: dict[str, Any] = {}
+        if obj is not None and live.raw is not None:
+            refused = kubelet_security.verify_run_as_non_root(obj, live.raw)
+            if refused:
+                return {}, refused
+            security = kubelet_security.runtime_security(obj, live.raw)
+        if not getattr(self.runtime, "pod_network", False):
+            env = self._host_network_env(env)
+        config = {
+            "namespace": pod.namespace,
+            "pod": pod.name,
+            "name": live.spec.name,
+            "command": command,
+            "args": args,
+            "env": env or None,
+            "working_dir": live.spec.working_dir,
+            "tty": live.spec.tty,
+            "stdin": live.spec.stdin,
+            "service_account": self._service_account(obj),
+            "oom_score_adj": oom_score_adj(obj, live.raw),
+            "security": security,
+        }
+        return {**config, **shared}, ""
+
+    async def _replay(self, pod: _Pod, live: _Live) -> None:
+        """Run a frozen container's command once, so that its logs are what it prints, as on a node where
+        it really ran: ``kubectl logs completed`` prints ``done``, and a crash-looping container's current
+        and ``--previous`` logs are its last run's (the kubelet's ``validateContainerLogStatus`` shows a
+        waiting container's ``lastState.terminated`` run).  The scenario's state stays as written; a run
+        that has not ended after :data:`REPLAY_LIMIT` seconds is stopped, its output so far is its log.
+        """
+        image = self.images.lookup(live.spec.image)
+        if image is None or self._stopping:
+            return
+        config, problem = self._run_config(pod, live, self.store.pod(pod.namespace, pod.name))
+        if problem:
+            return
+        pod.starting += 1
+        try:
+            await self._sandbox(pod)
+            handle = await self.runtime.run_container(image=image, sandbox=pod.sandbox, **config)
+        except Exception:  # a start error: the container never ran, so it has nothing to show
+            return
+        finally:
+            pod.starting -= 1
+        live.run = handle
+        try:
+            if not (self._stopping or pod.killing):
+                await asyncio.wait_for(handle.wait(), REPLAY_LIMIT)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            await asyncio.shield(_quietly(handle.stop(0)))
+
     async def _start(self, pod: _Pod, live: _Live) -> bool:
         """Start one container; False if it could not (image unknown, start error)."""
         if self._stopping:
@@ -526,27 +612,11 @@ class Node:
 
             loop.call_soon_threadsafe(deliver)
 
-        target = pod.containers.get(live.target) if live.target else None
-        # an ephemeral container sees its target's processes (the target must run for that)
-        shared = {"share_pid_with": target.handle} if target is not None and target.handle else {}
-        env = dict(live.spec.env)
-        command, args = live.spec.command, live.spec.args
         obj = self.store.pod(pod.namespace, pod.name)
-        if obj is not None and live.raw is not None and self.env is not None:
-            resolved, problem = self.env(obj, live.raw)
-            if problem:
-                self._config_error(pod, live, problem)
-                return False
-            env = resolved
-            command = _expand(command, env)
-            args = _expand(args, env)
-        security: dict[str, Any] = {}
-        if obj is not None and live.raw is not None:
-            refused = kubelet_security.verify_run_as_non_root(obj, live.raw)
-            if refused:
-                self._config_error(pod, live, refused)
-                return False
-            security = kubelet_security.runtime_security(obj, live.raw)
+        config, problem = self._run_config(pod, live, obj)
+        if problem:
+            self._config_error(pod, live, problem)
+            return False
         if obj is not None and not live.ephemeral:
             self._record(
                 obj,
@@ -555,28 +625,11 @@ class Node:
                 f'Container image "{live.spec.image}" already present on machine',
                 live,
             )
-        if not getattr(self.runtime, "pod_network", False):
-            env = self._host_network_env(env)
         pod.starting += 1
         try:
             await self._sandbox(pod)
             handle = await self.runtime.run_container(
-                namespace=pod.namespace,
-                pod=pod.name,
-                name=live.spec.name,
-                image=image,
-                command=command,
-                args=args,
-                env=env or None,
-                working_dir=live.spec.working_dir,
-                tty=live.spec.tty,
-                stdin=live.spec.stdin,
-                on_exit=on_exit,
-                sandbox=pod.sandbox,
-                service_account=self._service_account(obj),
-                oom_score_adj=oom_score_adj(obj, live.raw),
-                security=security,
-                **shared,
+                image=image, on_exit=on_exit, sandbox=pod.sandbox, **config
             )
         except Exception as exc:  # StartError and friends: the container never ran
             pod.starting -= 1

@@ -8,9 +8,10 @@ import time
 
 import pexpect
 import pytest
+import yaml
 from demo_helpers import api
 
-from k8sterm_widget.demo import cluster
+from k8sterm_widget.demo import cluster, scenario
 
 SCENARIO = """
 namespace: lab
@@ -48,12 +49,18 @@ namespaces:
         containers:
           - {name: app, image: "registry.invalid/nothing:1"}
 """
+#: The shipped scenario's frozen pods, as tutorials meet them (moved to this module's namespace).
+FROZEN = [
+    {**m, "metadata": {**m["metadata"], "namespace": "lab"}}
+    for m in scenario.load().manifests
+    if m["kind"] == "Pod" and m["metadata"]["name"] in ("completed", "crashloop")
+]
 
 
 @pytest.fixture(scope="module")
 def logs_cluster(tmp_path_factory):
     path = tmp_path_factory.mktemp("logs-scenario") / "scenario.yaml"
-    path.write_text(SCENARIO)
+    path.write_text(SCENARIO + yaml.safe_dump({"manifests": FROZEN}))
     with cluster(scenario=path) as c:
         deadline = time.monotonic() + 10  # logger's stderr line comes 0.2 s after its stdout lines
         while b"oops" not in _log(c, "logger", container="main").content and time.monotonic() < deadline:
@@ -128,6 +135,29 @@ def test_previous_run_after_a_restart(logs_cluster, kctl):
     # rule: a waiting container's logs are those of its last terminated instance).
     current, previous = kctl("logs", "flaky").stdout, kctl("logs", "flaky", "--previous").stdout
     assert re.fullmatch(r"run [\d.]+ [\d.]+\n", current) and previous == current
+
+
+def test_frozen_scenario_pods_log_what_their_commands_printed(logs_cluster, kctl):
+    # On kind these pods really ran: `sh -c "echo done"` completed, `sh -c "echo starting; exit 1"` crashed
+    # six times.  The kubelet's validateContainerLogStatus (pkg/kubelet/kubelet_pods.go) shows a terminated
+    # container's own run; for a waiting one — current or --previous — the run of lastState.terminated; and
+    # refuses --previous without a last termination.
+    assert [m["metadata"]["name"] for m in FROZEN] == ["completed", "crashloop"]
+    assert (kctl("logs", "completed").stdout, kctl("logs", "crashloop").stdout) == ("done\n", "starting\n")
+    assert kctl("logs", "crashloop", "--previous").stdout == "starting\n"
+    assert kctl("logs", "crashloop", "-f").stdout == "starting\n"  # a run that ended: -f returns at once
+    r = kctl("logs", "completed", "--previous")
+    assert (r.returncode, r.stderr) == (
+        1,
+        'Error from server (BadRequest): previous terminated container "main" in pod "completed" not found\n',
+    )
+    # the states stay the ones the scenario gives
+    listed = api(logs_cluster, "GET", "/api/v1/namespaces/lab/pods").json()["items"]
+    pods = {p["metadata"]["name"]: p for p in listed}
+    crash = pods["crashloop"]["status"]["containerStatuses"][0]
+    assert (crash["restartCount"], crash["state"]["waiting"]["reason"]) == (6, "CrashLoopBackOff")
+    assert crash["lastState"]["terminated"]["exitCode"] == 1
+    assert pods["completed"]["status"]["phase"] == "Succeeded"
 
 
 def test_follow_streams_until_the_client_leaves(logs_cluster, kctl):
