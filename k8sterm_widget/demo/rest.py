@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import itertools
 import json
 import random
 import time
@@ -371,8 +372,17 @@ def _key(obj: Obj) -> str:
     return f"{meta.get('namespace', '')}/{meta['name']}"
 
 
-def _continue_token(last: Obj, rv: int) -> str:
-    raw = json.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": _key(last) + "\x00"}).encode()
+def _list_prefix(kind: Kind, namespace: str | None) -> str:
+    """The store-key prefix of a list (etcd's ``/registry/pods/<ns>/``): continue keys are relative to it."""
+    if namespace is not None:
+        return f"{namespace}/"
+    return "" if kind.namespaced else "/"
+
+
+def _continue_token(last: Obj, rv: int, prefix: str) -> str:
+    """etcd3's ``encodeContinue``: the key after the last one listed, relative to the list's prefix."""
+    start = _key(last)[len(prefix) :] + "\x00"
+    raw = json.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": start}, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -390,15 +400,23 @@ async def list_or_watch(request: web.Request, kind: Kind, namespace: str | None)
     if opts.watch:
         return await watch(request, kind, namespace, opts)
     rv = store.resource_version
-    objects = store.list(kind.key, namespace)
-    if opts.start_after:
-        objects = [o for o in objects if _key(o) + "\x00" > opts.start_after]
-    items = [o for o in objects if _matches(kind, o, opts)] if (opts.labels or opts.fields) else objects
-    token, remaining = "", 0
+    filtered = bool(opts.labels or opts.fields)
+    prefix = _list_prefix(kind, namespace)
+    start = prefix + opts.start_after if opts.start_after else ""
+    # a page is a bisection to its first key and then `limit` objects (etcd's range read), not a scan
+    if filtered:
+        matching = (o for o in store.list(kind.key, namespace, start=start) if _matches(kind, o, opts))
+        items = list(itertools.islice(matching, opts.limit + 1) if opts.limit else matching)
+    else:
+        items = store.list(kind.key, namespace, start=start, limit=opts.limit + 1 if opts.limit else 0)
+    token, remaining = "", None
     if opts.limit and len(items) > opts.limit:
-        remaining = len(items) - opts.limit
         items = items[: opts.limit]
-        token = _continue_token(items[-1], rv)
+        token = _continue_token(items[-1], rv, prefix)
+        # ListMeta: "If the list request contained label or field selectors, then the number of remaining
+        # items is unknown and the field will be left unset" (etcd3 store's GetList: only if pred.Empty())
+        if not filtered:
+            remaining = store.count(kind.key, namespace, start=_key(items[-1]) + "\x00")
     version = tables.wants_table(request.headers.get("Accept", ""))
     if version:
         table = tables.table_bytes(
@@ -408,13 +426,14 @@ async def list_or_watch(request: web.Request, kind: Kind, namespace: str | None)
             include_object=_include_object(request),
             resource_version=str(rv),
             continue_token=token,
-            remaining=remaining if token else None,
+            remaining=remaining,
         )
         return web.Response(body=table, content_type="application/json", headers=response_headers())
     metadata: Obj = {"resourceVersion": str(rv)}
     if token:
         metadata["continue"] = token
-        metadata["remainingItemCount"] = remaining
+        if remaining is not None:
+            metadata["remainingItemCount"] = remaining
     body = {"kind": f"{kind.kind}List", "apiVersion": kind.api_version, "metadata": metadata, "items": items}
     return web.Response(body=_encode_list(body), content_type="application/json", headers=response_headers())
 

@@ -79,33 +79,46 @@ class Watcher:
 
 
 class _Table:
-    """One resource's objects, with the keys kept sorted (etcd's key order) for lists and paging."""
+    """One resource's objects, with their etcd keys (``namespace/name``) kept sorted: lists come out in
+    etcd's order and a page of a paged list starts with a bisection, not a scan of everything before it."""
 
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str], Obj] = {}
-        self.keys: list[tuple[str, str]] = []
+        self.keys: list[str] = []
+        self.by_key: dict[str, Obj] = {}
 
     def put(self, key: tuple[str, str], obj: Obj) -> None:
+        etcd_key = f"{key[0]}/{key[1]}"
         if key not in self.objects:
-            bisect.insort(self.keys, key)
+            bisect.insort(self.keys, etcd_key)
         self.objects[key] = obj
+        self.by_key[etcd_key] = obj
 
     def remove(self, key: tuple[str, str]) -> None:
         if self.objects.pop(key, None) is not None:
-            i = bisect.bisect_left(self.keys, key)
-            if i < len(self.keys) and self.keys[i] == key:
+            etcd_key = f"{key[0]}/{key[1]}"
+            del self.by_key[etcd_key]
+            i = bisect.bisect_left(self.keys, etcd_key)
+            if i < len(self.keys) and self.keys[i] == etcd_key:
                 del self.keys[i]
 
-    def items(self, namespace: str | None) -> list[Obj]:
-        if namespace is None:
-            return [self.objects[k] for k in self.keys]
-        lo = bisect.bisect_left(self.keys, (namespace, ""))
-        out = []
-        for k in self.keys[lo:]:
-            if k[0] != namespace:
-                break
-            out.append(self.objects[k])
-        return out
+    def span(self, namespace: str | None, start: str = "") -> tuple[int, int]:
+        """The index range of ``keys`` in ``namespace`` (None: all) from ``start`` (a key or a key + NUL)."""
+        lo, hi = 0, len(self.keys)
+        if namespace is not None:
+            # "/" + 1 is "0": every key with the prefix "namespace/" sorts below "namespace0"
+            lo = bisect.bisect_left(self.keys, namespace + "/")
+            hi = bisect.bisect_left(self.keys, namespace + "0", lo)
+        if start:
+            lo = max(lo, bisect.bisect_left(self.keys, start, lo, hi))
+        return lo, hi
+
+    def items(self, namespace: str | None, start: str = "", limit: int = 0) -> list[Obj]:
+        lo, hi = self.span(namespace, start)
+        if limit:
+            hi = min(hi, lo + limit)
+        by_key = self.by_key
+        return [by_key[k] for k in self.keys[lo:hi]]
 
 
 Listener = Callable[[Event], None]
@@ -128,12 +141,17 @@ class Store:
     def get(self, resource: str, namespace: str, name: str) -> Obj | None:
         return self._tables[resource].objects.get((namespace, name))
 
-    def list(self, resource: str, namespace: str | None = None) -> list[Obj]:
-        """Objects in etcd key order (namespace, then name), optionally of one namespace."""
-        return self._tables[resource].items(namespace)
+    def list(
+        self, resource: str, namespace: str | None = None, *, start: str = "", limit: int = 0
+    ) -> list[Obj]:
+        """Objects in etcd key order (``namespace/name``), optionally of one namespace, from the key
+        ``start`` on (a continue token's key: the last one listed + NUL), at most ``limit`` (0: all)."""
+        return self._tables[resource].items(namespace, start, limit)
 
-    def count(self, resource: str) -> int:
-        return len(self._tables[resource].objects)
+    def count(self, resource: str, namespace: str | None = None, *, start: str = "") -> int:
+        """How many objects :meth:`list` would return, without listing them."""
+        lo, hi = self._tables[resource].span(namespace, start)
+        return hi - lo
 
     def resources(self) -> Iterable[str]:
         return [r for r, t in self._tables.items() if t.objects]

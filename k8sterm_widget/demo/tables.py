@@ -392,9 +392,12 @@ _TIME_RELATIVE = {"Event", "Job", "CronJob"}  # cells besides Age that move with
 _CELLS: collections.OrderedDict[int, tuple[Obj, bytes, bytes, float | None]] = collections.OrderedDict()
 
 
-def _cells_bytes(kind: Any, obj: Obj, now: float, age_at: int | None) -> bytes | None:
-    """A row's encoded cells (and conditions) with only the Age cell computed afresh, or None when the row
-    has other cells that move with the clock (a pod's last restart)."""
+def _cells_parts(
+    kind: Any, obj: Obj, now: float, age_at: int | None
+) -> tuple[bytes, bytes, float | None] | None:
+    """A row's encoded cells (and conditions) around the Age cell, and the creation time Age is computed
+    from at each request; None when the row has other cells that move with the clock (a pod's last
+    restart)."""
     hit = _CELLS.get(id(obj))
     if hit is None or hit[0] is not obj:
         cells, conditions = cells_of(kind, obj, now)
@@ -410,9 +413,7 @@ def _cells_bytes(kind: Any, obj: Obj, now: float, age_at: int | None) -> bytes |
         _CELLS[id(obj)] = hit
         if len(_CELLS) > _ENCODED_MAX:
             _CELLS.popitem(last=False)
-    created = hit[3]
-    age = "<unknown>" if created is None else human_duration(now - created)
-    return hit[1] + st.compact(age) + hit[2]
+    return hit[1], hit[2], hit[3]
 
 
 def table_bytes(
@@ -426,29 +427,40 @@ def table_bytes(
     remaining: int | None = None,
     now: float | None = None,
 ) -> bytes:
-    """:func:`table` encoded, with each row's metadata serialised once per object version."""
+    """:func:`table` encoded, from pieces cached per object version: only the Age cells are computed per
+    request (once per distinct age), and the page is joined once."""
     now = time.time() if now is None else now
     meta_kind = f"meta.k8s.io/{version}"
     prefix = (
         b',"object":{"kind":"PartialObjectMetadata","apiVersion":"' + meta_kind.encode() + b'","metadata":'
     )
-    rows = []
     age_at = next((i for i, c in enumerate(columns_of(kind)) if c["name"] == "Age"), None)
     cacheable = age_at is not None and getattr(kind, "kind", "") not in _TIME_RELATIVE
+    unknown_age = st.compact("<unknown>")
+    ages: dict[int, bytes] = {}  # a page of pods made together shares a handful of ages
+    parts: list[bytes] = []
     for obj in objects:
-        row = _cells_bytes(kind, obj, now, age_at) if cacheable else None
-        if row is None:
+        cached = _cells_parts(kind, obj, now, age_at) if cacheable else None
+        if cached is None:
             cells, conditions = cells_of(kind, obj, now)
-            row = b'{"cells":' + st.compact(cells)
+            parts.append(b'{"cells":' + st.compact(cells))
             if conditions:
-                row += b',"conditions":' + st.compact(conditions)
-        if include_object == "None":
-            row += b',"object":null}'
-        elif include_object == "Object":
-            row += b',"object":' + encoded(obj) + b"}"
+                parts.append(b',"conditions":' + st.compact(conditions))
         else:
-            row += prefix + encoded(obj["metadata"]) + b"}}"
-        rows.append(row)
+            before, after, created = cached
+            if created is None:
+                age = unknown_age
+            else:
+                seconds = int(now - created)
+                age = ages.get(seconds) or ages.setdefault(seconds, st.compact(human_duration(seconds)))
+            parts += (before, age, after)
+        if include_object == "None":
+            parts.append(b',"object":null},')
+        elif include_object == "Object":
+            parts += (b',"object":', encoded(obj), b"},")
+        else:
+            parts += (prefix, encoded(obj["metadata"]), b"}},")
+    rows = b"".join(parts)[:-1]  # the last row's comma
     metadata: Obj = {"resourceVersion": resource_version}
     if continue_token:
         metadata["continue"] = continue_token
@@ -460,4 +472,4 @@ def table_bytes(
         "metadata": metadata,
         "columnDefinitions": columns_of(kind),
     }
-    return st.encode(head)[:-2] + b',"rows":[' + b",".join(rows) + b"]}\n"
+    return st.encode(head)[:-2] + b',"rows":[' + rows + b"]}\n"

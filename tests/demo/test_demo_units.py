@@ -176,3 +176,73 @@ def test_a_watch_from_before_the_kept_history_is_expired():
         s.watch("configmaps", None, 2)
     _watcher, backlog = s.watch("configmaps", None, oldest - 1)
     assert len(backlog) == stores.HISTORY
+
+
+def test_store_lists_in_etcd_key_order_and_pages_by_bisection():
+    from k8sterm_widget.demo import store as stores
+
+    s = stores.Store()
+    # "a-b/…" sorts before "a/…" in etcd ("-" < "/"), though the namespace "a" sorts before "a-b"
+    for ns, name in [("a", "y"), ("a-b", "x"), ("a", "x"), ("b", "z"), ("a-b", "w")]:
+        s.create("configmaps", {"metadata": {"name": name, "namespace": ns}})
+    names = [f"{o['metadata']['namespace']}/{o['metadata']['name']}" for o in s.list("configmaps")]
+    assert names == ["a-b/w", "a-b/x", "a/x", "a/y", "b/z"]
+    assert [o["metadata"]["name"] for o in s.list("configmaps", "a")] == ["x", "y"]
+    assert [o["metadata"]["name"] for o in s.list("configmaps", "a-b", start="a-b/w\x00")] == ["x"]
+    assert [o["metadata"]["name"] for o in s.list("configmaps", None, start="a/x\x00", limit=2)] == ["y", "z"]
+    assert s.count("configmaps", "a", start="a/x\x00") == 1 and s.count("configmaps") == 5
+    assert s.list("configmaps", "c") == [] and s.count("configmaps", "c") == 0
+    s.remove("configmaps", "a", "x")
+    assert [o["metadata"]["name"] for o in s.list("configmaps", "a")] == ["y"]
+
+
+def test_table_bytes_is_the_table_encoded():
+    """The cached byte path renders what the plain one does, in every includeObject mode and on a second,
+    cached, request (Ages recomputed; rows with a last restart or conditions included)."""
+    import json
+
+    from k8sterm_widget.demo.kinds.core import NAMESPACE, POD
+
+    def pod(name: str, status: dict, created: str | None = "2026-12-01T10:00:00Z") -> dict:
+        meta = {"name": name, "namespace": "d", "uid": name, "resourceVersion": "7"}
+        if created:
+            meta["creationTimestamp"] = created
+        return {"metadata": meta, "spec": {"containers": [{"name": "c"}]}, "status": status}
+
+    restarted = {
+        "phase": "Running",
+        "containerStatuses": [
+            {
+                "name": "c",
+                "ready": True,
+                "restartCount": 2,
+                "state": {"running": {}},
+                "lastState": {"terminated": {"finishedAt": "2026-12-01T11:00:00Z", "exitCode": 1}},
+            }
+        ],
+    }
+    pods = [
+        pod("plain", {"phase": "Pending"}),
+        pod("done", {"phase": "Succeeded"}),
+        pod("restarted", restarted),
+        pod("<ageless>", {"phase": "Pending"}, created=None),
+    ]
+    namespaces = [
+        {
+            "metadata": {"name": "d", "creationTimestamp": "2026-12-01T10:00:00Z"},
+            "status": {"phase": "Active"},
+        }
+    ]
+    for now in (1_764_590_000.0, 1_764_600_000.0):  # the second time from the cache, at another time
+        for kind, objs in ((POD, pods), (NAMESPACE, namespaces)):
+            for mode in ("None", "Metadata", "Object"):
+                for version in ("v1", "v1beta1"):
+                    args = dict(version=version, include_object=mode, resource_version="9", now=now)
+                    page = dict(continue_token="tok", remaining=3)
+                    encoded = tables.table_bytes(kind, objs, **args, **page)
+                    assert json.loads(encoded) == tables.table(
+                        kind, objs, **args, continue_token="tok", remaining=3
+                    )
+                    assert b"<" not in encoded  # Go's encoder writes \u003c
+    empty = tables.table_bytes(POD, [], version="v1", include_object="Metadata", resource_version="1")
+    assert json.loads(empty)["rows"] == []
