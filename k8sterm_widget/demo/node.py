@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import kubelet_security, objects
+from . import kubelet_security, node_lease, objects
 from .controllers.base import node_capacity
 from .controllers.scheduler import quantity
 from .objects import Obj
@@ -125,6 +125,7 @@ class Node:
         #: Where pods reach the API server when they share the host's network (no pod network), set by the
         #: cluster: the ``kubernetes`` Service's variables then point there instead of its ClusterIP.
         self.api_endpoint: tuple[str, int] | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
 
     # --- queries -------------------------------------------------------------------------------
 
@@ -173,6 +174,14 @@ class Node:
     def start(self) -> None:
         """Follow the store: run every pod bound to this node, stop every pod being deleted."""
         self.store.listen(self._on_event)
+        node = self.store.get("nodes", "", self.name)
+        if node is not None and self.events is not None:
+            node_lease.announce(self.events, node)
+        if self.api is not None:
+            node_lease.ensure(self.api, self.name)
+            self._heartbeat = asyncio.get_running_loop().create_task(
+                node_lease.heartbeat(self.api, self.name)
+            )
         for obj in self.store.pods():
             if obj["spec"].get("nodeName") == self.name:
                 self._admit(obj)
@@ -386,6 +395,8 @@ class Node:
     async def stop(self) -> None:
         """Stop starting and restarting; wait for starts in flight, which then stop what they started."""
         self._stopping = True
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
         tasks: list[asyncio.Task[Any]] = []
         for pod in self._pods.values():
             for t in pod.timers:

@@ -26,6 +26,11 @@ def rfc3339(t: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
+def micro_time(t: float) -> str:
+    """Microsecond-precision UTC timestamp, as ``metav1.MicroTime`` marshals (a Lease's renewTime)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t * 1e6) % 1_000_000:06d}Z"
+
+
 def new_uid() -> str:
     return str(uuid.uuid4())
 

@@ -326,3 +326,179 @@ def test_deleting_a_running_job_removes_its_pods(k: Kubectl) -> None:
     ok(k("delete", "job", "long", "--wait=false"))
     # the pods carry the job-tracking finalizer: the controller releases them once their Job is gone
     assert wait_for(lambda: not names(k, "pods", "-l", "job-name=long"), timeout=60)
+
+
+# --- probes, as the kubelet's prober and its sync loop run them ---------------------------------------------
+#
+# Texts are the kubelet's: pkg/kubelet/prober/prober.go records Unhealthy "%s probe failed: %s" with the
+# probe's output (pkg/probe/http/http.go: "HTTP probe failed with statuscode: %d"); kuberuntime_manager.go
+# (computePodActions) kills a container that failed liveness or startup with "Container %s failed %s probe,
+# will be restarted"; doBackOff records BackOff "Back-off restarting failed container %s in pod %s" with
+# format.Pod's NAME_NAMESPACE(UID).  The prober (pkg/kubelet/prober/worker.go) runs no liveness or readiness
+# probe until the startup probe has succeeded.
+
+PROBE_PODS = """apiVersion: v1
+kind: Pod
+metadata: {name: web-ready}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: web
+    image: busybox:1.36
+    command: [sh, -c, "mkdir -p /www && exec httpd -f -p 8080 -h /www"]
+    ports: [{containerPort: 8080, name: http}]
+    readinessProbe: {httpGet: {path: /ready, port: http}, periodSeconds: 1}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: slow-start}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: app
+    image: busybox:1.36
+    command: [sleep, infinity]
+    startupProbe: {exec: {command: [cat, /tmp/started]}, periodSeconds: 1, failureThreshold: 60}
+    livenessProbe: {exec: {command: [cat, /tmp/alive]}, periodSeconds: 1, failureThreshold: 1}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: never-starts}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: app
+    image: busybox:1.36
+    command: [sleep, infinity]
+    startupProbe: {exec: {command: ["false"]}, periodSeconds: 1, failureThreshold: 2}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: crasher}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - {name: crash, image: busybox:1.36, command: [sh, -c, "echo crashing; exit 1"]}
+"""
+
+
+@pytest.fixture(scope="module")
+def probe_pods(k: Kubectl) -> Iterator[Kubectl]:
+    """The four pods of the probe tests, created at once so that their probes run side by side."""
+    ok(k("apply", "-f", "-", input=PROBE_PODS))
+    yield k
+    k("delete", "pod", "web-ready", "slow-start", "never-starts", "crasher", "--wait=false")
+
+
+def events(k: Kubectl, pod: str, reason: str) -> list[dict]:
+    selector = f"involvedObject.name={pod},reason={reason}"
+    return list(json.loads(ok(k("get", "events", "--field-selector", selector, "-o", "json")))["items"])
+
+
+def container_status(k: Kubectl, pod: str) -> dict:
+    return dict(json.loads(ok(k("get", "pod", pod, "-o", "jsonpath={.status.containerStatuses[0]}"))))
+
+
+def test_http_readiness_probe_drives_ready(probe_pods: Kubectl) -> None:
+    k = probe_pods
+    # httpd answers 404 until /www/ready exists: not Ready, with the prober's text for a status >= 400
+    assert wait_for(
+        lambda: any(
+            e["message"] == "Readiness probe failed: HTTP probe failed with statuscode: 404"
+            for e in events(k, "web-ready", "Unhealthy")
+        )
+    )
+    assert container_status(k, "web-ready")["ready"] is False
+    # the apiserver's defaults for a probe (timeoutSeconds 1, thresholds 1 and 3, scheme HTTP)
+    jsonpath = "jsonpath={.spec.containers[0].readinessProbe}"
+    probe = json.loads(ok(k("get", "pod", "web-ready", "-o", jsonpath)))
+    assert probe == {
+        "httpGet": {"path": "/ready", "port": "http", "scheme": "HTTP"},
+        "periodSeconds": 1, "timeoutSeconds": 1, "successThreshold": 1, "failureThreshold": 3,
+    }  # fmt: skip
+    ok(k("exec", "web-ready", "--", "touch", "/www/ready"))
+    ok(k("wait", "--for=condition=Ready", "pod/web-ready", "--timeout=30s"))
+    ok(k("exec", "web-ready", "--", "rm", "/www/ready"))
+    # three failures in a row (failureThreshold) take Ready away again; the container is not restarted
+    ok(k("wait", "--for=condition=Ready=false", "pod/web-ready", "--timeout=30s"))
+    assert container_status(k, "web-ready")["restartCount"] == 0
+    described = ok(k("describe", "pod", "web-ready"))
+    assert "http-get http://:http/ready delay=0s timeout=1s period=1s" in described
+    assert "Readiness probe failed: HTTP probe failed with statuscode: 404" in described
+
+
+def test_startup_probe_holds_liveness_off_until_it_succeeds(probe_pods: Kubectl) -> None:
+    k = probe_pods
+    missing = "cat: can't open '/tmp/started': No such file or directory"
+    # the startup probe has failed three times; a liveness probe that ran would have failed (threshold 1)
+
+    def startup_failures() -> int:
+        unhealthy = events(k, "slow-start", "Unhealthy")
+        return sum(e["count"] for e in unhealthy if e["message"] == f"Startup probe failed: {missing}")
+
+    assert wait_for(lambda: startup_failures() >= 3)
+    status = container_status(k, "slow-start")
+    assert (status["started"], status["ready"], status["restartCount"]) == (False, False, 0)
+    assert not [e for e in events(k, "slow-start", "Unhealthy") if e["message"].startswith("Liveness")]
+    ok(k("exec", "slow-start", "--", "touch", "/tmp/started"))
+    # started: liveness runs, fails once, and the kubelet kills and restarts the container
+    assert wait_for(lambda: container_status(k, "slow-start")["restartCount"] == 1)
+    assert [e["message"] for e in events(k, "slow-start", "Killing")] == [
+        "Container app failed liveness probe, will be restarted"
+    ]
+    assert "Liveness probe failed: cat: can't open '/tmp/alive': No such file or directory" in [
+        e["message"] for e in events(k, "slow-start", "Unhealthy")
+    ]
+
+
+def test_failed_startup_probe_restarts_the_container(probe_pods: Kubectl) -> None:
+    k = probe_pods
+    assert wait_for(lambda: events(k, "never-starts", "Killing"))
+    killing = events(k, "never-starts", "Killing")[0]
+    assert killing["message"] == "Container app failed startup probe, will be restarted"
+    assert killing["source"] == {"component": "kubelet", "host": "demo-control-plane"}
+    assert killing["involvedObject"]["fieldPath"] == "spec.containers{app}"
+    # `false` prints nothing: the event's message ends after the colon, as the prober formats it
+    assert "Startup probe failed: " in [e["message"] for e in events(k, "never-starts", "Unhealthy")]
+    assert wait_for(lambda: container_status(k, "never-starts")["restartCount"] >= 1)
+    last = container_status(k, "never-starts")["lastState"]["terminated"]
+    assert (last["exitCode"], last["reason"]) == (137, "Error")  # sleep ignores SIGTERM as pid 1: SIGKILL
+
+
+def test_crash_loop_back_off_event(probe_pods: Kubectl) -> None:
+    k = probe_pods
+    uid = ok(k("get", "pod", "crasher", "-o", "jsonpath={.metadata.uid}"))
+    text = f"Back-off restarting failed container crash in pod crasher_default({uid})"
+    # the first exit restarts at once; the second finds the container in its back-off window
+    assert wait_for(lambda: [e["message"] for e in events(k, "crasher", "BackOff")] == [text])
+    backoff = events(k, "crasher", "BackOff")[0]
+    assert backoff["type"] == "Warning" and backoff["involvedObject"]["fieldPath"] == "spec.containers{crash}"
+    status = container_status(k, "crasher")
+    assert status["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+    assert status["lastState"]["terminated"]["exitCode"] == 1
+    described = ok(k("describe", "pod", "crasher"))
+    assert any("BackOff" in line and text in line for line in described.splitlines()), described
+    assert ok(k("logs", "crasher")) == "crashing\n"
+
+
+def test_describe_node(k: Kubectl) -> None:
+    described = ok(k("describe", "node", "demo-control-plane"))
+    lines = described.splitlines()
+    assert lines[0].split() == ["Name:", "demo-control-plane"]
+    assert lines[1].split() == ["Roles:", "control-plane"]
+    assert "kubernetes.io/hostname=demo-control-plane" in described
+    # the kubelet's node lease (kube-node-lease/<node>), renewed every 10 s of its 40 s duration
+    lease = lines[lines.index("Lease:") + 1 : lines.index("Lease:") + 4]
+    assert [line.split(":")[0].strip() for line in lease] == ["HolderIdentity", "AcquireTime", "RenewTime"]
+    assert lease[0].split() == ["HolderIdentity:", "demo-control-plane"]
+    assert "Failed to get lease" not in described
+    ready = next(line for line in lines if line.strip().startswith("Ready "))
+    assert ready.split()[1] == "True" and "KubeletReady  " in ready
+    assert ready.endswith("kubelet is posting ready status")
+    for section in ("Addresses:", "Capacity:", "Allocatable:", "System Info:", "Non-terminated Pods:",
+                    "Allocated resources:", "Events:"):  # fmt: skip
+        assert any(line.startswith(section) for line in lines), (section, described)
+    assert "Kubelet Version:            v1.37.1" in described
+    # the kubelet's own events at start, on the node (recorded in "default": Nodes have no namespace)
+    assert "Starting kubelet." in described
+    assert "Node demo-control-plane status is now: NodeReady" in described

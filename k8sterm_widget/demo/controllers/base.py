@@ -195,8 +195,8 @@ class Events:
             "apiVersion": obj.get("apiVersion", ""),
             "resourceVersion": meta.get("resourceVersion", ""),
         }
-        if not involved["namespace"]:
-            involved.pop("namespace")
+        # an ObjectReference omits what it lacks (the kubelet's reference to its node has no apiVersion)
+        involved = {k: v for k, v in involved.items() if v or k in ("kind", "name")}
         if field_path:
             involved["fieldPath"] = field_path
         source: Obj = {"component": component}
