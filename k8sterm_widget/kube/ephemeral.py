@@ -1,8 +1,9 @@
 """Debug containers, the cluster side: what ``kubectl debug -it POD --image=… --target=…`` asks the API.
 
 An ephemeral container can never be removed from its pod, so every check runs first (the pod can take one:
-:func:`~.preflight.check_pod` with ``kubectl debug``'s wording; RBAC allows ``patch pods/ephemeralcontainers``
-and ``create pods/attach``: two SelfSubjectAccessReviews) and a "no" changes nothing in the cluster.
+:func:`~.preflight.check_pod` with ``kubectl debug``'s wording; RBAC allows each request that follows the
+PATCH — ``patch pods/ephemeralcontainers``, ``watch pods`` for the wait, ``create`` and ``get pods/attach``
+for the WebSocket attach, one SelfSubjectAccessReview each) and a "no" changes nothing in the cluster.
 
 Then, as kubectl does: a strategic-merge PATCH of ``spec.ephemeralContainers`` on the pod's
 ``ephemeralcontainers`` subresource (the official client's ``patch_namespaced_pod_ephemeralcontainers``)
@@ -115,12 +116,16 @@ def check_can_debug(
     api_client: client.ApiClient, cluster: Cluster, pod: dict, namespace: str, *, create: bool
 ) -> None:
     """Refuse before changing anything when the pod or RBAC would stop us half-way (the container is
-    permanent): ``patch pods/ephemeralcontainers`` (when one is to be added), then ``create pods/attach``."""
+    permanent). When one is to be added: ``patch pods/ephemeralcontainers`` and ``watch pods`` (the wait
+    until it runs). Always: ``create pods/attach`` (what the API server checks for every attach since 1.35)
+    and ``get pods/attach`` (the WebSocket upgrade is a GET, authorised as ``get`` by every version)."""
     name = (pod.get("metadata") or {}).get("name", "")
     check_pod(pod, None, DEBUG)
     if create:
         check_access(api_client, cluster, name, namespace, "ephemeralcontainers", verb="patch")
+        check_access(api_client, cluster, name, namespace, "", verb="watch")
     check_access(api_client, cluster, name, namespace, "attach")
+    check_access(api_client, cluster, name, namespace, "attach", verb="get")
 
 
 def add_container(

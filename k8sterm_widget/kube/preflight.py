@@ -204,14 +204,16 @@ def check_access(
     subresource: str = "exec",
     verb: str = "create",
 ) -> None:
-    """SelfSubjectAccessReview for ``<verb> pods/<subresource>``; raise Forbidden when denied.
+    """SelfSubjectAccessReview for ``<verb> pods/<subresource>`` (``<verb> pods`` when ``subresource`` is
+    empty); raise Forbidden when denied.
 
     A cluster that forbids or lacks the review API is not an error here: the request itself will tell.
     """
+    resource = f"pods/{subresource}" if subresource else "pods"
     body = client.V1SelfSubjectAccessReview(
         spec=client.V1SelfSubjectAccessReviewSpec(
             resource_attributes=client.V1ResourceAttributes(
-                namespace=namespace, verb=verb, resource="pods", subresource=subresource, name=pod
+                namespace=namespace, verb=verb, resource="pods", subresource=subresource or None, name=pod
             )
         )
     )
@@ -225,11 +227,11 @@ def check_access(
         return
     user = _username(api_client, cluster) or "(unknown user)"
     raise Forbidden(
-        f'pods "{pod}" is forbidden: User "{user}" cannot {verb} resource "pods/{subresource}" '
+        f'pods "{pod}" is forbidden: User "{user}" cannot {verb} resource "{resource}" '
         f'in API group "" in the namespace "{namespace}"',
         user=user,
         verb=verb,
-        resource=f"pods/{subresource}",
+        resource=resource,
         namespace=namespace,
     )
 
