@@ -26,6 +26,7 @@ from .controllers.scheduler import quantity
 from .objects import Obj
 from .scenario import ContainerSpec, FrozenStatus, PodSpec
 from .store import Store
+from .volumes import MountError, Volumes
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,9 @@ class _Pod:
     sandbox_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one sandbox, however many starts
     killing: bool = False
     probes: list[asyncio.Task[None]] = field(default_factory=list)
+    volumes: Any = None  # volumes.PodVolumes once set up
+    mount_attempts: int = 0
+    seen_meta: Any = None  # the labels and annotations its downward-API files were written from
 
 
 class Node:
@@ -121,6 +125,7 @@ class Node:
         self.events: Any = None  # controllers.base.Events, set by the cluster
         self.api: Any = None  # verbs.Api, for the deletions a kubelet makes
         self.env: Any = None  # callable(pod, container) -> (env dict, error text): see kubelet_env
+        self.volumes = Volumes(store, runtime, self._issue_token)
         self.ca_pem = b""  # the cluster CA, for pods' kube-api-access volumes (set by the cluster)
         #: Where pods reach the API server when they share the host's network (no pod network), set by the
         #: cluster: the ``kubernetes`` Service's variables then point there instead of its ClusterIP.
@@ -187,6 +192,9 @@ class Node:
                 self._admit(obj)
 
     def _on_event(self, event: Any) -> None:
+        if event.resource in ("configmaps", "secrets") and not self._stopping:
+            self._source_changed(event.resource, event.obj)
+            return
         if event.resource != "pods" or self._stopping:
             return
         obj = event.obj
@@ -211,6 +219,11 @@ class Node:
         if obj["metadata"].get("deletionTimestamp") and not pod.killing:
             pod.killing = True
             asyncio.get_running_loop().create_task(self._kill_pod(pod, obj))
+        elif pod.volumes is not None and not pod.killing:
+            meta = (obj["metadata"].get("labels"), obj["metadata"].get("annotations"))
+            if meta != pod.seen_meta:  # downward-API files follow the pod's labels and annotations
+                pod.seen_meta = meta
+                self.volumes.refresh(obj, pod.volumes)
 
     def _allocate_ip(self) -> str:
         n = self._free_ips.pop() if self._free_ips else self._next_ip
@@ -333,6 +346,9 @@ class Node:
         if pod.sandbox is not None:  # its namespaces live on while a container still runs in them
             sandbox, pod.sandbox = pod.sandbox, None
             asyncio.get_running_loop().create_task(_quietly(self.runtime.remove_sandbox(sandbox)))
+        if pod.volumes is not None:
+            pod.volumes = None
+            self.volumes.teardown(pod.uid)
         for t in pod.timers:
             t.cancel()
         for task in [*pod.restarts, *([pod.task] if pod.task is not None and not pod.starting else [])]:
@@ -463,16 +479,61 @@ class Node:
                     namespace=pod.namespace, pod=pod.name, uid=pod.uid, ip=pod.ip
                 )
 
-    def _service_account(self, obj: Obj | None) -> dict[str, str] | None:
-        """The ``kube-api-access`` volume's files: a bound token, the CA, the namespace."""
+    def _issue_token(
+        self, namespace: str, account: str, seconds: int, audiences: list[str] | None, pod: Obj
+    ) -> str:
+        """A bound service-account token for a projected volume (the kubelet's TokenRequest)."""
         tokens = getattr(self.api, "services", {}).get("tokens") if self.api is not None else None
-        if obj is None or tokens is None or obj["spec"].get("automountServiceAccountToken") is False:
-            return None
-        meta = obj["metadata"]
-        account = obj["spec"].get("serviceAccountName") or "default"
-        # kube-apiserver's --service-account-extend-token-expiration: a year for kube-api-access volumes
-        token, _ = tokens.issue(meta["namespace"], account, seconds=365 * 24 * 3600, pod=obj)
-        return {"ca.crt": self.ca_pem.decode(), "namespace": meta["namespace"], "token": token}
+        if tokens is None:
+            return ""
+        token, _ = tokens.issue(namespace, account, seconds=seconds, audiences=audiences, pod=pod)
+        return str(token)
+
+    # --- volumes (see volumes.py) --------------------------------------------------------------
+
+    def _mount(self, pod: _Pod) -> bool:
+        """Set up the pod's volumes before any container starts; on failure the kubelet's ``FailedMount``
+        event, and another try after a back-off (or as soon as a missing ConfigMap or Secret appears)."""
+        if pod.volumes is not None:
+            return True
+        obj = self.store.pod(pod.namespace, pod.name)
+        if obj is None or pod.killing:
+            return False
+        try:
+            pod.volumes = self.volumes.setup(obj)
+        except (MountError, OSError) as exc:
+            self._record(obj, "Warning", "FailedMount", str(exc))
+            delay = min(2.0**pod.mount_attempts, 32.0)
+            pod.mount_attempts += 1
+            pod.timers.add(asyncio.get_running_loop().call_later(delay, self._retry_mount, pod))
+            return False
+        pod.seen_meta = (obj["metadata"].get("labels"), obj["metadata"].get("annotations"))
+        return True
+
+    def _retry_mount(self, pod: _Pod) -> None:
+        if self._stopping or pod.killing or pod.volumes is not None:
+            return
+        if self._pods.get((pod.namespace, pod.name)) is not pod:
+            return
+        if pod.task is not None and not pod.task.done():
+            return
+        pod.task = asyncio.get_running_loop().create_task(self._run_pod(pod))
+
+    def _source_changed(self, resource: str, obj: Obj) -> None:
+        """A ConfigMap or Secret changed: pods waiting for it try again now; pods reading it get new files."""
+        namespace, name = obj["metadata"].get("namespace"), obj["metadata"].get("name")
+        for pod in list(self._pods.values()):
+            if pod.namespace != namespace or pod.killing:
+                continue
+            if pod.volumes is None and pod.mount_attempts:
+                for timer in list(pod.timers):
+                    timer.cancel()
+                pod.timers.clear()
+                self._retry_mount(pod)
+            elif pod.volumes is not None and (resource, name) in pod.volumes.sources:
+                current = self.store.pod(pod.namespace, pod.name)
+                if current is not None:
+                    self.volumes.refresh(current, pod.volumes)
 
     def _host_network_env(self, env: dict[str, str]) -> dict[str, str]:
         """No pod network: the ``kubernetes`` Service's ClusterIP is unreachable, so name the server."""
@@ -505,6 +566,8 @@ class Node:
 
     async def _run_pod(self, pod: _Pod) -> None:
         try:  # the sandbox comes with the first container that runs (frozen pods never need one)
+            if any(not lv.frozen for lv in pod.containers.values()) and not self._mount(pod):
+                return
             for live in [lv for lv in pod.containers.values() if lv.init]:
                 if live.frozen:
                     if "terminated" in live.state and live.state["terminated"]["exitCode"] == 0:
@@ -567,7 +630,7 @@ class Node:
             "working_dir": live.spec.working_dir,
             "tty": live.spec.tty,
             "stdin": live.spec.stdin,
-            "service_account": self._service_account(obj),
+            "volumes": self.volumes.mounts(live.raw or {}, pod.volumes, env),
             "oom_score_adj": oom_score_adj(obj, live.raw),
             "security": security,
         }

@@ -201,6 +201,7 @@ def _mask(target: str) -> None:
 
 def run_plan(ops: list[list[str]]) -> None:
     """Carry out :func:`rootfs.plan`'s operations (see there for their meaning)."""
+    kept: list[str] = []  # writable volumes, where they ended up
     for op in ops:
         kind, args = op[0], op[1:]
         if kind == "tmpfs":
@@ -249,12 +250,47 @@ def run_plan(ops: list[list[str]]) -> None:
             mount("devpts", args[0], "devpts", MS_NOSUID | MS_NOEXEC, args[1])
         elif kind == "mqueue":
             mount("mqueue", args[0], "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        elif kind == "volume":
+            point = _volume(args[0], args[1], args[2], args[3], args[4] == "ro", args[5] == "create")
+            if args[4] == "rw":
+                kept.append(point)
         elif kind == "readonly":
-            _readonly(args[0], list(args[1:]))
+            _readonly(args[0], list(args[1:]) + kept)
         elif kind == "remount-ro":
             _remount_ro(args[0])
         else:
             raise SetupError(f"unknown mount op {kind}")
+
+
+def _volume(root: str, target: str, source: str, sub_path: str, read_only: bool, create: bool) -> str:
+    """Bind ``source/sub_path`` onto ``root/target``; return the mount point as mountinfo names it.
+
+    Both paths are resolved by :func:`securejoin.open_in_root` inside their own trees and mounted through
+    ``/proc/self/fd``, so a symlink a container left in a volume cannot point the bind at the host.
+    """
+    import stat
+
+    import securejoin
+
+    def resolve(tree: str, path: str, create: str) -> int:
+        try:
+            return int(securejoin.open_in_root(tree, path, create=create))
+        except OSError as exc:
+            raise SetupError(f"error mounting volume at {target}: {path or tree}: {exc.strerror}") from None
+
+    src = resolve(source, sub_path, "dir" if create else "")
+    try:
+        dst = resolve(root, target, "dir" if stat.S_ISDIR(os.fstat(src).st_mode) else "file")
+        try:
+            point = os.readlink(securejoin.fd_path(dst))
+            mount(securejoin.fd_path(src), securejoin.fd_path(dst), None, MS_BIND)
+        finally:
+            os.close(dst)
+    finally:
+        os.close(src)
+    if read_only:
+        _remount_ro(point)
+    return point
 
 
 def make_private() -> None:

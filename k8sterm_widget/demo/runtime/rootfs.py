@@ -20,7 +20,11 @@ What runc builds from containerd's default spec, made from an image :class:`~.la
 * ``/proc`` of the container's PID namespace, with containerd's masked paths (``/proc/kcore``,
   ``/proc/keys`` … covered by ``/dev/null`` or an empty read-only tmpfs) and read-only paths
   (``/proc/sys``, ``/proc/sysrq-trigger``, ``/proc/bus``, ``/proc/fs``, ``/proc/irq``);
-* ``/sys``: a read-only sysfs of the pod's network namespace (the host's, read-only, without one).
+* ``/sys``: a read-only sysfs of the pod's network namespace (the host's, read-only, without one);
+* the pod's **volumes** (:class:`VolumeMount`): each a bind of a host directory the kubelet prepared (or a
+  ``subPath`` in it) onto its ``mountPath``, read-only where asked, in containerd's order (fewest path
+  components first). Both ends are resolved inside their own trees (:mod:`.securejoin`), because
+  ``emptyDir`` and ``hostPath`` volumes hold whatever symlinks a container put there.
 
 The plan is plain data (lists of strings) built and unit-tested here and executed by the stdlib-only
 ``_init.py`` inside the container's new mount namespace.
@@ -29,10 +33,27 @@ The plan is plain data (lists of strings) built and unit-tested here and execute
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 from .layers import Layer
 
-__all__ = ["plan"]
+__all__ = ["VolumeMount", "plan"]
+
+
+@dataclass(frozen=True)
+class VolumeMount:
+    """One ``volumeMounts`` entry as the runtime sees it (CRI's ``Mount``)."""
+
+    #: The volume's directory on the host (the kubelet's ``pods/<uid>/volumes/<plugin>/<name>``).
+    source: str
+    #: Where it appears in the container (absolute).
+    target: str
+    #: A path inside the volume to mount instead of all of it (resolved inside ``source``).
+    sub_path: str = ""
+    read_only: bool = False
+    #: Make a missing ``sub_path`` as a directory (the kubelet does for emptyDir and hostPath).
+    create: bool = False
+
 
 DEV_NODES = ("null", "zero", "full", "random", "urandom", "tty")
 DEV_SYMLINKS = (
@@ -66,6 +87,7 @@ def plan(
     tty_gid: bool = True,
     read_only_root: bool = False,
     host_root: str = "/",
+    volumes: list[VolumeMount] | tuple[VolumeMount, ...] = (),
 ) -> list[Op]:
     """The operations that turn the empty directory ``root`` into the container's root file system.
 
@@ -85,8 +107,9 @@ def plan(
     itself if it exists), ``mask target`` (``/dev/null`` over a file, an empty read-only tmpfs over a
     directory, if it exists), ``mkdir path [mode]``, ``touch path``, ``symlink text path``, ``write path
     mode content``, ``proc target``, ``sysfs target``, ``devpts target options``, ``mqueue target``,
-    ``readonly root keep...`` (remount every mount below root read-only except those kept),
-    ``remount-ro target``.
+    ``volume root target source sub_path ro|rw create|-`` (bind ``source/sub_path`` onto ``root/target``,
+    both resolved inside their trees; a ``rw`` one is kept writable by ``readonly``), ``readonly root
+    keep...`` (remount every mount below root read-only except those kept), ``remount-ro target``.
     """
     r = root.rstrip("/")
     h = host_root.rstrip("/")
@@ -154,5 +177,11 @@ def plan(
 
     if read_only_root:
         writable = [w for w in writable if w not in (r, f"{r}/usr/local")]
+
+    # containerd's WithMounts: sorted by the number of path components, so /data is there before /data/x
+    for v in sorted(volumes, key=lambda v: len([p for p in v.target.split("/") if p])):
+        ops.append(["volume", r, v.target, v.source, v.sub_path, "ro" if v.read_only else "rw",
+                    "create" if v.create else "-"])  # fmt: skip
+
     ops.append(["readonly", r, *writable])
     return ops

@@ -257,6 +257,42 @@ class Runtime:
             gid = int(entry[3]) if entry and entry[3].isdigit() else 0
         return [uid, int(gid), [int(g) for g in groups]]
 
+    # -- the kubelet's directories --------------------------------------------------------------------
+
+    def pod_dir(self, uid: str) -> Path | None:
+        """A directory of the pod's own for its volumes (the kubelet's ``/var/lib/kubelet/pods/<uid>``): made
+        on first call, private (0700), owned by the pods' root; ``None`` in process mode (no mounts)."""
+        if self.isolation != "namespaces":
+            return None
+        pods = self._public / "pods"
+        pods.mkdir(mode=0o711, exist_ok=True)
+        path = pods / uid
+        if not path.exists():
+            path.mkdir(mode=0o700)
+            self.give(path)
+        return path
+
+    def remove_pod_dir(self, uid: str) -> None:
+        shutil.rmtree(self._public / "pods" / uid, ignore_errors=True)
+
+    @property
+    def node_root(self) -> Path | None:
+        """The node's own file system, where ``hostPath`` volumes live: a directory of this cluster (like
+        kind's node container), never the machine's; ``None`` in process mode."""
+        if self.isolation != "namespaces":
+            return None
+        path = self._public / "node"
+        if not path.exists():
+            path.mkdir(mode=0o755)
+            self.give(path)
+        return path
+
+    def give(self, path: Path) -> None:
+        """Hand ``path`` to the pods' root (the uid range's first id), so it is root's inside containers."""
+        owner = self._owner()
+        if owner is not None:
+            os.lchown(path, *owner)
+
     def _launch(
         self,
         image: Image,
@@ -264,6 +300,7 @@ class Runtime:
         namespace: str,
         service_account: dict[str, str] | None,
         security: dict | None = None,
+        volumes: list[rootfs.VolumeMount] | None = None,
     ) -> dict:
         security = security or {}
         layer = self.layer(image)
@@ -288,6 +325,7 @@ class Runtime:
             sysfs=self._isolation.network,
             tty_gid=self._isolation.users != "own",
             read_only_root=bool(security.get("read_only_root")),
+            volumes=volumes or (),
         )
         namespaces: list[tuple[str, int]] = []
         if self._node is not None and self._node.userns_fd is not None:
@@ -327,6 +365,7 @@ class Runtime:
         service_account: dict[str, str] | None = None,
         oom_score_adj: int = 1000,
         security: dict | None = None,
+        volumes: list[rootfs.VolumeMount] | None = None,
     ) -> Container:
         """Start a container in ``sandbox`` (one of its own pod's, made on first use, if ``None``) and
         return once its main process runs.
@@ -341,6 +380,7 @@ class Runtime:
         effective security context as the kubelet hands it to the runtime — ``uid``, ``gid``, ``groups``
         (``runAsUser``, ``runAsGroup``, supplemental groups), ``add``/``drop`` (capabilities; only the
         default set and :data:`.caps.GRANTABLE` can be granted) and ``read_only_root``.
+        ``volumes``: the pod's volumes for this container, bound into its root (namespace mode only).
         """
         if self._stopped:
             raise RuntimeError("runtime is stopped")
@@ -351,7 +391,7 @@ class Runtime:
                 self._implicit[(namespace, pod)] = sandbox
         staged = self._stage(image) if self.isolation == "process" else Staged()
         launch = (
-            self._launch(image, sandbox, namespace, service_account, security or {})
+            self._launch(image, sandbox, namespace, service_account, security or {}, volumes)
             if self.isolation == "namespaces"
             else None
         )
