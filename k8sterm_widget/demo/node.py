@@ -347,8 +347,8 @@ class Node:
             sandbox, pod.sandbox = pod.sandbox, None
             asyncio.get_running_loop().create_task(_quietly(self.runtime.remove_sandbox(sandbox)))
         if pod.volumes is not None:
-            pod.volumes = None
-            self.volumes.teardown(pod.uid)
+            volumes, pod.volumes = pod.volumes, None
+            self.volumes.teardown(volumes, pod.uid)
         for t in pod.timers:
             t.cancel()
         for task in [*pod.restarts, *([pod.task] if pod.task is not None and not pod.starting else [])]:
@@ -491,7 +491,7 @@ class Node:
 
     # --- volumes (see volumes.py) --------------------------------------------------------------
 
-    def _mount(self, pod: _Pod) -> bool:
+    async def _mount(self, pod: _Pod) -> bool:
         """Set up the pod's volumes before any container starts; on failure the kubelet's ``FailedMount``
         event, and another try after a back-off (or as soon as a missing ConfigMap or Secret appears)."""
         if pod.volumes is not None:
@@ -500,7 +500,7 @@ class Node:
         if obj is None or pod.killing:
             return False
         try:
-            pod.volumes = self.volumes.setup(obj)
+            pod.volumes = self.volumes.setup(obj, await self.runtime.kubelet_dir())
         except (MountError, OSError) as exc:
             self._record(obj, "Warning", "FailedMount", str(exc))
             delay = min(2.0**pod.mount_attempts, 32.0)
@@ -566,7 +566,7 @@ class Node:
 
     async def _run_pod(self, pod: _Pod) -> None:
         try:  # the sandbox comes with the first container that runs (frozen pods never need one)
-            if any(not lv.frozen for lv in pod.containers.values()) and not self._mount(pod):
+            if any(not lv.frozen for lv in pod.containers.values()) and not await self._mount(pod):
                 return
             for live in [lv for lv in pod.containers.values() if lv.init]:
                 if live.frozen:

@@ -1,8 +1,9 @@
 """The kubelet's volume manager: a pod's volumes as host directories, ready for the runtime to bind.
 
-Per pod, below the runtime's :meth:`~.runtime.Runtime.pod_dir` (the kubelet's
-``/var/lib/kubelet/pods/<uid>``), one directory per volume, named as the kubelet names them
-(``volumes/kubernetes.io~configmap/<name>`` …):
+Per pod, below the runtime's :meth:`~.runtime.Runtime.kubelet_dir` on the node's disk (``pods/<uid>``, the
+kubelet's ``/var/lib/kubelet/pods/<uid>``), one directory per volume, named as the kubelet names them
+(``volumes/kubernetes.io~configmap/<name>`` …); being on the node's disk, what pods write into them counts
+against its size:
 
 ``emptyDir``
     An empty directory (mode 0777) the pod's containers share, gone with the pod. ``medium: Memory`` is the
@@ -80,10 +81,16 @@ class MountError(Exception):
 class PodVolumes:
     """What the node knows about one pod's volumes."""
 
-    root: Path
-    dirs: dict[str, Path] = field(default_factory=dict)  # volume name -> its directory on the host
+    home: tuple[Path, str]  # the kubelet's directory: as this process reaches it, as the shims see it
+    dirs: dict[str, Path] = field(default_factory=dict)  # volume name -> its directory (this process's view)
     kinds: dict[str, str] = field(default_factory=dict)  # volume name -> emptyDir, configMap …
+    host_paths: dict[str, str] = field(default_factory=dict)  # hostPath volume name -> its path on the node
     sources: set[tuple[str, str]] = field(default_factory=set)  # ("configmaps"|"secrets", name) it reads
+
+    def node_path(self, name: str) -> str:
+        """Volume ``name``'s directory as the containers' shims see it."""
+        server, node = self.home
+        return node + "/" + str(self.dirs[name].relative_to(server))
 
 
 @dataclass(frozen=True)
@@ -98,7 +105,7 @@ class Mount:
 
 
 class Volumes:
-    """``runtime``: the container runtime (``pod_dir``, ``node_root``, ``give``); ``token``: issues a
+    """``runtime``: the container runtime (its ``give`` hands a path to the pods' root); ``token``: issues a
     service-account token ``(namespace, account, seconds, audiences, pod) -> str``."""
 
     def __init__(self, store: Any, runtime: Any, token: Callable[..., str] | None = None) -> None:
@@ -108,19 +115,24 @@ class Volumes:
 
     # --- setting up ------------------------------------------------------------------------------
 
-    def setup(self, pod: Obj) -> PodVolumes | None:
-        """Make (or refresh) every volume of ``pod``; ``None`` where the runtime mounts nothing (process
-        mode). Raises :class:`MountError` for the first volume that cannot be set up."""
-        root = self.runtime.pod_dir(pod["metadata"]["uid"])
-        if root is None:
+    def setup(self, pod: Obj, home: tuple[Path, str] | None) -> PodVolumes | None:
+        """Make (or refresh) every volume of ``pod`` below ``home`` (the runtime's ``kubelet_dir``); ``None``
+        where the runtime mounts nothing (process mode). Raises :class:`MountError` for the first volume that
+        cannot be set up."""
+        if home is None:
             return None
-        result = PodVolumes(root=root)
+        root = home[0] / "pods" / pod["metadata"]["uid"]
+        if not root.exists():
+            (home[0] / "pods").mkdir(mode=0o711, exist_ok=True)
+            root.mkdir(mode=0o700)
+            self.runtime.give(root)
+        result = PodVolumes(home=home)
         for volume in pod["spec"].get("volumes") or []:
             name = volume.get("name", "")
             kind = next((k for k in volume if k != "name"), "")
             result.kinds[name] = kind
             if kind == "hostPath":
-                result.dirs[name] = self._host_path(name, volume["hostPath"])
+                result.host_paths[name] = self._host_path(home[0], name, volume["hostPath"])
                 continue
             if kind not in PLUGIN_DIRS:
                 raise MountError(
@@ -155,8 +167,9 @@ class Volumes:
             except MountError as exc:
                 log.info("not refreshing %s of %s: %s", name, pod["metadata"]["name"], exc)
 
-    def teardown(self, uid: str) -> None:
-        self.runtime.remove_pod_dir(uid)
+    def teardown(self, volumes: PodVolumes, uid: str) -> None:
+        """The pod is gone: its volumes go (``rmtree`` follows no symlink a container left)."""
+        shutil.rmtree(volumes.home[0] / "pods" / uid, ignore_errors=True)
 
     # --- what a container mounts -----------------------------------------------------------------
 
@@ -167,43 +180,40 @@ class Volumes:
         result = []
         for m in container.get("volumeMounts") or []:
             name = m.get("name", "")
-            where = volumes.dirs.get(name)
-            if where is None:
-                continue
             kind = volumes.kinds.get(name, "")
             sub_path = m.get("subPath") or ""
             if m.get("subPathExpr"):
                 sub_path = expand(m["subPathExpr"], env)
             read_only = bool(m.get("readOnly")) or kind in ATOMIC
-            if kind == "hostPath":  # the node root is the tree: the hostPath is inside it
-                root, inner = str(self.runtime.node_root), str(where)
-                result.append(
-                    Mount(root, m["mountPath"], os.path.join(inner, sub_path).strip("/"), read_only, True)
-                )
-            else:
-                # the kubelet makes a missing subPath (SafeMakeDir), in any volume type
-                result.append(Mount(str(where), m["mountPath"], sub_path, read_only, bool(sub_path)))
+            target = m["mountPath"]
+            if name in volumes.host_paths:  # the node's root is the tree: the hostPath is a path inside it
+                inner = os.path.join(volumes.host_paths[name], sub_path).strip("/")
+                result.append(Mount(volumes.home[1] + "/node", target, inner, read_only, True))
+            elif name in volumes.dirs:  # the kubelet makes a missing subPath (SafeMakeDir), in any volume
+                result.append(Mount(volumes.node_path(name), target, sub_path, read_only, bool(sub_path)))
         return result
 
     # --- hostPath --------------------------------------------------------------------------------
 
-    def _host_path(self, name: str, source: Obj) -> Path:
-        """The hostPath's path relative to the node root, checked and made as its ``type`` says."""
+    def _host_path(self, home: Path, name: str, source: Obj) -> str:
+        """Check (and make) a hostPath as its ``type`` says, in the node's file system below ``home``."""
         from .runtime.securejoin import open_in_root
 
-        node_root = self.runtime.node_root
+        node_root = home / "node"
+        if not node_root.exists():
+            node_root.mkdir(mode=0o755)
+            self.runtime.give(node_root)
         path = str(source.get("path", ""))
         kind = source.get("type") or ""
         create = {"DirectoryOrCreate": "dir", "FileOrCreate": "file", "": "dir"}.get(kind, "")
         try:
-            fd = open_in_root(str(node_root), path, create=create)
+            fd = open_in_root(str(node_root), path, create=create, owner=self.runtime.owner)
         except FileNotFoundError:
             raise MountError(name, _type_error(path, kind)) from None
         except OSError as exc:
             raise MountError(name, f"hostPath type check failed: {path}: {exc.strerror}") from None
         try:
             mode = os.fstat(fd).st_mode
-            real = os.readlink(f"/proc/self/fd/{fd}")
         finally:
             os.close(fd)
         checks = {
@@ -214,17 +224,7 @@ class Volumes:
         check = checks.get(kind)
         if check is not None and not check(mode):
             raise MountError(name, _type_error(path, kind))
-        if kind in ("", "DirectoryOrCreate", "FileOrCreate"):
-            self._give_tree(Path(str(node_root)), Path(real))
-        return Path(os.path.relpath(real, str(node_root)))
-
-    def _give_tree(self, root: Path, path: Path) -> None:
-        """What the kubelet made below the node root is root's in the pods (the node's root is theirs)."""
-        while path != root and root in path.parents:
-            st = os.lstat(path)
-            if st.st_uid == os.geteuid():
-                self.runtime.give(path)
-            path = path.parent
+        return path
 
     # --- projections -----------------------------------------------------------------------------
 

@@ -32,24 +32,9 @@ NS = "vol"
 
 
 class _Runtime:
-    """The runtime as the volume manager uses it: a pod directory, a node root, ownership (none here)."""
+    """The runtime as the volume manager uses it: ownership (nobody else's here)."""
 
-    def __init__(self, base: Path) -> None:
-        self.base = base
-
-    def pod_dir(self, uid: str) -> Path:
-        path = self.base / "pods" / uid
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-
-    def remove_pod_dir(self, uid: str) -> None:
-        pass
-
-    @property
-    def node_root(self) -> Path:
-        path = self.base / "node"
-        path.mkdir(exist_ok=True)
-        return path
+    owner = None
 
     def give(self, path: Path) -> None:
         pass
@@ -73,12 +58,13 @@ def _pod(volumes: list[dict], labels: dict | None = None) -> dict:
 def test_atomic_writer_layout_and_update(tmp_path: Path) -> None:
     store = _Store()
     store.objects[("configmaps", "ns", "app")] = {"data": {"a": "1", "b": "2"}}
-    volumes = Volumes(store, _Runtime(tmp_path))
+    volumes = Volumes(store, _Runtime())
     pod = _pod([{"name": "cfg", "configMap": {"name": "app", "defaultMode": 0o640}}])
-    setup = volumes.setup(pod)
+    setup = volumes.setup(pod, (tmp_path, "/node/kubelet"))
     assert setup is not None
     where = setup.dirs["cfg"]
     assert where == tmp_path / "pods/u1/volumes/kubernetes.io~configmap/cfg"
+    assert setup.node_path("cfg") == "/node/kubelet/pods/u1/volumes/kubernetes.io~configmap/cfg"
     stamp = os.readlink(where / "..data")
     assert re.fullmatch(r"\.\.\d{4}_\d\d_\d\d_\d\d_\d\d_\d\d\.\d+", stamp)
     assert {e: os.readlink(where / e) for e in os.listdir(where) if not e.startswith("..")} == {
@@ -99,11 +85,12 @@ def test_payload_texts_match_the_kubelets(tmp_path: Path) -> None:
     store = _Store()
     store.objects[("configmaps", "ns", "app")] = {"data": {"k": "v"}, "binaryData": {"bin": "AAE="}}
     store.objects[("secrets", "ns", "s")] = {"data": {"u": base64.b64encode(b"admin").decode()}}
-    volumes = Volumes(store, _Runtime(tmp_path))
+    volumes = Volumes(store, _Runtime())
+    home = (tmp_path, "/node/kubelet")
 
     def error(volume: dict) -> str:
         with pytest.raises(MountError) as info:
-            volumes.setup(_pod([volume]))
+            volumes.setup(_pod([volume]), home)
         return str(info.value)
 
     assert error({"name": "v", "configMap": {"name": "nope"}}) == (
@@ -136,7 +123,7 @@ def test_payload_texts_match_the_kubelets(tmp_path: Path) -> None:
         ],
         labels={"b": 'say "hi"', "a": "1"},
     )
-    setup = volumes.setup(pod)
+    setup = volumes.setup(pod, home)
     assert setup is not None
     assert [e for e in os.listdir(setup.dirs["o"]) if not e.startswith("..")] == []  # an empty payload
     assert (setup.dirs["c"] / "bin").read_bytes() == b"\x00\x01"
@@ -288,6 +275,9 @@ def test_configmap_and_secret_files_as_the_kubelet_lays_them_out(app: Kubectl) -
 def test_emptydir_is_shared_by_the_pods_containers(app: Kubectl) -> None:
     _sh(app, "app", "echo from-main > /scratch/note", container="main")
     assert _sh(app, "app", "cat /shared/note; stat -c %a /shared", container="side") == "from-main\n777\n"
+    # on the node's disk, with the containers' writable layers: the same bounded file system as their /
+    sizes = _sh(app, "app", "stat -f -c '%T %b' /scratch; stat -f -c %b /", container="main").split()
+    assert sizes[0] == "tmpfs" and sizes[1] == sizes[2], sizes
 
 
 def test_downward_api_and_projected_volumes(app: Kubectl) -> None:
@@ -405,6 +395,9 @@ spec:
     assert _sh(kctl, "reader", "ls -A /hostetc; cat /data/file") == "shared\n"
     r = kctl("-n", NS, "exec", "reader", "--", "touch", "/data/x")
     assert r.returncode == 1 and "Read-only file system" in r.stderr
-    node_root = demo_cluster._runtime.node_root
+    # what the pods made is in the node's own file system on its disk, not the machine's
+    runtime = demo_cluster._runtime
+    assert not (runtime._disk / "kubelet").exists()  # the host sees an empty mount point
+    node_root = Path(f"/proc/{runtime._node.pid}/root{runtime._disk}/kubelet/node")  # the node's view
     assert sorted(os.listdir(node_root)) == ["data", "etc"] and not os.listdir(node_root / "etc")
     assert not Path("/etc/hostetc").exists() and not Path("/data/file").exists()

@@ -74,7 +74,8 @@ SCRIPT = textwrap.dedent(
             "inside": run("exec", "web-0", "-c", "sidecar", "--", "sh", "-c",
                           "id -u; hostname; wget -qO- localhost | grep -c '<title>Welcome to nginx'; "
                           "grep CapEff /proc/self/status; touch /bin/busybox 2>&1; "
-                          "echo ok > /etc/x && cat /etc/x"),
+                          "echo ok > /etc/x && cat /etc/x; "
+                          "cat /var/run/secrets/kubernetes.io/serviceaccount/namespace"),
             "logs": run("logs", "web-0", "-c", "nginx"),
         }))
     """
@@ -109,4 +110,5 @@ def _check_as_nobody(state: Path) -> None:
     assert inside[:3] == ["0", "web-0", "1"], result["inside"]
     assert inside[3] == "CapEff:\t00000000a80425fb"
     assert "Read-only file system" in inside[4] and inside[5] == "ok"
+    assert inside[6] == "demo"  # the kube-api-access volume, written through the node helper's mounts
     assert "/docker-entrypoint.sh: Configuration complete; ready for start up" in result["logs"]

@@ -169,6 +169,11 @@ class NodeNetwork:
             self._started = asyncio.get_running_loop().run_in_executor(None, self._finish_start)
         await asyncio.shield(self._started)
 
+    @property
+    def pid(self) -> int | None:
+        """The helper's process id (its ``/proc/<pid>/root`` shows the node's mount namespace)."""
+        return self._popen.pid if self._popen is not None else None
+
     def spawn(self) -> None:
         """Start the helper without waiting for it: it sets the network up while the caller goes on."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)

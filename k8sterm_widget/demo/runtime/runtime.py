@@ -259,36 +259,33 @@ class Runtime:
 
     # -- the kubelet's directories --------------------------------------------------------------------
 
-    def pod_dir(self, uid: str) -> Path | None:
-        """A directory of the pod's own for its volumes (the kubelet's ``/var/lib/kubelet/pods/<uid>``): made
-        on first call, private (0700), owned by the pods' root; ``None`` in process mode (no mounts)."""
-        if self.isolation != "namespaces":
+    async def kubelet_dir(self) -> tuple[Path, str] | None:
+        """The kubelet's directory on the node's disk (pods' volumes, and ``node/``, the node's own file
+        system that ``hostPath`` volumes use), as two paths: how this process reaches it (through the node
+        helper's mount namespace, ``/proc/<helper>/root/…``) and how the containers' shims see it. Made on
+        first call; ``None`` in process mode, where nothing is mounted. Being on the node's disk, what pods
+        write into ``emptyDir`` and ``hostPath`` volumes counts against its size, like their writable layers.
+        """
+        if self.isolation != "namespaces" or self._node is None:
             return None
-        pods = self._public / "pods"
-        pods.mkdir(mode=0o711, exist_ok=True)
-        path = pods / uid
-        if not path.exists():
-            path.mkdir(mode=0o700)
-            self.give(path)
-        return path
-
-    def remove_pod_dir(self, uid: str) -> None:
-        shutil.rmtree(self._public / "pods" / uid, ignore_errors=True)
+        await self._node.ready()
+        pid = self._node.pid
+        if pid is None:
+            return None
+        node = f"{self._disk}/kubelet"
+        server = Path(f"/proc/{pid}/root{node}")
+        if not server.exists():
+            server.mkdir(mode=0o711)
+            self.give(server)
+        return server, node
 
     @property
-    def node_root(self) -> Path | None:
-        """The node's own file system, where ``hostPath`` volumes live: a directory of this cluster (like
-        kind's node container), never the machine's; ``None`` in process mode."""
-        if self.isolation != "namespaces":
-            return None
-        path = self._public / "node"
-        if not path.exists():
-            path.mkdir(mode=0o755)
-            self.give(path)
-        return path
+    def owner(self) -> tuple[int, int] | None:
+        """The pods' root as the host knows it (its uid range's first id); ``None``: this very user."""
+        return self._owner()
 
     def give(self, path: Path) -> None:
-        """Hand ``path`` to the pods' root (the uid range's first id), so it is root's inside containers."""
+        """Hand ``path`` to the pods' root, so it is root's inside containers."""
         owner = self._owner()
         if owner is not None:
             os.lchown(path, *owner)

@@ -25,12 +25,14 @@ MAX_LINKS = 40  # Linux's MAXSYMLINKS
 _O_PATH = getattr(os, "O_PATH", 0o10000000)
 
 
-def open_in_root(root: str, path: str, *, create: str = "", mode: int = 0o755) -> int:
+def open_in_root(
+    root: str, path: str, *, create: str = "", mode: int = 0o755, owner: tuple[int, int] | None = None
+) -> int:
     """An ``O_PATH`` descriptor (close-on-exec) of ``path`` resolved inside ``root``.
 
     ``create``: ``""`` (everything must exist), ``"dir"`` (make missing directories, the last one too) or
     ``"file"`` (make missing directories, and the last component as an empty file). Raises ``OSError``
-    (``ENOENT``, ``ENOTDIR``, ``ELOOP``) like the kernel would.
+    (``ENOENT``, ``ENOTDIR``, ``ELOOP``) like the kernel would. ``owner``: (uid, gid) for what it makes.
     """
     root_fd = os.open(root, _O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     stack = [root_fd]
@@ -56,6 +58,8 @@ def open_in_root(root: str, path: str, *, create: str = "", mode: int = 0o755) -
                     os.close(os.open(name, flags, 0o644, dir_fd=here))
                 else:
                     os.mkdir(name, mode, dir_fd=here)
+                if owner is not None:
+                    os.chown(name, *owner, dir_fd=here, follow_symlinks=False)
                 st = os.stat(name, dir_fd=here, follow_symlinks=False)
             if stat.S_ISLNK(st.st_mode):
                 links += 1
