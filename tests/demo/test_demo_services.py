@@ -37,8 +37,10 @@ def _apply(kubectl: Kubectl, *objects: dict) -> None:
 
 def _bootcamp(name: str, *, ready: bool = True) -> dict:
     container: dict = {"name": "app", "image": "gcr.io/google-samples/kubernetes-bootcamp:v1"}
-    if not ready:  # serves like the other, but its readiness probe never passes
-        container["readinessProbe"] = {"exec": {"command": ["false"]}, "periodSeconds": 1}
+    # Ready once node listens (without a probe a pod is Ready when its process starts, serving or not); the
+    # other serves like it, but its readiness probe never passes
+    probe = {"httpGet": {"path": "/", "port": 8080}} if ready else {"exec": {"command": ["false"]}}
+    container["readinessProbe"] = {**probe, "periodSeconds": 1}
     return {
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": name, "namespace": NS, "labels": {"app": "hello"}},
