@@ -15,7 +15,10 @@ It is the configuration many clusters run (an ``AdmissionConfiguration`` whose `
 the level stricter (``restricted``) but not looser — ``privileged`` is enforced as ``baseline``; and where
 no label asks for ``baseline`` or more, a container may add ``SYS_PTRACE``: ``kubectl debug``'s default
 profile (``general``) and this package's debug containers ask for it, kind grants it, and inside the
-pod's user namespace it reaches no further than the pod's own processes.
+pod's user namespace it reaches no further than the pod's own processes. A namespace labelled
+``privileged`` may use ``hostPath`` volumes, as on such a cluster: the demo resolves their paths in the
+node's own file system (``demo/volumes.py``, like kind's node container), never the machine's, so they hand
+out nothing of the user's machine; everything else ``baseline`` refuses stays refused there.
 
 The checks and their texts are pod-security-admission's (``staging/src/k8s.io/pod-security-admission/
 policy/check_*.go``), in the order its registry runs them: the baseline checks by file name, then, at
@@ -425,9 +428,10 @@ _RESTRICTED: list[Check] = [
 ]
 
 
-def evaluate(pod: Obj, level: str, *, ptrace: bool = False) -> list[Result]:
+def evaluate(pod: Obj, level: str, *, ptrace: bool = False, host_path: bool = False) -> list[Result]:
     """The checks ``pod`` fails at ``level`` (``privileged``: none), in the registry's order; ``ptrace``:
-    adding ``SYS_PTRACE`` passes ``baseline`` (the demo's floor, see above)."""
+    adding ``SYS_PTRACE`` passes ``baseline`` (the demo's floor, see above); ``host_path``: so do
+    ``hostPath`` volumes (a namespace labelled ``privileged``)."""
     if level == "privileged":
         return []
     meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
@@ -438,6 +442,8 @@ def evaluate(pod: Obj, level: str, *, ptrace: bool = False) -> list[Result]:
         checks = checks + _BASELINE_ONLY
     if ptrace:
         checks = [_capabilities_floor if c is _capabilities_baseline else c for c in checks]
+    if host_path:
+        checks = [c for c in checks if c is not _host_path_volumes]
     return [result for check in checks if (result := check(meta, spec)) is not None]
 
 
@@ -454,7 +460,8 @@ def level_of(namespace: Obj | None) -> tuple[str, str, bool]:
 def violation(pod: Obj, namespace: Obj | None) -> str | None:
     """``violates PodSecurity "baseline:latest": …`` for ``pod`` in ``namespace``, or None if it may run."""
     level, version, floor = level_of(namespace)
-    failed = evaluate(pod, level, ptrace=floor)
+    asked = (((namespace or {}).get("metadata") or {}).get("labels") or {}).get(ENFORCE_LABEL)
+    failed = evaluate(pod, level, ptrace=floor, host_path=asked == "privileged")
     if not failed:
         return None
     detail = ", ".join(f"{reason} ({text})" if text else reason for reason, text in failed)

@@ -16,7 +16,7 @@ from demo_helpers import ADMIN_SCENARIO
 from kubectl_runner import Kubectl
 
 from k8sterm_widget.demo import cluster
-from k8sterm_widget.demo.podsecurity import evaluate, level_of
+from k8sterm_widget.demo.podsecurity import evaluate, level_of, violation
 
 SCENARIO = (
     ADMIN_SCENARIO
@@ -195,3 +195,21 @@ def test_the_floor_and_the_version_label():
     assert evaluate(debugger, "baseline", ptrace=True) == []
     refused = 'container "debugger-x" must not include "SYS_PTRACE" in securityContext.capabilities.add'
     assert evaluate(debugger, "baseline") == [("non-default capabilities", refused)]
+
+
+def test_a_privileged_namespace_may_use_host_path_volumes_and_nothing_else():
+    """hostPath is the node's own file system in the demo (demo/volumes.py), so a namespace labelled
+    privileged gets it; host namespaces and privileged containers stay refused there."""
+    volumes = [{"name": "data", "hostPath": {"path": "/data"}}]
+    host_path = {"metadata": {}, "spec": {"containers": [{"name": "c"}], "volumes": volumes}}
+    refused = 'violates PodSecurity "baseline:latest": hostPath volumes (volume "data")'
+    assert violation(host_path, None) == refused
+    for level in ("baseline", "restricted"):
+        ns = {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": level}}}
+        assert violation(host_path, ns) is not None
+    privileged = {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "privileged"}}}
+    assert violation(host_path, privileged) is None
+    host_path["spec"]["hostPID"] = True
+    assert violation(host_path, privileged) == (
+        'violates PodSecurity "baseline:latest": host namespaces (hostPID=true)'
+    )

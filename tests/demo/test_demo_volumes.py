@@ -168,6 +168,9 @@ def kctl(demo_cluster: DemoCluster, kubectl: Kubectl) -> Iterator[Kubectl]:
             f"volumes are binds into a container's own root, which needs namespaces: {demo_cluster.notice}"
         )
     assert kubectl("create", "namespace", NS).returncode == 0
+    # Pod Security baseline (the demo's default) refuses hostPath volumes, as on a cluster that enforces it
+    label = "pod-security.kubernetes.io/enforce=privileged"
+    assert kubectl("label", "namespace", NS, label).returncode == 0
     yield kubectl
     kubectl("delete", "namespace", NS, "--wait=false")
 
@@ -308,6 +311,37 @@ def test_updates_reach_volumes_but_not_subpath_mounts(app: Kubectl) -> None:
     # subPath: the file as it was when the container started (kubernetes/kubernetes#50345)
     assert _sh(app, "app", "cat /etc/app.conf") == "level=info\n"
     _until(lambda: 'tier="back"' in _sh(app, "app", "cat /etc/podinfo/labels"), "the new label")
+
+
+def test_volumes_of_a_non_root_pod_with_a_read_only_root(kctl: Kubectl) -> None:
+    """The security context and volumes together: a user that is not root reads a configMap (0644) and
+    writes its emptyDir (0777, the kubelet's mode), while the root file system refuses writes."""
+    _apply(kctl, """
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: locked}
+data: {greeting: hi}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: locked}
+spec:
+  terminationGracePeriodSeconds: 0
+  securityContext: {runAsUser: 1000, runAsGroup: 1000}
+  containers:
+  - name: c
+    image: busybox:1.36
+    command: [sleep, "3600"]
+    securityContext: {readOnlyRootFilesystem: true}
+    volumeMounts: [{name: cfg, mountPath: /etc/cfg}, {name: scratch, mountPath: /scratch}]
+  volumes:
+  - {name: cfg, configMap: {name: locked}}
+  - {name: scratch, emptyDir: {}}
+""")  # fmt: skip
+    _ready(kctl, "locked")
+    script = "id -u; cat /etc/cfg/greeting; echo; echo w > /scratch/f && cat /scratch/f; touch /x 2>&1"
+    r = kctl("-n", NS, "exec", "locked", "--", "sh", "-c", script)
+    assert r.stdout == "1000\nhi\nw\ntouch: /x: Read-only file system\n", (r.stdout, r.stderr)
 
 
 def test_a_missing_source_is_failed_mount_until_it_appears(kctl: Kubectl) -> None:
