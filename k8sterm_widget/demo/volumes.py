@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from .kubelet_env import _field, _resource, expand
+from .runtime.rootfs import VolumeMount
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -91,17 +92,6 @@ class PodVolumes:
         """Volume ``name``'s directory as the containers' shims see it."""
         server, node = self.home
         return node + "/" + str(self.dirs[name].relative_to(server))
-
-
-@dataclass(frozen=True)
-class Mount:
-    """A container's mount as the runtime takes it (see :class:`~.runtime.rootfs.VolumeMount`)."""
-
-    source: str
-    target: str
-    sub_path: str = ""
-    read_only: bool = False
-    create: bool = False
 
 
 class Volumes:
@@ -173,7 +163,7 @@ class Volumes:
 
     # --- what a container mounts -----------------------------------------------------------------
 
-    def mounts(self, container: Obj, volumes: PodVolumes | None, env: dict[str, str]) -> list[Mount]:
+    def mounts(self, container: Obj, volumes: PodVolumes | None, env: dict[str, str]) -> list[VolumeMount]:
         """The container's ``volumeMounts`` as runtime mounts (``subPathExpr`` expanded with its env)."""
         if volumes is None:
             return []
@@ -188,9 +178,10 @@ class Volumes:
             target = m["mountPath"]
             if name in volumes.host_paths:  # the node's root is the tree: the hostPath is a path inside it
                 inner = os.path.join(volumes.host_paths[name], sub_path).strip("/")
-                result.append(Mount(volumes.home[1] + "/node", target, inner, read_only, True))
+                result.append(VolumeMount(volumes.home[1] + "/node", target, inner, read_only, True))
             elif name in volumes.dirs:  # the kubelet makes a missing subPath (SafeMakeDir), in any volume
-                result.append(Mount(volumes.node_path(name), target, sub_path, read_only, bool(sub_path)))
+                source = volumes.node_path(name)
+                result.append(VolumeMount(source, target, sub_path, read_only, bool(sub_path)))
         return result
 
     # --- hostPath --------------------------------------------------------------------------------
