@@ -7,8 +7,10 @@ A cluster of its own (an empty scenario), so nothing here changes what the share
 from __future__ import annotations
 
 import json
+import subprocess
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from kubectl_runner import Kubectl
@@ -502,3 +504,108 @@ def test_describe_node(k: Kubectl) -> None:
     # the kubelet's own events at start, on the node (recorded in "default": Nodes have no namespace)
     assert "Starting kubelet." in described
     assert "Node demo-control-plane status is now: NodeReady" in described
+
+
+# --- a rolling update, watched pod by pod -------------------------------------------------------------------
+
+
+class PodWatch:
+    """``kubectl get pods -w`` on one label selector: the pods as each watch event leaves them, and after
+    every event how many are active (not terminating, not finished) and available (active and Ready)."""
+
+    FORMAT = (
+        "jsonpath={.type} {.object.metadata.name} {.object.metadata.deletionTimestamp}"
+        ' {.object.status.phase} {.object.status.conditions[?(@.type=="Ready")].status}'
+        ' {.object.spec.containers[0].image}{"\\n"}'
+    )
+
+    def __init__(self, k: Kubectl, selector: str) -> None:
+        argv = k.argv("get", "pods", "-l", selector, "-w", "--output-watch-events", "-o", self.FORMAT)
+        self._proc = subprocess.Popen(argv, env=k.env, stdout=subprocess.PIPE, text=True)
+        self.pods: dict[str, dict[str, str]] = {}
+        self.counts: list[tuple[int, int]] = []  # (active, available) after each event
+        self._changed = threading.Condition()
+        self._reader = threading.Thread(target=self._follow, daemon=True)
+        self._reader.start()
+
+    def _follow(self) -> None:
+        assert self._proc.stdout is not None
+        for line in self._proc.stdout:
+            kind, name, *rest = line.split(" ")
+            deleting, phase, ready, image = (rest + [""] * 4)[:4]
+            with self._changed:
+                if kind == "DELETED":
+                    self.pods.pop(name, None)
+                else:
+                    self.pods[name] = {"deleting": deleting, "phase": phase, "ready": ready,
+                                       "image": image.strip()}  # fmt: skip
+                active = [p for p in self.pods.values() if self._active(p)]
+                self.counts.append((len(active), sum(p["ready"] == "True" for p in active)))
+                self._changed.notify_all()
+
+    @staticmethod
+    def _active(pod: dict[str, str]) -> bool:
+        return not pod["deleting"] and pod["phase"] not in ("Succeeded", "Failed")
+
+    def wait(self, done: Callable[[list[dict[str, str]]], bool], timeout: float = 60) -> bool:
+        """Wait until ``done(active pods)`` holds."""
+        with self._changed:
+            return self._changed.wait_for(
+                lambda: done([p for p in self.pods.values() if self._active(p)]), timeout
+            )
+
+    def stop(self) -> None:
+        self._proc.terminate()
+        self._proc.wait(10)
+        self._reader.join(10)
+
+
+ROLLING = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: NAME}
+spec:
+  replicas: 4
+  selector: {matchLabels: {app: NAME}}
+  strategy: {type: RollingUpdate, rollingUpdate: {maxSurge: SURGE, maxUnavailable: UNAVAILABLE}}
+  template:
+    metadata: {labels: {app: NAME}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers: [{name: app, image: busybox:1.36, command: [sleep, infinity]}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("surge", "unavailable", "most", "fewest"),
+    [
+        ("1", "0", 5, 4),  # one extra pod at a time, never one less available
+        ("0", "50%", 4, 2),  # no extra pod; half may go (a percentage rounds down: 4 * 50% = 2)
+    ],
+)
+def test_rolling_update_keeps_within_max_surge_and_max_unavailable(
+    k: Kubectl, surge: str, unavailable: str, most: int, fewest: int
+) -> None:
+    """The deployment controller's rolloutRolling (pkg/controller/deployment/rolling.go): the new ReplicaSet
+    grows while all pods stay within replicas + maxSurge (NewRSNewReplicas), old ones shrink while
+    replicas - maxUnavailable stay available (reconcileOldReplicaSets), so a watch of the pods never sees
+    more active pods or fewer available ones — and sees both bounds reached."""
+    name = f"roll-{surge}-{unavailable.rstrip('%')}"
+    manifest = ROLLING.replace("NAME", name).replace("SURGE", surge).replace("UNAVAILABLE", unavailable)
+    ok(k("apply", "-f", "-", input=manifest))
+    ok(k("rollout", "status", f"deployment/{name}", "--timeout=60s"))
+    watch = PodWatch(k, f"app={name}")
+    try:
+        assert watch.wait(lambda pods: len(pods) == 4 and all(p["ready"] == "True" for p in pods))
+        start = len(watch.counts)
+        ok(k("set", "image", f"deployment/{name}", "app=busybox:1.37"))
+        assert watch.wait(
+            lambda pods: len(pods) == 4
+            and all(p["image"] == "busybox:1.37" and p["ready"] == "True" for p in pods)
+        ), watch.pods
+        ok(k("rollout", "status", f"deployment/{name}", "--timeout=60s"))
+    finally:
+        watch.stop()
+    during = watch.counts[start:]
+    assert max(active for active, _ in during) == most, during
+    assert min(available for _, available in during) == fewest, during
+    ok(k("delete", "deployment", name))

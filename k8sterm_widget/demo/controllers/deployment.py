@@ -22,7 +22,7 @@ from ..kinds.common import controller_ref, label_selector_matches
 from ..objects import rfc3339
 from ..store import Event
 from ..verbs import ApiError
-from .base import Controller, is_available, owner_key
+from .base import Controller, is_active, is_available, owner_key
 
 Obj = dict[str, Any]
 HASH_LABEL = "pod-template-hash"
@@ -249,48 +249,70 @@ class DeploymentController(Controller):
         )
 
     def _available(self, rs: Obj) -> int:
-        return int(rs.get("status", {}).get("availableReplicas") or 0)
+        """The available pods of a ReplicaSet — what its status says once the ReplicaSet controller has
+        caught up, counted from the pods themselves: a status written before the set was scaled down still
+        counts the pods being deleted, and trusting it would take away more than maxUnavailable.  A set
+        scaled below its available pods keeps that many (its controller deletes unavailable pods first)."""
+        uid = rs["metadata"]["uid"]
+        min_ready = int(rs["spec"].get("minReadySeconds") or 0)
+        now = time.time()
+        owned = (
+            p
+            for p in self.store.pods(rs["metadata"]["namespace"])
+            if any(
+                r.get("uid") == uid and r.get("controller")
+                for r in p["metadata"].get("ownerReferences") or []
+            )
+        )
+        available = sum(1 for p in owned if is_active(p) and is_available(p, min_ready, now))
+        return min(available, int(rs["spec"].get("replicas") or 0))
 
     def _rolling(self, d: Obj, new: Obj, old: list[Obj], replicas: int, rolling: Obj) -> None:
+        """rolloutRolling (pkg/controller/deployment/rolling.go): scale the new ReplicaSet up if it can
+        (reconcileNewReplicaSet), else the old ones down if they can (reconcileOldReplicaSets) — one step per
+        pass; the ReplicaSet events of each step bring the next pass."""
         surge = _resolve(rolling.get("maxSurge", "25%"), replicas, True)
-        unavailable = _resolve(rolling.get("maxUnavailable", "25%"), replicas, False)
-        if surge == 0 and unavailable == 0:
+        unavailable = min(_resolve(rolling.get("maxUnavailable", "25%"), replicas, False), replicas)
+        if surge == 0 and unavailable == 0:  # ResolveFenceposts
             unavailable = 1
         active_old = [rs for rs in old if int(rs["spec"].get("replicas") or 0) > 0]
-        total = int(new["spec"].get("replicas") or 0) + sum(
-            int(rs["spec"].get("replicas") or 0) for rs in active_old
-        )
         new_count = int(new["spec"].get("replicas") or 0)
-        if not active_old:
-            if new_count != replicas:
-                new = self._scale(d, new, replicas)
+        # reconcileNewReplicaSet, NewRSNewReplicas: never more pods in all sets than replicas + maxSurge
+        if new_count > replicas:
+            self._scale(d, new, replicas)
             return
-        # scale up the new set within replicas + maxSurge
         if new_count < replicas:
-            room = replicas + surge - total
-            if room > 0:
-                new = self._scale(d, new, min(replicas, new_count + room))
-        elif new_count > replicas:
-            new = self._scale(d, new, replicas)
-        # scale down old sets while keeping replicas - maxUnavailable available
+            total = new_count + sum(int(rs["spec"].get("replicas") or 0) for rs in active_old)
+            grow = min(replicas + surge - total, replicas - new_count)
+            if grow > 0:
+                self._scale(d, new, new_count + grow)
+                return
+        if not active_old:
+            return
+        # reconcileOldReplicaSets: what may go while replicas - maxUnavailable stay available, counting the
+        # new set's pods that are not available yet as gone
+        all_pods = new_count + sum(int(rs["spec"].get("replicas") or 0) for rs in active_old)
         min_available = replicas - unavailable
-        all_sets = [new, *active_old]
-        available = sum(self._available(rs) for rs in all_sets)
-        new_unavailable = int(new["spec"].get("replicas") or 0) - self._available(new)
-        budget = available - min_available
-        # old pods that are not available can go at once (cleanupUnhealthyReplicas)
-        for rs in sorted(active_old, key=lambda r: r["metadata"].get("creationTimestamp", "")):
+        new_unavailable = new_count - self._available(new)
+        max_scaled_down = all_pods - min_available - new_unavailable
+        if max_scaled_down <= 0:
+            return
+        oldest_first = sorted(active_old, key=lambda r: r["metadata"].get("creationTimestamp", ""))
+        # cleanupUnhealthyReplicas: old pods that are not available go first, within max_scaled_down
+        cleaned = 0
+        for i, rs in enumerate(oldest_first):
+            if cleaned >= max_scaled_down:
+                break
             count = int(rs["spec"].get("replicas") or 0)
             unhealthy = count - self._available(rs)
-            if unhealthy > 0:
-                rs = self._scale(d, rs, count - unhealthy)
-        active_old = [
-            self.store.get("apps/replicasets", rs["metadata"]["namespace"], rs["metadata"]["name"]) or rs
-            for rs in active_old
-        ]
-        if budget <= 0 or (new_unavailable > 0 and budget <= 0):
-            return
-        for rs in sorted(active_old, key=lambda r: r["metadata"].get("creationTimestamp", "")):
+            if count == 0 or unhealthy <= 0:
+                continue
+            down = min(max_scaled_down - cleaned, unhealthy)
+            oldest_first[i] = self._scale(d, rs, count - down)
+            cleaned += down
+        # scaleDownOldReplicaSetsForRollingUpdate
+        budget = sum(self._available(rs) for rs in [new, *oldest_first]) - min_available
+        for rs in oldest_first:
             if budget <= 0:
                 break
             count = int(rs["spec"].get("replicas") or 0)
