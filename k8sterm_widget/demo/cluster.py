@@ -29,7 +29,7 @@ from .auth import Authenticator
 from .dns import ClusterDNS
 from .node import Node
 from .services import ServiceProxy
-from .store import Store
+from .store import HISTORY, Store
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,8 @@ class DemoCluster:
     ``scenario``: a path to a scenario YAML, a loaded :class:`~.scenario.Scenario`, or None for the built-in
     one.  ``port=0`` picks a free port (or the one a reused ``state_dir`` remembers).  ``state_dir=None``
     uses a temporary directory removed by :meth:`stop`.  ``isolation``: ``auto``, ``namespaces``, ``process``.
+    ``watch_cache_size``: how many changes a watch may resume from (kube-apiserver's
+    ``--default-watch-cache-size``); a watch from an older resourceVersion gets 410 Expired.
     """
 
     def __init__(
@@ -57,6 +59,7 @@ class DemoCluster:
         port: int = 0,
         state_dir: str | Path | None = None,
         isolation: str = "auto",
+        watch_cache_size: int = HISTORY,
     ) -> None:
         self.scenario = (
             scenario if isinstance(scenario, scenario_mod.Scenario) else scenario_mod.load(scenario)
@@ -67,6 +70,7 @@ class DemoCluster:
             Path(state_dir) if state_dir is not None else Path(tempfile.mkdtemp(prefix="k8sterm-demo-"))
         )
         self._isolation_request = isolation
+        self._watch_cache_size = watch_cache_size
         self.port = 0
         self.isolation = ""
         #: One line on what demo containers lack on this machine ("" when nothing), printed at start.
@@ -224,7 +228,7 @@ class DemoCluster:
         self.notice = self._runtime.notice
         if self.notice:
             log.warning("%s", self.notice)
-        store = Store()
+        store = Store(history=self._watch_cache_size)
         node = Node(store, self._runtime, images, sc.node)
         node.ca_pem = certs.ca_pem
         self.port = self._choose_port()

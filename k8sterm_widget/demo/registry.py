@@ -55,7 +55,13 @@ class Kind:
     )
     subresources: tuple[str, ...] = ()  # "status", "scale", …: served by rest.py or a handler of their own
     has_status: bool = False  # the main resource ignores status changes, /status ignores the rest
-    generation: bool = False  # metadata.generation moves when the spec changes
+    generation: bool = False  # metadata.generation is 1 at create and moves when the spec changes
+    #: metadata fields whose change moves it too: a Deployment's annotations (they are copied to its
+    #: ReplicaSets), an EndpointSlice's labels — what their strategies' PrepareForUpdate compare
+    generation_meta: tuple[str, ...] = ()
+    #: metadata fields a ``/status`` write may change (its status strategy keeps them from the request):
+    #: a Deployment's annotations, where its controller records the revision without moving generation
+    status_meta: tuple[str, ...] = ()
     storage_hash: str = ""
     columns: tuple[Column, ...] = ()
     cells: Cells | None = None

@@ -760,6 +760,10 @@ async def _delete_options(request: web.Request) -> Obj:
 
 
 async def delete_collection(request: web.Request, kind: Kind, namespace: str | None) -> web.Response:
+    """The generic registry's DeleteCollection: list what the selectors match, delete each as DELETE would,
+    and answer with the list as it was read — the objects before their deletion, under the list's
+    resourceVersion.  The first failure other than NotFound is the answer instead; what was deleted before
+    it stays deleted (the apiserver's is not atomic either)."""
     api = request.app[CTX].api
     try:
         opts = list_options(request, kind)
@@ -767,21 +771,20 @@ async def delete_collection(request: web.Request, kind: Kind, namespace: str | N
         return respond_status(st.bad_request(str(exc)))
     options = await _delete_options(request)
     dry_run = _dry_run(request)
-    deleted = []
-    for obj in list(api.store.list(kind.key, namespace)):
-        if not _matches(kind, obj, opts):
-            continue
+    rv = str(api.store.resource_version)
+    listed = [obj for obj in api.store.list(kind.key, namespace) if _matches(kind, obj, opts)]
+    for obj in listed:
         meta = obj["metadata"]
-        with contextlib.suppress(ApiError):
-            gone_obj, _ = api.delete(
-                kind, meta.get("namespace", ""), meta["name"], options=options, dry_run=dry_run
-            )
-            deleted.append(gone_obj)
+        try:
+            api.delete(kind, meta.get("namespace", ""), meta["name"], options=options, dry_run=dry_run)
+        except ApiError as exc:
+            if exc.code != 404:  # gone meanwhile: what the apiserver's workers ignore
+                raise
     body = {
         "kind": f"{kind.kind}List",
         "apiVersion": kind.api_version,
-        "metadata": {"resourceVersion": str(api.store.resource_version)},
-        "items": deleted,
+        "metadata": {"resourceVersion": rv},
+        "items": listed,
     }
     return web.Response(body=_encode_list(body), content_type="application/json", headers=response_headers())
 

@@ -125,10 +125,10 @@ Listener = Callable[[Event], None]
 
 
 class Store:
-    def __init__(self) -> None:
+    def __init__(self, history: int = HISTORY) -> None:
         self._rv = 1
         self._tables: dict[str, _Table] = collections.defaultdict(_Table)
-        self._history: collections.deque[Event] = collections.deque(maxlen=HISTORY)
+        self._history: collections.deque[Event] = collections.deque(maxlen=max(history, 1))
         self._watchers: set[Watcher] = set()
         self._listeners: list[Listener] = []
 

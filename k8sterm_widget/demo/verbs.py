@@ -280,12 +280,15 @@ class Api:
                     ],
                 )
         if subresource == "status":
-            if "status" in obj:
-                status = obj["status"]
-                obj = copy.deepcopy(old)
-                obj["status"] = status
-            else:
-                obj = copy.deepcopy(old)
+            sent = obj
+            obj = copy.deepcopy(old)
+            if "status" in sent:
+                obj["status"] = sent["status"]
+            for key in kind.status_meta:
+                if key in sent["metadata"]:
+                    obj["metadata"][key] = sent["metadata"][key]
+                else:
+                    obj["metadata"].pop(key, None)
             obj["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
         elif kind.has_status:
             if "status" in old:
@@ -302,7 +305,13 @@ class Api:
                 errors += kind.validate_update(obj, old)
             if errors:
                 raise invalid(kind, name, errors)
-            if kind.generation and not _equal_ignoring(obj, old, "metadata", "status"):
+            if kind.generation and (
+                not _equal_ignoring(obj, old, "metadata", "status")
+                or any(
+                    (obj["metadata"].get(f) or {}) != (old["metadata"].get(f) or {})
+                    for f in kind.generation_meta
+                )
+            ):
                 obj["metadata"]["generation"] = int(old["metadata"].get("generation", 1)) + 1
         if kind.prepare_update is not None:
             kind.prepare_update(obj, old, self if not dry_run else _DryRun(self))
@@ -437,6 +446,10 @@ class Api:
         if not already or grace < int(um.get("deletionGracePeriodSeconds") or 0):
             um["deletionTimestamp"] = rfc3339(now + grace)
             um["deletionGracePeriodSeconds"] = grace
+        if not already and int(um.get("generation") or 0) > 0:
+            # a deletion that waits (grace period, finalizers) is a change of the object's intent:
+            # rest.BeforeDelete and the store's markAsDeleting bump generation once, when it starts
+            um["generation"] = int(um["generation"]) + 1
         if wanted:
             um["finalizers"] = wanted
         if kind.kind == "Pod" and not already and not dry_run:

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 import requests
-from demo_helpers import api
+import yaml
+from demo_helpers import ADMIN_SCENARIO, api
+
+from k8sterm_widget.demo import DemoCluster
+from k8sterm_widget.demo.scenario import parse
 
 TABLE = (
     "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,"
@@ -244,3 +250,173 @@ def test_garbage_never_yields_a_traceback(demo_cluster):
     r = requests.get(demo_cluster.server + "/api/v1/pods", headers={"Authorization": "Basic Zm9vOmJhcg=="},
                      verify=demo_cluster.ca_file, timeout=10)  # fmt: skip
     assert r.status_code == 401
+
+
+# --- API machinery on a cluster of this module's own: its writes are no other test's expectations --------
+
+WATCH_CACHE = 30
+
+
+@pytest.fixture(scope="module")
+def machinery(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoCluster]:
+    """A cluster whose watches resume from the last 30 changes only (kube-apiserver's
+    ``--default-watch-cache-size``), so that a resourceVersion can be too old within a test."""
+    c = DemoCluster(parse(yaml.safe_load(ADMIN_SCENARIO)), state_dir=tmp_path_factory.mktemp("machinery"),
+                    watch_cache_size=WATCH_CACHE)  # fmt: skip
+    c.start()
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
+CONFIGMAPS = "/api/v1/namespaces/demo/configmaps"
+
+
+def _configmap(name: str, labels: dict[str, str], **meta: object) -> dict:
+    return {"metadata": {"name": name, "labels": labels, **meta}, "data": {"k": "v"}}
+
+
+def test_deletecollection_with_a_label_selector(machinery: DemoCluster) -> None:
+    """DELETE on a collection (the generic registry's DeleteCollection, store.go): what the selectors list
+    is deleted item by item, as DELETE deletes one (finalizers hold an item back); the answer is the list as
+    it was read, before the deletion."""
+    for cm in (
+        _configmap("gone-1", {"batch": "x"}),
+        _configmap("held", {"batch": "x"}, finalizers=["example.com/hold"]),
+        _configmap("kept", {"batch": "y"}),
+    ):
+        assert api(machinery, "POST", CONFIGMAPS, json=cm).status_code == 201
+    r = api(machinery, "DELETE", CONFIGMAPS, params={"labelSelector": "batch=x"})
+    assert r.status_code == 200
+    body = r.json()
+    assert (body["kind"], body["apiVersion"]) == ("ConfigMapList", "v1")
+    assert [i["metadata"]["name"] for i in body["items"]] == ["gone-1", "held"]
+    assert all("deletionTimestamp" not in i["metadata"] for i in body["items"])  # as listed, not as left
+    left = api(machinery, "GET", CONFIGMAPS, params={"labelSelector": "batch"}).json()["items"]
+    assert [i["metadata"]["name"] for i in left] == ["held", "kept"]
+    assert "deletionTimestamp" in left[0]["metadata"] and left[0]["metadata"]["finalizers"] == [
+        "example.com/hold"
+    ]
+    # dryRun: the same answer, nothing deleted
+    r = api(machinery, "DELETE", CONFIGMAPS, params={"labelSelector": "batch=y", "dryRun": "All"})
+    assert [i["metadata"]["name"] for i in r.json()["items"]] == ["kept"]
+    assert api(machinery, "GET", f"{CONFIGMAPS}/kept").status_code == 200
+    # a selector that matches nothing deletes nothing; a broken one is the apiserver's 400
+    r = api(machinery, "DELETE", CONFIGMAPS, params={"labelSelector": "batch=none"})
+    assert (r.status_code, r.json()["items"]) == (200, [])
+    r = api(machinery, "DELETE", CONFIGMAPS, params={"labelSelector": "batch in ("})
+    assert r.status_code == 400 and r.json()["reason"] == "BadRequest"
+    merge = {"Content-Type": "application/merge-patch+json"}
+    api(machinery, "PATCH", f"{CONFIGMAPS}/held", headers=merge, data='{"metadata":{"finalizers":null}}')
+    assert api(machinery, "GET", f"{CONFIGMAPS}/held").status_code == 404
+    api(machinery, "DELETE", f"{CONFIGMAPS}/kept")
+
+
+DEPLOYMENTS = "/apis/apps/v1/namespaces/demo/deployments"
+
+
+def _generation(cluster: DemoCluster, path: str) -> int:
+    return int(api(cluster, "GET", path).json()["metadata"]["generation"])
+
+
+def test_generation_moves_with_the_spec_only(machinery: DemoCluster) -> None:
+    """metadata.generation is the strategies': 1 at create, +1 when PrepareForUpdate sees the spec change
+    (never for labels or status), +1 when a deletion starts (rest.BeforeDelete, the store's
+    markAsDeleting); a Deployment's annotations count as spec (they are copied to its ReplicaSets:
+    pkg/registry/apps/deployment/strategy.go), a ReplicaSet's do not; kinds without a spec have none."""
+    merge = {"Content-Type": "application/merge-patch+json"}
+    deploy = {
+        "metadata": {"name": "gen"},
+        "spec": {
+            "replicas": 0,
+            "selector": {"matchLabels": {"app": "gen"}},
+            "template": {
+                "metadata": {"labels": {"app": "gen"}},
+                "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]},
+            },
+        },
+    }
+    created = api(machinery, "POST", DEPLOYMENTS, json=deploy).json()
+    assert created["metadata"]["generation"] == 1
+    path = f"{DEPLOYMENTS}/gen"
+
+    def patch(body: dict, sub: str = "") -> dict:
+        r = api(machinery, "PATCH", path + sub, headers=merge, data=json.dumps(body))
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    # the controller's own writes (status, the revision annotation through /status) leave it alone
+    deadline = time.monotonic() + 30
+    while api(machinery, "GET", path).json().get("status", {}).get("observedGeneration") != 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert _generation(machinery, path) == 1
+    assert patch({"spec": {"minReadySeconds": 2}})["metadata"]["generation"] == 2
+    assert patch({"metadata": {"labels": {"team": "a"}}})["metadata"]["generation"] == 2
+    assert patch({"status": {"observedGeneration": 7}})["metadata"]["generation"] == 2  # status ignored here
+    assert patch({"status": {"collisionCount": 1}}, "/status")["metadata"]["generation"] == 2
+    assert patch({"spec": {"replicas": 0}})["metadata"]["generation"] == 2  # the same spec is no change
+    assert patch({"metadata": {"annotations": {"note": "x"}}})["metadata"]["generation"] == 3
+    assert patch({"spec": {"replicas": 1}}, "/scale")["spec"]["replicas"] == 1
+    assert _generation(machinery, path) == 4
+    # a ReplicaSet: annotations are not its spec
+    rs = {**deploy, "kind": "ReplicaSet", "metadata": {"name": "gen-rs"}}
+    rs_path = "/apis/apps/v1/namespaces/demo/replicasets/gen-rs"
+    assert api(machinery, "POST", "/apis/apps/v1/namespaces/demo/replicasets", json=rs).status_code == 201
+    r = api(machinery, "PATCH", rs_path, headers=merge, data='{"metadata":{"annotations":{"note":"x"}}}')
+    assert r.json()["metadata"]["generation"] == 1
+    # a ConfigMap has no spec and no generation
+    cm = api(machinery, "POST", CONFIGMAPS, json=_configmap("nogen", {})).json()
+    assert "generation" not in cm["metadata"]
+    # a deletion held by a finalizer moves it once
+    patch({"metadata": {"finalizers": ["example.com/hold"]}})
+    assert _generation(machinery, path) == 4
+    deleting = api(machinery, "DELETE", path).json()
+    assert deleting["metadata"]["generation"] == 5 and "deletionTimestamp" in deleting["metadata"]
+    assert api(machinery, "DELETE", path).json()["metadata"]["generation"] == 5
+    patch({"metadata": {"finalizers": None}})
+    for gone in (path, rs_path, f"{CONFIGMAPS}/nogen"):
+        api(machinery, "DELETE", gone)
+
+
+def test_watch_from_a_too_old_resource_version_is_410_expired(machinery: DemoCluster) -> None:
+    """The watch cache keeps the last changes; a watch from before them is answered 200, then one ERROR
+    event whose object is the 410 Expired Status, then the end of the stream (cacher.go returns
+    newErrWatcher; watch_cache.go: "too old resource version: %d (%d)" with the oldest replayable - 1)."""
+    for i in range(WATCH_CACHE + 10):  # more changes than the cache keeps: resourceVersion 1 falls out
+        api(machinery, "POST", CONFIGMAPS, json=_configmap(f"churn-{i}", {"churn": "yes"}))
+    api(machinery, "DELETE", CONFIGMAPS, params={"labelSelector": "churn"})
+
+    def watch_from(rv: int) -> tuple[int, list[dict]]:
+        params = {"watch": "true", "resourceVersion": str(rv), "timeoutSeconds": "1"}
+        r = api(machinery, "GET", CONFIGMAPS, params=params, stream=True)
+        return r.status_code, [json.loads(line) for line in r.iter_lines() if line]
+
+    code, events = watch_from(1)
+    assert code == 200 and len(events) == 1 and events[0]["type"] == "ERROR"
+    status = events[0]["object"]
+    match = re.fullmatch(r"too old resource version: 1 \((\d+)\)", status.get("message", ""))
+    assert match, status
+    assert status == {
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": status["message"], "reason": "Expired", "code": 410,
+    }  # fmt: skip
+    # the number it names is the oldest resourceVersion a watch may start from (unless the cache has moved on
+    # meanwhile: then the 410 names a newer one)
+    oldest = int(match.group(1))
+    for _ in range(5):
+        code, events = watch_from(oldest)
+        if not events or events[0]["type"] != "ERROR":
+            break
+        oldest = int(re.findall(r"\((\d+)\)", events[0]["object"]["message"])[0])
+    assert code == 200 and all(e["type"] != "ERROR" for e in events)
+    # the official client turns the ERROR event into its ApiException(410), which informers relist on
+    from kubernetes import client, config, watch
+
+    core = client.CoreV1Api(config.new_client_from_config(machinery.kubeconfig, context="demo-admin"))
+    with pytest.raises(client.ApiException) as info:
+        for _ in watch.Watch().stream(core.list_namespaced_config_map, "demo", resource_version="1",
+                                      timeout_seconds=1):  # fmt: skip
+            pass
+    assert info.value.status == 410

@@ -599,8 +599,9 @@ def test_rolling_update_keeps_within_max_surge_and_max_unavailable(
         start = len(watch.counts)
         ok(k("set", "image", f"deployment/{name}", "app=busybox:1.37"))
         assert watch.wait(
-            lambda pods: len(pods) == 4
-            and all(p["image"] == "busybox:1.37" and p["ready"] == "True" for p in pods)
+            lambda pods: (
+                len(pods) == 4 and all(p["image"] == "busybox:1.37" and p["ready"] == "True" for p in pods)
+            )
         ), watch.pods
         ok(k("rollout", "status", f"deployment/{name}", "--timeout=60s"))
     finally:
@@ -609,3 +610,88 @@ def test_rolling_update_keeps_within_max_surge_and_max_unavailable(
     assert max(active for active, _ in during) == most, during
     assert min(available for _, available in during) == fewest, during
     ok(k("delete", "deployment", name))
+
+
+SLICED_POD = """---
+apiVersion: v1
+kind: Pod
+metadata: {name: NAME, labels: {app: sliced}}
+spec:
+  terminationGracePeriodSeconds: GRACE
+  containers:
+  - name: app
+    image: busybox:1.36
+    command: [sleep, infinity]
+    ports: [{containerPort: 8080, name: http}]
+    readinessProbe: {exec: {command: [cat, /tmp/ready]}, periodSeconds: 1}
+"""
+SLICED = (
+    """apiVersion: v1
+kind: Service
+metadata: {name: sliced, labels: {tier: web}}
+spec:
+  selector: {app: sliced}
+  ports: [{name: web, port: 80, targetPort: http}]
+"""
+    + SLICED_POD.replace("NAME", "sliced-a").replace("GRACE", "30")
+    + SLICED_POD.replace("NAME", "sliced-b").replace("GRACE", "0")
+)
+
+
+def test_endpoint_slices_follow_readiness_and_termination(k: Kubectl) -> None:
+    """The EndpointSlice controller (staging/src/k8s.io/endpointslice: reconciler.go, utils.go podToEndpoint):
+    one slice per Service, labelled with the Service's labels plus kubernetes.io/service-name and managed-by,
+    owned by the Service; every pod with an IP is an endpoint, ready = the pod is Ready and not terminating,
+    serving = the pod is Ready, terminating = it has a deletionTimestamp; a named targetPort resolves to the
+    pods' containerPort under the Service port's name."""
+    ok(k("apply", "-f", "-", input=SLICED))
+    selector = ["-l", "kubernetes.io/service-name=sliced"]
+
+    def endpoints() -> dict[str, dict]:
+        items = json.loads(ok(k("get", "endpointslices", *selector, "-o", "json")))["items"]
+        assert len(items) == 1, items
+        return {e["targetRef"]["name"]: e for e in items[0].get("endpoints") or []}
+
+    assert wait_for(lambda: set(endpoints()) == {"sliced-a", "sliced-b"})
+    es = json.loads(ok(k("get", "endpointslices", *selector, "-o", "json")))["items"][0]
+    svc_uid = ok(k("get", "service", "sliced", "-o", "jsonpath={.metadata.uid}"))
+    assert es["addressType"] == "IPv4" and es["metadata"]["generateName"] == "sliced-"
+    assert es["metadata"]["labels"] == {
+        "tier": "web",
+        "kubernetes.io/service-name": "sliced",
+        "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
+    }
+    assert es["metadata"]["ownerReferences"] == [
+        {"apiVersion": "v1", "kind": "Service", "name": "sliced", "uid": svc_uid,
+         "controller": True, "blockOwnerDeletion": True}
+    ]  # fmt: skip
+    assert es["ports"] == [{"name": "web", "port": 8080, "protocol": "TCP"}]
+    generation = es["metadata"]["generation"]  # 1 at create, +1 for every change of endpoints or ports
+    a = endpoints()["sliced-a"]
+    ip_a = ok(k("get", "pod", "sliced-a", "-o", "jsonpath={.status.podIP}"))
+    assert a["addresses"] == [ip_a] and a["nodeName"] == "demo-control-plane"
+    assert a["targetRef"]["kind"] == "Pod" and a["targetRef"]["namespace"] == "default"
+    assert a["conditions"] == {"ready": False, "serving": False, "terminating": False}
+    # Ready: the endpoint becomes ready, and the Endpoints object moves it to addresses
+    ok(k("exec", "sliced-a", "--", "touch", "/tmp/ready"))
+    assert wait_for(lambda: endpoints()["sliced-a"]["conditions"]["ready"])
+    assert endpoints()["sliced-b"]["conditions"] == {"ready": False, "serving": False, "terminating": False}
+    rows = ok(k("get", "endpointslices", *selector)).splitlines()
+    assert rows[0].split() == ["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"]
+    assert rows[1].split()[1:3] == ["IPv4", "8080"]
+    subsets = json.loads(ok(k("get", "endpoints", "sliced", "-o", "jsonpath={.subsets}")))
+    assert [a["ip"] for a in subsets[0]["addresses"]] == [ip_a]
+    assert [a["targetRef"]["name"] for a in subsets[0]["notReadyAddresses"]] == ["sliced-b"]
+    later = json.loads(ok(k("get", "endpointslices", *selector, "-o", "json")))["items"][0]
+    assert later["metadata"]["generation"] > generation
+    # terminating (sleep ignores SIGTERM, so sliced-a waits out its grace period): no longer ready, still
+    # serving while its Ready condition holds; the Endpoints object drops it at once
+    ok(k("delete", "pod", "sliced-a", "--wait=false"))
+    assert wait_for(lambda: endpoints()["sliced-a"]["conditions"]["terminating"])
+    assert endpoints()["sliced-a"]["conditions"] == {"ready": False, "serving": True, "terminating": True}
+    assert "addresses" not in json.loads(ok(k("get", "endpoints", "sliced", "-o", "jsonpath={.subsets}")))[0]
+    ok(k("delete", "pod", "sliced-a", "sliced-b", "--grace-period=0", "--force"))
+    assert wait_for(lambda: endpoints() == {})
+    # the slice goes with its Service (owner reference, background garbage collection)
+    ok(k("delete", "service", "sliced"))
+    assert wait_for(lambda: not names(k, "endpointslices", *selector))

@@ -198,7 +198,14 @@ class DeploymentController(Controller):
         def annotate(obj: Obj) -> None:
             obj["metadata"].setdefault("annotations", {})[REVISION] = revision
 
-        self.api.mutate("apps/deployments", d["metadata"]["namespace"], d["metadata"]["name"], annotate)
+        # through /status, as sync.go's getNewReplicaSet does (UpdateStatus): generation stays
+        self.api.mutate(
+            "apps/deployments",
+            d["metadata"]["namespace"],
+            d["metadata"]["name"],
+            annotate,
+            subresource="status",
+        )
 
     def _bump_revision(self, d: Obj, rs: Obj, max_revision: int) -> Obj:
         annotations = rs["metadata"].get("annotations") or {}

@@ -20,6 +20,7 @@ from .base import Controller, is_pod_ready
 Obj = dict[str, Any]
 SERVICE_NAME = "kubernetes.io/service-name"
 MANAGED_BY = "endpointslice.kubernetes.io/managed-by"
+HEADLESS = "service.kubernetes.io/headless"
 
 
 def _target_port(port: Obj, pod: Obj) -> int | None:
@@ -161,7 +162,7 @@ class EndpointsController(Controller):
         namespace, name = svc["metadata"]["namespace"], svc["metadata"]["name"]
         labels = dict(svc["metadata"].get("labels") or {})
         if not svc["spec"].get("clusterIP") or svc["spec"].get("clusterIP") == "None":
-            labels["service.kubernetes.io/headless"] = ""
+            labels[HEADLESS] = ""
         current = self.store.get("endpoints", namespace, name)
         stamp = rfc3339(time.time())
         if current is None:
@@ -207,10 +208,16 @@ class EndpointsController(Controller):
             MANAGED_BY: "endpointslice-controller.k8s.io",
             SERVICE_NAME: name,
         }
+        if svc["spec"].get("clusterIP") == "None":
+            labels[HEADLESS] = ""
         endpoints = sorted(endpoints, key=lambda e: e["addresses"][0])
         if existing:
             current = existing[0]
-            if current.get("endpoints") == endpoints and current.get("ports") == ports:
+            if (
+                current.get("endpoints") == endpoints
+                and current.get("ports") == ports
+                and (current["metadata"].get("labels") or {}) == labels
+            ):
                 return
 
             def write(obj: Obj) -> None:

@@ -185,6 +185,8 @@ ENDPOINT_SLICE = REGISTRY.add(
         "v1",
         "endpointslices",
         "EndpointSlice",
+        generation=True,
+        generation_meta=("labels",),  # pkg/registry/discovery/endpointslice/strategy.go PrepareForUpdate
         storage_hash="Nx3SIv6I0mE=",
         columns=(
             NAME,

@@ -171,6 +171,8 @@ DEPLOYMENT = REGISTRY.add(
         subresources=("scale", "status"),
         has_status=True,
         generation=True,
+        generation_meta=("annotations",),  # pkg/registry/apps/deployment/strategy.go PrepareForUpdate
+        status_meta=("annotations",),  # deploymentStatusStrategy resets only spec and labels
         storage_hash="8aSe+NMegvE=",
         columns=(
             NAME,
