@@ -71,6 +71,7 @@ def serve_in_pod(kubectl: Kubectl, namespace: str, name: str, echo: int = 7000, 
         "spec": {"containers": [{
             "name": "servers", "image": "python:3.12",
             "command": ["python3", "-c", SERVERS, str(echo), str(web)],
+            "ports": [{"name": "echo", "containerPort": echo}, {"name": "web", "containerPort": web}],
             "readinessProbe": {"tcpSocket": {"port": web}, "periodSeconds": 1},
         }]},
     }  # fmt: skip
@@ -150,6 +151,45 @@ def test_kubectl_port_forward_carries_bytes_both_ways(kubectl: Kubectl, listener
         out = proc.communicate(timeout=10)[0]
     assert f"Forwarding from 127.0.0.1:{local} -> {echo}" in out
     assert out.count(f"Handling connection for {local}") == 3
+
+
+def test_kubectl_port_forward_to_a_service(kubectl: Kubectl, listeners: Servers) -> None:
+    """``kubectl port-forward svc/NAME LOCAL:PORT`` (kubectl's cmd/portforward): kubectl picks a running pod
+    of the Service's selector, turns the service port into the targetPort it names — a container port's
+    name looked up in that pod's spec — and forwards to that pod; a port the Service lacks is kubectl's
+    error before anything is forwarded."""
+    svc = f"pf-svc-{listeners.web}"
+    key, value = listeners.label.split("=")
+    # on a pod network the servers' pod names its ports; sharing the host's network, web-1 names none of them
+    target: int | str = "web" if listeners.pod == "pf-servers" else listeners.web
+    service = {
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": svc, "namespace": "demo"},
+        "spec": {"selector": {key: value}, "ports": [{"name": "http", "port": 80, "targetPort": target}]},
+    }  # fmt: skip
+    assert kubectl("apply", "-f", "-", input=json.dumps(service)).returncode == 0
+    local = _free_port()
+    argv = kubectl.argv("-n", "demo", "port-forward", f"svc/{svc}", f"{local}:80")
+    proc = subprocess.Popen(
+        argv, env=kubectl.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{local}/via-service", timeout=5).read()
+                break
+            except (urllib.error.URLError, ConnectionError):
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.05)
+        assert body == b"hello from /via-service\n"
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=10)[0]
+    assert f"Forwarding from 127.0.0.1:{local} -> {listeners.web}" in out
+    r = kubectl("-n", "demo", "port-forward", f"svc/{svc}", f"{_free_port()}:81", timeout=20)
+    assert r.returncode == 1 and f"error: Service {svc} does not have a service port 81" in r.stderr
+    kubectl("-n", "demo", "delete", "service", svc)
 
 
 def test_port_forward_to_a_closed_port_reports_the_kubelets_error(
