@@ -123,6 +123,18 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _fetch_once_up(url: str, proc: subprocess.Popen[str], timeout: float = 15) -> bytes:
+    """GET ``url`` from a kubectl that listens on it (port-forward, proxy) once it has started to."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return bytes(urllib.request.urlopen(url, timeout=5).read())
+        except (urllib.error.URLError, ConnectionError):
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise
+            time.sleep(0.05)
+
+
 def _connect(port: int, deadline: float) -> socket.socket:
     while True:
         try:
@@ -173,16 +185,7 @@ def test_kubectl_port_forward_to_a_service(kubectl: Kubectl, listeners: Servers)
         argv, env=kubectl.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                body = urllib.request.urlopen(f"http://127.0.0.1:{local}/via-service", timeout=5).read()
-                break
-            except (urllib.error.URLError, ConnectionError):
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise
-                time.sleep(0.05)
-        assert body == b"hello from /via-service\n"
+        assert _fetch_once_up(f"http://127.0.0.1:{local}/via-service", proc) == b"hello from /via-service\n"
     finally:
         proc.terminate()
         out = proc.communicate(timeout=10)[0]
@@ -244,15 +247,7 @@ def test_kubectl_proxy_reaches_pods_and_services(kubectl: Kubectl, listeners: Se
                             stderr=subprocess.STDOUT, text=True)  # fmt: skip
     try:
         base = f"http://127.0.0.1:{port}/api/v1/namespaces/demo"
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                body = urllib.request.urlopen(f"{base}/pods/{pod}:{web}/proxy/greet?x=1", timeout=5).read()
-                break
-            except (urllib.error.URLError, ConnectionError):
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        body = _fetch_once_up(f"{base}/pods/{pod}:{web}/proxy/greet?x=1", proc)
         assert body == b"hello from /greet?x=1\n"
         assert urllib.request.urlopen(f"{base}/services/{svc}/proxy/", timeout=5).read() == b"hello from /\n"
         with pytest.raises(urllib.error.HTTPError) as info:
