@@ -591,6 +591,17 @@ def test_background_jobs_outlive_their_exec(tmp_path: Path, mode: str) -> None:
             assert (result.code, result.out) == (0, b"bg\n") and time.monotonic() - began < 0.9
             later = await run_exec(c, ["sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '"])
             assert f"sleep {detached}".encode() in later.out  # a later exec sees it
+            # a terminal's output ends with the process, all of it read, though a job still holds it
+            # (containerd's shim shuts the console down at exit: process/exec.go setExited); a job that
+            # ignores SIGHUP survives the session leader's exit, one that does not gets it from the kernel
+            held, hung_up = unique_sleep(), unique_sleep()
+            began = time.monotonic()
+            script = f"(trap '' HUP; exec sleep {held}) & sleep {hung_up} & seq 3000"
+            result = await run_exec(c, ["sh", "-c", script], tty=True)
+            assert result.code == 0 and time.monotonic() - began < 0.9
+            assert result.out.split() == [str(n).encode() for n in range(1, 3001)]
+            assert len(processes_with(f"sleep {held}")) == 1
+            assert wait_gone(processes_with(f"sleep {hung_up}")) == []
             tree = processes_with(f"sleep {detached}")
             assert len(tree) == 1
         assert wait_gone(tree) == []  # and it dies with the container

@@ -56,6 +56,12 @@ SCENARIO = (
         - {name: bb, image: "busybox:1.28", command: [sleep, infinity]}
   - apiVersion: v1
     kind: Pod
+    metadata: {name: term, namespace: demo}
+    spec:
+      containers:
+        - {name: bb, image: "busybox:1.36", command: [sleep, infinity]}
+  - apiVersion: v1
+    kind: Pod
     metadata: {name: alpine, namespace: demo}
     spec:
       containers:
@@ -167,7 +173,7 @@ def test_in_cluster_client_is_a_service_account_with_no_rights_until_bound(kctl)
     assert who.stdout == "system:serviceaccount:demo:default\n", who.stderr
     bound = kctl("create", "rolebinding", "read", "--clusterrole=view", "--serviceaccount=demo:default")
     assert bound.returncode == 0, bound.stderr
-    assert kctl("exec", "client", "--", "python", "-c", script).stdout == "5\n"
+    assert kctl("exec", "client", "--", "python", "-c", script).stdout == "6\n"
 
 
 def test_downward_api_env(kctl):
@@ -218,6 +224,42 @@ def test_background_job_outlives_its_exec_and_holds_its_output(kctl):
     # (Debian's busybox-static has no nohup applet; without a tty nothing sends SIGHUP anyway)
     assert sh(kctl, "tools", "sleep 321 >/dev/null 2>&1 & echo ok").stdout == "ok\n"
     assert "sleep 321" in sh(kctl, "tools", "ps").stdout  # a later exec still sees it
+
+
+def test_exiting_a_tty_shell_hangs_up_its_foreground_process_group(kctl):
+    """``kubectl exec -it`` makes the shell the session leader with the pty as its controlling terminal
+    (runc's setns_init_linux.go: setsid, then ``system.Setctty()`` on the console). When it exits, the
+    kernel sends SIGHUP to the terminal's foreground process group, and to nothing else
+    (drivers/tty/tty_jobctrl.c ``disassociate_ctty``, called from ``do_exit`` for a session leader):
+    the same busybox ash on the host's own pty does exactly this."""
+    child = pexpect.spawn(kctl.path, [*kctl.base_args[1:], "exec", "-it", "term", "--", "sh"],
+                          env=kctl.env, timeout=20, dimensions=(30, 120))  # fmt: skip
+    try:
+        child.expect_exact("/ # ")
+        jobs = [
+            # an interactive ash has job control: a background job gets a process group of its own
+            "sh -c 'trap \"echo hup > /tmp/hup-job\" HUP; sleep 4101' &",
+            # without it (set +m) the job stays in the shell's group, the terminal's foreground one
+            "set +m; sh -c 'trap \"echo hup > /tmp/hup-fg\" HUP; sleep 4102' &",
+            "sh -c 'trap \"\" HUP; exec sleep 4103' &",  # what nohup does: SIGHUP ignored
+            "setsid sleep 4104 &",  # a session of its own: the terminal is not its controlling one
+        ]
+        for job in jobs:
+            child.sendline(job)
+            child.expect_exact("/ # ")
+        # kubectl ends with the shell though the jobs still hold the terminal: containerd's shim shuts the
+        # console down when the exec's process exits (process/exec.go setExited -> ShutdownConsole)
+        child.sendline("exit")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+    # the foreground job's trap runs once its sleep has died of the same SIGHUP
+    hup = sh(kctl, "term", "until [ -e /tmp/hup-fg ]; do sleep 0.05; done; cat /tmp/hup-fg", timeout=10)
+    assert hup.stdout == "hup\n"
+    ps = sh(kctl, "term", "ps").stdout
+    assert [f"sleep {n}" in ps for n in (4101, 4102, 4103, 4104)] == [True, False, True, True], ps
+    assert sh(kctl, "term", "ls /tmp/hup-job").returncode != 0  # the job-control job heard nothing
 
 
 @needs_pod_network

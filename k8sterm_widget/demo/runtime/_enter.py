@@ -13,7 +13,8 @@ container's rlimits and OOM score), drops to containerd's default capabilities w
 This process waits and exits with the child's status (128+N if it was killed by signal N).
 
 What the child leaves behind when it exits stays in the container, as with runc: a background job keeps
-running (re-parented to the container's pid 1), and keeps the exec's output open while it holds it.
+running (re-parented to the container's pid 1), and keeps the exec's output pipes open while it holds
+them (a terminal's output ends with the child, as containerd's shim shuts the console down then).
 
 Why a helper that forks *inside* the PID namespace instead of ``nsenter``: the terminal's session leader
 and foreground process group must be processes of the container; a shell saves the terminal's process

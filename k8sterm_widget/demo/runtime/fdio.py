@@ -70,6 +70,7 @@ class OutputMux:
         self._turn = 0
         self._closed = False
         self._reading = False
+        self._finishing = False
 
     @property
     def ended(self) -> bool:
@@ -105,6 +106,9 @@ class OutputMux:
                     self._turn = (self._turn + i + 1) % count
                     return channel, data
                 else:
+                    if self._finishing:  # all that was written has been read
+                        self._open.clear()
+                        break
                     await self._wait_readable()
             return None
         finally:
@@ -131,6 +135,14 @@ class OutputMux:
         for fd in self._registered:
             self._loop.remove_reader(fd)
         self._registered.clear()
+
+    def finish(self) -> None:
+        """The writer is gone but others may hold its end: read what is there, then end instead of
+        waiting. A PTY master's read flushes the terminal's pending input first (``n_tty_read``), so
+        nothing written before this call is lost."""
+        self._finishing = True
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
     def close(self) -> None:
         """Stop reading: a pending :meth:`read` returns ``None``. Call before closing the fds."""

@@ -10,11 +10,15 @@ Spawning uses plain ``subprocess.Popen`` with fds we made ourselves (see :mod:`.
   the client asked for it, otherwise ``/dev/null``, and so are unrequested outputs.
 
 Lifetime is containerd's (``execInternal`` in its CRI server): the exit status is the started process's,
-but the output stream ends only when nothing holds the pipes or the terminal any more — a background job
-left running keeps it open (``sh -c 'sleep 3 & echo x'`` takes three seconds) and outlives the exec. A
-client that goes away *detaches* (:meth:`ExecProcess.kill`): without a tty its stdin reaches EOF and its
-output is drained unread, so nothing is signalled; with a tty the terminal's master is closed, and the
-kernel hangs up the terminal (SIGHUP to its session), as when containerd's shim closes the console.
+but without a tty the output stream ends only when nothing holds the pipes any more — a background job
+left running keeps it open (``sh -c 'sleep 3 & echo x'`` takes three seconds) and outlives the exec. With
+a tty the stream ends when the process exits, once what it wrote has been read: containerd's shim shuts
+the console down then (``execProcess.setExited`` → ``ShutdownConsole``) and closes it, so a job left on
+the terminal outlives the exec on a hung-up terminal (its reads and writes fail with EIO; the kernel
+signals only the foreground process group, when the exiting shell was the session leader). A client that
+goes away *detaches* (:meth:`ExecProcess.kill`): without a tty its stdin reaches EOF and its output is
+drained unread, so nothing is signalled; with a tty the terminal's master is closed, and the kernel hangs
+up the terminal (SIGHUP to its session leader), as when containerd's shim closes the console.
 Exit is observed through a **pidfd** registered with the event loop (no thread, no SIGCHLD handler).
 
 Exit codes are reported like the runtime does: the exit status, or 128+N when killed by signal N.
@@ -331,8 +335,11 @@ class ExecProcess(Process):
     # -- lifecycle --------------------------------------------------------------------------------------
 
     async def _after_exit(self) -> int:
-        """The started process's exit; what it left running keeps the output open (see the module doc)."""
+        """The started process's exit; what it left running keeps pipes open, not a terminal (see the
+        module doc)."""
         code = await self._exited
+        if self.tty:
+            self._mux.finish()
         self._maybe_release()
         return code
 
