@@ -35,6 +35,10 @@ from kubectl_runner import KUBECTL, VENV_BIN, Kubectl
 
 from k8sterm_widget.demo import DemoCluster
 
+#: Clients' own e2e suites, vendored unmodified: they run only through tests/demo/test_demo_client_suites.py,
+#: against a cluster of their own (tests/demo/client_suites/*/README.md).
+collect_ignore = ["demo/client_suites"]
+
 RUNTIME_TOOLS = {"nsenter", "unshare"}  # how the runtime enters and creates container namespaces
 CONTAINER_MARKER = "K8STERM_CONTAINER_ID"  # environment of plain-process containers
 
