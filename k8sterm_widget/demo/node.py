@@ -56,7 +56,8 @@ class _Live:
     init: bool
     state: Obj
     last_state: Obj = field(default_factory=dict)
-    restart_count: int = 0
+    restart_count: int = 0  # containers made after the first: bumped when a restart makes one, never reset
+    crashes: int = 0  # exits since the kubelet's back-off for this container was last reset
     cid: str | None = None
     started: bool = False
     ready: bool = False
@@ -435,6 +436,7 @@ class Node:
         else:
             live.state = objects.waiting(frozen.reason or "ContainerCreating", frozen.message)
             live.restart_count = frozen.restart_count
+            live.crashes = frozen.restart_count + 1  # waiting after the exit of its latest container
             if frozen.last_exit_code is not None:
                 live.last_state = objects.terminated(frozen.last_exit_code, now, now, live.cid)
         live.frozen = True
@@ -444,7 +446,7 @@ class Node:
             wait = live.state.get("waiting")
             if wait is not None and wait.get("reason") == "CrashLoopBackOff" and not wait.get("message"):
                 wait["message"] = (
-                    f"back-off {go_duration(_backoff(live.restart_count))} restarting failed "
+                    f"back-off {go_duration(_backoff(live.crashes))} restarting failed "
                     f"container={live.spec.name} pod={pod.name}_{pod.namespace}({pod.uid})"
                 )
         inits = [live.status() for live in pod.containers.values() if live.init]
@@ -719,7 +721,7 @@ class Node:
             if _restart_policy(pod, live) == "Never":
                 live.state = term
             else:
-                live.restart_count += 1
+                live.crashes += 1
                 live.last_state = term
                 live.state = objects.waiting("CrashLoopBackOff")
                 self._schedule_restart(pod, live)
@@ -883,11 +885,11 @@ class Node:
         policy = _restart_policy(pod, live)
         if policy == "Always" or (policy == "OnFailure" and code != 0):
             if now - live.started_at >= BACKOFF_RESET:
-                live.restart_count = 0
-            live.restart_count += 1
+                live.crashes = 0
+            live.crashes += 1
             live.last_state = term
             live.state = objects.waiting("CrashLoopBackOff")
-            if live.restart_count > 1:
+            if live.crashes > 1:  # doBackOff: the first exit restarts at once, later ones wait
                 obj = self.store.pod(pod.namespace, pod.name)
                 if obj is not None:
                     self._record(
@@ -904,11 +906,14 @@ class Node:
         self._sync(pod)
 
     def _schedule_restart(self, pod: _Pod, live: _Live) -> None:
-        delay = 0.0 if live.restart_count <= 1 else _backoff(live.restart_count)
+        delay = 0.0 if live.crashes <= 1 else _backoff(live.crashes)
 
         def restart() -> None:
             if self._stopping:
                 return
+            # restartCount is the new container's (kuberuntime's startContainer: the previous one's + 1):
+            # while the back-off runs, the status still shows the count of the container that exited
+            live.restart_count += 1
             task = asyncio.get_running_loop().create_task(self._start(pod, live))
             pod.restarts.add(task)
 
@@ -943,9 +948,9 @@ def _restart_policy(pod: _Pod, live: _Live) -> str:
     return "Never" if live.ephemeral else pod.restart_policy
 
 
-def _backoff(restart_count: int) -> float:
-    """The kubelet's crash back-off before restart number ``restart_count + 1``."""
-    return min(BACKOFF_INITIAL * 2 ** max(restart_count - 2, 0), BACKOFF_MAX)
+def _backoff(crashes: int) -> float:
+    """The kubelet's crash back-off after exit number ``crashes`` (the first restarts at once)."""
+    return min(BACKOFF_INITIAL * 2 ** max(crashes - 2, 0), BACKOFF_MAX)
 
 
 async def _quietly(coro: Any) -> None:

@@ -477,7 +477,13 @@ def test_crash_loop_back_off_event(probe_pods: Kubectl) -> None:
     assert backoff["type"] == "Warning" and backoff["involvedObject"]["fieldPath"] == "spec.containers{crash}"
     status = container_status(k, "crasher")
     assert status["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+    assert status["state"]["waiting"]["message"] == (
+        f"back-off 10s restarting failed container=crash pod=crasher_default({uid})"
+    )
     assert status["lastState"]["terminated"]["exitCode"] == 1
+    # the count is the exited container's (restarted once); it moves when the back-off has run out
+    assert status["restartCount"] == 1
+    assert ok(k("get", "pod", "crasher")).splitlines()[1].split()[1:4] == ["0/1", "CrashLoopBackOff", "1"]
     described = ok(k("describe", "pod", "crasher"))
     assert any("BackOff" in line and text in line for line in described.splitlines()), described
     assert ok(k("logs", "crasher")) == "crashing\n"
