@@ -7,13 +7,16 @@ none, saying so.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import pexpect
+import psutil
 import pytest
 from demo_helpers import ADMIN_SCENARIO
 from kubectl_runner import Kubectl
@@ -360,10 +363,100 @@ def test_root_in_a_container_cannot_touch_the_host(kctl, lab):
     assert subprocess.run(["/bin/busybox", "true"]).returncode == 0
 
 
+def _processes_of(pod: str) -> list[psutil.Process]:
+    """The host's processes of pod ``pod`` (a name no other cluster on the machine uses): each container
+    process carries ``HOSTNAME=<pod>`` (the runtime's env) or, where it rewrote its environment (nginx's
+    process titles), sees ``<pod>`` in its ``/etc/hostname`` (the kubelet's file); what they start descends
+    from them."""
+
+    def of_pod(process: psutil.Process) -> bool:
+        if process.environ().get("HOSTNAME") == pod:
+            return True
+        with contextlib.suppress(OSError):
+            return Path(f"/proc/{process.pid}/root/etc/hostname").read_text() == f"{pod}\n"
+        return False
+
+    found: dict[int, psutil.Process] = {}
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if of_pod(process):
+                found[process.pid] = process
+                found.update((child.pid, child) for child in process.children(recursive=True))
+    return list(found.values())
+
+
+def _writable_layer(pid: int) -> str:
+    """Where a container's writable layer lives on the node: the upperdir of the overlay mounted as its
+    root, from the host's view of the container's mount table (containerd's overlayfs snapshot)."""
+    for line in Path(f"/proc/{pid}/mountinfo").read_text().splitlines():
+        fields, _, fs = line.partition(" - ")
+        if fields.split()[4] == "/" and fs.startswith("overlay "):
+            options = dict(o.partition("=")[::2] for o in fs.split()[2].split(","))
+            return str(Path(options["upperdir"]).parent)
+    raise AssertionError(f"no overlay root for pid {pid}")
+
+
+def _run_pod(kctl, image: str, *command: str) -> str:
+    """``kubectl run`` a pod of a name of its own; its name once it is Ready."""
+    name = f"p-{uuid.uuid4().hex[:8]}"
+    assert kctl("run", name, f"--image={image}", *(["--", *command] if command else [])).returncode == 0
+    ready = kctl("wait", "--for=condition=Ready", f"pod/{name}", "--timeout=30s")
+    assert ready.returncode == 0, ready.stderr
+    return name
+
+
 def test_a_deleted_pod_leaves_nothing_running(kctl):
-    assert kctl("run", "short", "--image=busybox:1.36", "--", "sleep", "infinity").returncode == 0
-    deadline = time.monotonic() + 10
-    while kctl("get", "pod", "short", "-o", "jsonpath={.status.phase}").stdout != "Running":
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    assert kctl("delete", "pod", "short", "--now").returncode == 0
+    """The kubelet's KillPod (pkg/kubelet/kuberuntime/kuberuntime_manager.go) stops every container and
+    the sandbox, and removing a container removes its snapshot (the writable layer): seen from the host,
+    nothing of the pod remains — no process (the main one, a job an exec left behind) and no file it
+    wrote."""
+    pod = _run_pod(kctl, "busybox:1.36", "sleep", "infinity")
+    assert sh(kctl, pod, "sleep 7321 >/dev/null 2>&1 & echo x > /tmp/marker").returncode == 0
+    processes = _processes_of(pod)
+    names = sorted(p.name() for p in processes)
+    assert names.count("sleep") == 2, names  # the main process and the exec's job (each with its sh gone)
+    layer, viewers = "", []
+    if ISOLATION.mode == "namespaces":  # process mode has no writable layer: containers write the host's
+        main = next(p for p in processes if p.cmdline() == ["sleep", "infinity"])
+        layer = _writable_layer(main.pid)
+        # the node's disk is mounted in its helper's mount namespace only: look through that process
+        viewers = [p for p in psutil.Process().children(recursive=True)
+                   if Path(f"/proc/{p.pid}/root{layer}/upper/tmp/marker").exists()]  # fmt: skip
+        assert viewers, layer
+    assert kctl("delete", "pod", pod, "--now").returncode == 0
+    _, alive = psutil.wait_procs(processes, timeout=10)
+    assert alive == [] and _processes_of(pod) == []
+    deadline = time.monotonic() + 10  # the layer is removed once the container has ended
+    while any(Path(f"/proc/{v.pid}/root{layer}").exists() for v in viewers):
+        assert time.monotonic() < deadline, layer
+        time.sleep(0.05)
+    assert all(v.is_running() for v in viewers)  # the node's helper lives on: it is the layer that went
+
+
+@needs_pod_network
+def test_nothing_of_a_pod_listens_on_the_hosts_interfaces(kctl):
+    """A pod's sockets live in its own network namespace (the CNI's veth pair; the pod IP is on no host
+    interface): nginx's ``listen 80`` binds there, and the host's socket table (``/proc/net/tcp`` of its
+    namespace, which psutil reads) has nothing of the pod's."""
+    pod = _run_pod(kctl, "nginx:1.27")
+    try:
+        processes = _processes_of(pod)
+        pids = {p.pid for p in processes}
+        nginx = [p for p in processes if p.name() == "nginx"]
+        master = min(nginx, key=lambda p: p.create_time())  # and its workers
+        sockets = {os.readlink(f"/proc/{master.pid}/fd/{fd}") for fd in os.listdir(f"/proc/{master.pid}/fd")}
+        listening = [
+            line.split()
+            for table in ("tcp", "tcp6")
+            for line in Path(f"/proc/{master.pid}/net/{table}").read_text().splitlines()[1:]
+        ]
+        # the pod's own table: nginx listens on :80 (state 0A) with a socket the master holds
+        assert [
+            f for f in listening if f[1].endswith(":0050") and f[3] == "0A" and f"socket:[{f[9]}]" in sockets
+        ]
+        on_host = [c for c in psutil.net_connections("inet") if c.pid in pids]
+        assert on_host == []
+        addresses = {a.address for addrs in psutil.net_if_addrs().values() for a in addrs}
+        assert pod_ip(kctl, pod) not in addresses
+    finally:
+        kctl("delete", "pod", pod, "--now", "--wait=false")
