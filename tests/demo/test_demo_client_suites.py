@@ -9,11 +9,10 @@ The suites are in no client's wheel nor sdist on PyPI (checked: kubernetes 37.0.
   overrides), checks its SHA-256, caches it in the temporary directory and runs its suite with the
   installed client: the same suite on a developer's machine and on a clean CI machine. If it cannot be
   had, the test FAILS and says why — a CI run must not pass quietly without its referee.
-* ``kubernetes_asyncio/e2e_test``: no registry has it, so this repository vendors it, unmodified, with its
-  licence (``tests/demo/client_suites/kubernetes_asyncio/``, whose README names the upstream commit): it
-  runs on every clone, CI's included.
-* the official client's newer ``kubernetes/aio/e2e_test`` (not in 30.1.0, the release Debian carries): no
-  registry has it, so it runs only from a checkout and is skipped elsewhere with that reason.
+* ``kubernetes_asyncio/e2e_test`` and the official client's newer ``kubernetes/aio/e2e_test`` (not in
+  30.1.0, the release Debian carries): no registry has them, so this repository vendors them, unmodified,
+  with their licences (``tests/demo/client_suites/``, each with a README naming the upstream commit): they
+  run on every clone, CI's included.
 * ``K8STERM_CLIENT_SUITES`` may name a directory holding ``kubernetes_asyncio/`` and/or ``python/``
   checkouts (git work trees or bare repositories) to run instead: a newer suite, or the official ones
   from a ``python/`` checkout rather than Debian's copy.
@@ -49,12 +48,7 @@ SUITES = {
 #: Suites this repository carries (unmodified upstream files; see each one's README.md), by checkout dir.
 VENDORED = Path(__file__).parent / "client_suites"
 #: Total test cases of a vendored suite: all of them must have run, whatever passed.
-CASES = {"kubernetes_asyncio": 12}
-#: Why a suite without a checkout is skipped (the official one comes from Debian instead).
-NO_REGISTRY = {
-    "kubernetes.aio": "the official client's kubernetes/aio/e2e_test is in no registry's package (PyPI's "
-    "sdists and wheels leave it out; Debian's newest source, 30.1.0, predates it)",
-}
+CASES = {"kubernetes_asyncio": 12, "kubernetes.aio": 6}
 #: Debian's copy of the official client's release 30.1.0 (trixie's python-kubernetes source package), run
 #: with that release of the client from PyPI: 37's generated API refuses some of 30.1.0's own calls
 #: (``pretty=True``, ``command="uptime"``: pydantic's "Input should be a valid string/list").
@@ -70,13 +64,14 @@ DEBIAN = {
 CACHE = Path(tempfile.gettempdir()) / "k8sterm-client-suites"
 
 
-def _checkout(name: str) -> Path | None:
-    """Where a suite comes from: a checkout in ``K8STERM_CLIENT_SUITES``, else the copy vendored here."""
+def _checkout(name: str, paths: tuple[str, ...]) -> Path | None:
+    """Where a suite comes from: a checkout in ``K8STERM_CLIENT_SUITES``, else a copy vendored here that
+    holds it (``python/`` holds only the asyncio suite: the synchronous one comes from Debian)."""
     root = os.environ.get("K8STERM_CLIENT_SUITES")
-    for path in ([Path(root) / name] if root else []) + [VENDORED / name]:
-        if path.exists():
-            return path
-    return None
+    if root and (Path(root) / name).exists():
+        return Path(root) / name
+    vendored = VENDORED / name
+    return vendored if all((vendored / p).is_dir() for p in paths) else None
 
 
 def _debian_archive() -> str:
@@ -162,7 +157,7 @@ def _export(repo: Path, paths: tuple[str, ...], target: Path) -> bool:
 @pytest.mark.parametrize("suite", list(SUITES))
 def test_client_suite(suite: str, tmp_path: Path) -> None:
     checkout, paths, packages, minimum = SUITES[suite]
-    repo = _checkout(checkout)
+    repo = _checkout(checkout, paths)
     work = tmp_path / "suite"
     for p in paths:
         (work / Path(p).parent).mkdir(parents=True, exist_ok=True)
@@ -175,9 +170,7 @@ def test_client_suite(suite: str, tmp_path: Path) -> None:
             pytest.fail(f"{suite}'s e2e suite: no checkout in K8STERM_CLIENT_SUITES, and {problem}")
         minimum = DEBIAN[suite][4]
     elif repo is None:
-        pytest.skip(
-            f"{NO_REGISTRY[suite]}: set K8STERM_CLIENT_SUITES to a directory holding a {checkout}/ checkout"
-        )
+        pytest.fail(f"{suite}'s e2e suite is missing from {VENDORED / checkout} (see its README.md)")
     elif not _export(repo, paths, work):
         pytest.fail(f"{repo} holds no {paths[0]}")
     extend = "".join(
