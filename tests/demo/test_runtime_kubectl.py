@@ -283,6 +283,32 @@ def test_busybox_is_a_real_busybox_with_its_prompt(kctl):
     assert sh(kctl, "tools", "command -v bash").returncode != 0
 
 
+@needs_pod_network
+def test_busybox_wget_is_the_hosts_timeout_bug_included(kctl):
+    """The image's busybox is the host's. Debian's busybox-static before 1:1.36.1-5 is built without
+    FEATURE_WGET_TIMEOUT, so getopt32 stores ``-T``'s number through a null pointer (networking/wget.c
+    ``"T:+"`` with ``IF_NOT_FEATURE_WGET_TIMEOUT(NULL)``): ``wget -T 2 …`` dies of SIGSEGV, on the host too,
+    where upstream's (docker.io's image) sets a network timeout. A wrapper cannot mend it: busybox's ash
+    runs its applets before PATH (FEATURE_SH_STANDALONE). docs/demo-cluster.md gives the workaround."""
+    host = subprocess.run(["busybox", "wget", "--help"], capture_output=True, text=True)
+    upstream_like = "-T SEC" in host.stdout + host.stderr
+    ip = pod_ip(kctl, "web-0")
+    crash = sh(kctl, "term", f"wget -T 2 -qO- http://{ip}/")
+    assert crash.returncode == (0 if upstream_like else 139), crash.stderr
+    for workaround in (f"wget -qO- http://{ip}/", f"timeout 2 wget -qO- http://{ip}/"):
+        page = sh(kctl, "term", workaround)
+        assert page.returncode == 0 and "<title>Welcome to nginx!</title>" in page.stdout, workaround
+    # a server that accepts and never answers: `timeout` ends the transfer, with SIGTERM's status
+    stalled = sh(
+        kctl,
+        "term",
+        "{ sleep 5 | nc -l -p 9099; } >/dev/null 2>&1 &"
+        " until netstat -ltn | grep -q ':9099 '; do sleep 0.05; done;"
+        " timeout 1 wget -qO- http://127.0.0.1:9099/",
+    )
+    assert stalled.returncode == 143 and stalled.stdout == "", stalled.stderr
+
+
 def test_alpine_apk_says_there_is_no_network(kctl):
     run = kctl("exec", "alpine", "--", "apk", "add", "curl")
     assert run.returncode == 1 and "no network" in run.stderr
