@@ -6,6 +6,7 @@ A cluster of its own (an empty scenario), so nothing here changes what the share
 
 from __future__ import annotations
 
+import datetime
 import json
 import subprocess
 import threading
@@ -17,6 +18,7 @@ from kubectl_runner import Kubectl
 
 from k8sterm_widget.demo import DemoCluster
 from k8sterm_widget.demo.scenario import parse
+from k8sterm_widget.demo.tables import parse_time
 
 SCENARIO = {
     "namespace": "default",
@@ -195,6 +197,61 @@ spec:
     ok(k("delete", "jobs", "--all"))
     assert wait_for(lambda: not names(k, "pods", "-l", "batch.kubernetes.io/job-name"))
     ok(k("delete", "cronjob", "tick"))
+
+
+def test_every_schedule_ticks_from_the_creation_time(k: Kubectl) -> None:
+    # robfig/cron's ConstantDelaySchedule: "@every 2s" ticks at creation + 2 s, + 4 s, ... (not on the
+    # clock's even seconds); Jobs are named by the tick's minute, so later ticks of the same minute find
+    # their Job there and re-adopt it: lastScheduleTime advances without a new Job, as upstream.
+    cronjob = """apiVersion: batch/v1
+kind: CronJob
+metadata: {name: every}
+spec:
+  schedule: "@every 2s"
+  timeZone: Asia/Kolkata
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers: [{name: c, image: busybox:1.36, command: [echo, tick]}]
+"""
+    ok(k("apply", "-f", "-", input=cronjob))
+    created = parse_time(ok(k("get", "cronjob", "every", "-o", "jsonpath={.metadata.creationTimestamp}")))
+    assert created is not None
+    first = f"every-{int(created + 2) // 60}"
+    assert wait_for(lambda: names(k, "job", first), timeout=10), ok(k("get", "events"))
+    scheduled = ok(
+        k(
+            "get",
+            "job",
+            first,
+            "-o",
+            r"jsonpath={.metadata.annotations.batch\.kubernetes\.io/cronjob-scheduled-timestamp}",
+        )
+    )
+    # the scheduled time in spec.timeZone, RFC 3339
+    zone = datetime.timezone(datetime.timedelta(hours=5, minutes=30))
+    assert scheduled == datetime.datetime.fromtimestamp(created + 2, zone).isoformat()
+    ok(k("wait", "--for=condition=complete", f"job/{first}", "--timeout=15s"))
+    assert ok(k("logs", f"job/{first}")) == "tick\n"
+
+    def last_schedule() -> float:
+        stamp = k("get", "cronjob", "every", "-o", "jsonpath={.status.lastScheduleTime}").stdout
+        return parse_time(stamp) or 0.0
+
+    last = wait_for(lambda: last_schedule() > created + 2 and last_schedule(), timeout=10)
+    assert last and (last - created) % 2 == 0, (last, created)
+    jobs = json.loads(ok(k("get", "jobs", "-o", "json")))["items"]
+    ticks = [j for j in jobs if j["metadata"]["name"].startswith("every-")]
+    assert ticks and len(ticks) <= 1 + int(last) // 60 - int(created + 2) // 60
+    made = k(
+        "get", "events", "--field-selector", "involvedObject.name=every,reason=SuccessfulCreate", "-o", "json"
+    )
+    messages = [e["message"] for e in json.loads(ok(made))["items"]]
+    assert f"Created job {first}" in messages and len(messages) == len(ticks)
+    ok(k("delete", "cronjob", "every"))
+    assert wait_for(lambda: not names(k, "jobs", "-l", "batch.kubernetes.io/job-name"))
 
 
 def test_daemonset_and_replication_controller(k: Kubectl) -> None:
