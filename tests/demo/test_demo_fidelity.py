@@ -628,6 +628,25 @@ def test_cron_schedules(k: Kubectl, schedule: str, problem: str) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("zone", "problem"),
+    [
+        # validateTimeZone: an IANA name time.LoadLocation knows, never "Local"
+        ("Mars/Olympus", "unknown time zone Mars/Olympus"),
+        ("../etc", "unknown time zone ../etc"),
+        ("Local", "timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones"),
+    ],
+)
+def test_cron_time_zones(k: Kubectl, zone: str, problem: str) -> None:
+    pod = {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}
+    spec = {"schedule": "@hourly", "timeZone": zone, "jobTemplate": {"spec": {"template": {"spec": pod}}}}
+    cronjob = json.dumps(
+        {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "cj"}, "spec": spec}
+    )
+    r = k("create", "-f", "-", input=cronjob)
+    assert r.stderr == f'The CronJob "cj" is invalid: spec.timeZone: Invalid value: "{zone}": {problem}\n'
+
+
 def test_a_job_that_would_restart_always(k: Kubectl) -> None:
     # validateJobSpec: the pod template's defaulted "Always" is not a Job's restart policy
     job = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec: {template: {spec: {containers: [{}]}}}"

@@ -583,7 +583,7 @@ def _cronjob_defaults(cj: Obj) -> None:
 
 
 def _cronjob_validate(cj: Obj) -> list[st.FieldError]:
-    from ..controllers.cronjob import schedule_error
+    from ..controllers.cronjob import schedule_error, time_zone_error
 
     spec = cj.get("spec")
     if not isinstance(spec, dict):
@@ -609,6 +609,10 @@ def _cronjob_validate(cj: Obj) -> list[st.FieldError]:
             podspec.NO_SELECTOR,
             restart=("OnFailure", "Never"),
         )
+    if spec.get("timeZone") is not None:
+        problem = time_zone_error(spec["timeZone"])
+        if problem:
+            errors.append(v.invalid_value("spec.timeZone", spec["timeZone"], problem))
     return errors
 
 
