@@ -247,6 +247,7 @@ class DemoCluster:
         manifests, frozen = sc.all_manifests()
         node.frozen = frozen
         self._controllers = bootstrap.start_controllers(api, node, sc.node, certs.ca_pem.decode())
+        node.hold_replays()  # until the scenario's pods have started (see Node.hold_replays)
         bootstrap.apply_manifests(api, manifests, sc.namespace)
 
         ssl_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -298,6 +299,7 @@ class DemoCluster:
         self._services.start()
         await self._services.wait_synced()
         await bootstrap.settle(api, node)
+        node.release_replays()
 
     async def _astop(self) -> None:
         ctx = self._ctx

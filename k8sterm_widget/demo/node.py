@@ -132,6 +132,9 @@ class Node:
         #: cluster: the ``kubernetes`` Service's variables then point there instead of its ClusterIP.
         self.api_endpoint: tuple[str, int] | None = None
         self._heartbeat: asyncio.Task[None] | None = None
+        #: Closed while the cluster starts (:meth:`hold_replays`): frozen containers' one runs wait for it.
+        self._replays_open = asyncio.Event()
+        self._replays_open.set()
 
     # --- queries -------------------------------------------------------------------------------
 
@@ -409,9 +412,19 @@ class Node:
             for w in pending:
                 w.cancel()
 
+    def hold_replays(self) -> None:
+        """Frozen containers' runs (:meth:`_replay`) wait until :meth:`release_replays`: at a cluster start
+        they would compete for the CPUs with the pods that really run (a third more CPU for the default
+        scenario), and nothing needs them before someone reads their logs, which wait for them anyway."""
+        self._replays_open.clear()
+
+    def release_replays(self) -> None:
+        self._replays_open.set()
+
     async def stop(self) -> None:
         """Stop starting and restarting; wait for starts in flight, which then stop what they started."""
         self._stopping = True
+        self._replays_open.set()  # a held replay then sees the node stopping and ends
         if self._heartbeat is not None:
             self._heartbeat.cancel()
         tasks: list[asyncio.Task[Any]] = []
@@ -645,8 +658,9 @@ class Node:
         waiting container's ``lastState.terminated`` run).  The scenario's state stays as written; a run
         that has not ended after :data:`REPLAY_LIMIT` seconds is stopped, its output so far is its log.
         """
+        await self._replays_open.wait()
         image = self.images.lookup(live.spec.image)
-        if image is None or self._stopping:
+        if image is None or self._stopping or pod.killing:
             return
         config, problem = self._run_config(pod, live, self.store.pod(pod.namespace, pod.name))
         if problem:
