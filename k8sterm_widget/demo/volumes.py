@@ -222,6 +222,18 @@ class Volumes:
     def _payload(
         self, pod: Obj, name: str, kind: str, source: Obj, used: set[tuple[str, str]]
     ) -> dict[str, tuple[bytes, int]]:
+        """The files of volume ``name``, every path checked as the atomic writer's ``validatePayload`` does
+        (the API server refuses such specs already; this node writes nothing outside a volume regardless)."""
+        payload = self._collect(pod, name, kind, source, used)
+        for rel in payload:
+            problem = _invalid_path(rel)
+            if problem:
+                raise MountError(name, problem)
+        return payload
+
+    def _collect(
+        self, pod: Obj, name: str, kind: str, source: Obj, used: set[tuple[str, str]]
+    ) -> dict[str, tuple[bytes, int]]:
         default = int(source.get("defaultMode", DEFAULT_MODE))
         if kind == "configMap":
             return self._keys(pod, name, "configmaps", source.get("name", ""), source, default, used)
@@ -381,6 +393,26 @@ def _same(directory: Path, payload: dict[str, tuple[bytes, int]]) -> bool:
     except OSError:
         return False
     return True
+
+
+def _invalid_path(target: str) -> str:
+    """``validatePath`` of the kubelet's atomic writer (``pkg/volume/util/atomic_writer.go``): the error text,
+    or ``""`` for a path that stays below the volume's directory."""
+    if not target:
+        return 'invalid path: must not be empty: ""'
+    if target.startswith("/"):
+        return f"invalid path: must be relative path: {target}"
+    if len(target) > 4096:
+        return "invalid path: must be less than or equal to 4096 characters"
+    items = target.split("/")
+    for item in items:
+        if item == "..":
+            return f"invalid path: must not contain '..': {target}"
+        if len(item) > 255:
+            return "invalid path: filenames must be less than or equal to 255 characters"
+    if items[0].startswith("..") and len(items[0]) > 2:
+        return f"invalid path: must not start with '..': {target}"
+    return ""
 
 
 def _go_quote(value: str) -> str:

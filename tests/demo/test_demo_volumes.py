@@ -130,6 +130,30 @@ def test_payload_texts_match_the_kubelets(tmp_path: Path) -> None:
     assert (setup.dirs["d"] / "l").read_text() == 'a="1"\nb="say \\"hi\\""'
 
 
+def test_the_atomic_writer_writes_nothing_outside_its_volume(tmp_path: Path) -> None:
+    """A payload path with ``..`` is refused before anything is written, with ``validatePath``'s text
+    (``pkg/volume/util/atomic_writer.go``) — even if a spec got past the API server's validation."""
+    store = _Store()
+    store.objects[("configmaps", "ns", "app")] = {"data": {"x": "pwned"}}
+    volumes = Volumes(store, _Runtime())
+    home = tmp_path / "a" / "b" / "c" / "d" / "e" / "f"
+    home.mkdir(parents=True)
+    escape = "../" * 12 + "escaped"
+    for source, text in [
+        ({"configMap": {"name": "app", "items": [{"key": "x", "path": escape}]}},
+         f"must not contain '..': {escape}"),
+        ({"downwardAPI": {"items": [{"path": "/abs", "fieldRef": {"fieldPath": "metadata.name"}}]}},
+         "must be relative path: /abs"),
+        ({"projected": {"sources": [{"downwardAPI": {"items": [
+            {"path": "..data/x", "fieldRef": {"fieldPath": "metadata.name"}}]}}]}},
+         "must not start with '..': ..data/x"),
+    ]:  # fmt: skip
+        with pytest.raises(MountError) as info:
+            volumes.setup(_pod([{"name": "v", **source}]), (home, "/node/kubelet"))
+        assert str(info.value) == f'MountVolume.SetUp failed for volume "v" : invalid path: {text}'
+    assert not any(p.name == "escaped" for p in tmp_path.rglob("*")) and not Path("/escaped").exists()
+
+
 def test_open_in_root_never_leaves_the_root(tmp_path: Path) -> None:
     root = tmp_path / "root"
     (root / "dir").mkdir(parents=True)
@@ -435,3 +459,54 @@ spec:
     node_root = Path(f"/proc/{runtime._node.pid}/root{runtime._disk}/kubelet/node")  # the node's view
     assert sorted(os.listdir(node_root)) == ["data", "etc"] and not os.listdir(node_root / "etc")
     assert not Path("/etc/hostetc").exists() and not Path("/data/file").exists()
+
+
+def test_volume_paths_that_leave_the_volume_are_refused(kctl: Kubectl, tmp_path: Path) -> None:
+    """Item paths, subPaths and hostPaths with ``..`` or a leading ``/`` are refused by the API server with
+    its texts (``pkg/apis/core/validation``: ``validateKeyToPath``, ``ValidateLocalNonReservedPath``,
+    ``validateHostPathVolumeSource``, ``ValidateVolumeMounts`` — whose subPath errors name the list, not the
+    entry). Nothing is created: no pod, and no file on the machine where a path pointed."""
+    target = tmp_path / "pwned"
+    escape = "../" * 30 + str(target).lstrip("/")
+    r = kctl("-n", NS, "apply", "-f", "-", input=f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: escaper}}
+spec:
+  containers:
+  - name: c
+    image: busybox:1.36
+    volumeMounts:
+    - {{name: ok, mountPath: /a, subPath: ../../etc}}
+    - {{name: ok, mountPath: /a, subPathExpr: /$(HOME)}}
+  volumes:
+  - {{name: cm, configMap: {{name: app, items: [{{key: greeting, path: "{escape}"}}]}}}}
+  - {{name: sec, secret: {{secretName: creds, defaultMode: 01777}}}}
+  - name: dn
+    downwardAPI: {{items: [{{path: ..data, fieldRef: {{fieldPath: metadata.name}}}}]}}
+  - name: pr
+    projected:
+      sources:
+      - serviceAccountToken: {{path: /etc/token}}
+      - configMap: {{name: app, items: [{{key: k, path: same}}]}}
+      - secret: {{name: creds, items: [{{key: k, path: same}}]}}
+  - {{name: hp, hostPath: {{path: /data/../../etc}}}}
+  - {{name: ok, emptyDir: {{}}}}
+""")  # fmt: skip
+    assert r.returncode == 1
+    assert r.stderr == (
+        'The Pod "escaper" is invalid: \n'
+        f"* spec.volumes[0].configMap.items[0].path: Invalid value: \"{escape}\": must not contain '..'\n"
+        "* spec.volumes[1].secret.defaultMode: Invalid value: 1023: must be a number between 0 and 0777 "
+        "(octal), both inclusive\n"
+        "* spec.volumes[2].downwardAPI.path: Invalid value: \"..data\": must not start with '..'\n"
+        '* spec.volumes[3].projected.path: Invalid value: "/etc/token": must be a relative path\n'
+        '* spec.volumes[3].projected: Invalid value: "creds": conflicting duplicate paths\n'
+        "* spec.volumes[4].hostPath.path: Invalid value: \"/data/../../etc\": must not contain '..'\n"
+        "* spec.containers[0].volumeMounts.subPath: Invalid value: \"../../etc\": must not contain '..'\n"
+        '* spec.containers[0].volumeMounts[1].mountPath: Invalid value: "/a": must be unique\n'
+        '* spec.containers[0].volumeMounts.subPathExpr: Invalid value: "/$(HOME)": must be a relative '
+        "path\n"
+    )
+    assert kctl("-n", NS, "get", "pod", "escaper").returncode == 1
+    assert not target.exists()

@@ -196,15 +196,7 @@ def _container(c: Obj, path: str, volumes: set[Any]) -> list[st.FieldError]:
         errors.append(v.invalid_value(f"{path}.image", image, "must not have leading or trailing whitespace"))
     errors += _ports(c.get("ports"), f"{path}.ports")
     errors += _env(c.get("env"), f"{path}.env")
-    for j, mount in enumerate(c.get("volumeMounts") or []):
-        mpath = f"{path}.volumeMounts[{j}]"
-        mname = mount.get("name") if isinstance(mount, dict) else None
-        if not mname:
-            errors.append(v.required(f"{mpath}.name"))
-        elif mname not in volumes:
-            errors.append(st.FieldError(f"{mpath}.name", st.NOT_FOUND, f'Not found: "{mname}"'))
-        if isinstance(mount, dict) and not mount.get("mountPath"):
-            errors.append(v.required(f"{mpath}.mountPath"))
+    errors += _volume_mounts(c.get("volumeMounts") or [], f"{path}.volumeMounts", volumes)
     policy = c.get("imagePullPolicy")
     if policy is not None:
         errors += v.supported(policy, f"{path}.imagePullPolicy", ("Always", "IfNotPresent", "Never"))
@@ -252,11 +244,176 @@ def _volumes(volumes: Any, path: str, errors: list[st.FieldError]) -> set[Any]:
             found += [v.invalid_value(f"{vpath}.name", name, m) for m in v.dns1123_label(str(name))]
         if name in names:
             found.append(st.FieldError(f"{vpath}.name", st.DUPLICATE, f"Duplicate value: {v.go_value(name)}"))
+        if len(sources) == 1 and isinstance(vol[sources[0]], dict):
+            found += _volume_source(sources[0], vol[sources[0]], f"{vpath}.{sources[0]}")
         if found:
             errors += found
         else:
             names.add(name)
     return names
+
+
+TOKEN_SHORT, TOKEN_LONG = "less than 10 minutes", "larger than 2^32 seconds"
+FILE_MODE = "must be a number between 0 and 0777 (octal), both inclusive"
+HOST_PATH_TYPES = (
+    "", "BlockDevice", "CharDevice", "Directory", "DirectoryOrCreate", "File", "FileOrCreate", "Socket",
+)  # fmt: skip
+
+
+def _volume_mounts(mounts: list[Any], path: str, volumes: set[Any]) -> list[st.FieldError]:
+    """``ValidateVolumeMounts``. Its subPath errors name the list, not the entry (``fldPath.Child("subPath")``
+    on the list's path): kube-apiserver prints ``spec.containers[0].volumeMounts.subPath``."""
+    errors: list[st.FieldError] = []
+    points: set[str] = set()
+    for j, mount in enumerate(mounts):
+        mpath = f"{path}[{j}]"
+        if not isinstance(mount, dict):
+            errors.append(v.required(f"{mpath}.name"))
+            continue
+        mname = mount.get("name")
+        if not mname:
+            errors.append(v.required(f"{mpath}.name"))
+        elif mname not in volumes:
+            errors.append(st.FieldError(f"{mpath}.name", st.NOT_FOUND, f'Not found: "{mname}"'))
+        point = mount.get("mountPath")
+        if not point:
+            errors.append(v.required(f"{mpath}.mountPath"))
+        elif point in points:
+            errors.append(v.invalid_value(f"{mpath}.mountPath", point, "must be unique"))
+        points.add(str(point or ""))
+        sub_path, expr = str(mount.get("subPath") or ""), str(mount.get("subPathExpr") or "")
+        if sub_path:
+            errors += _local_descending(sub_path, f"{path}.subPath")
+        if expr:
+            if sub_path:
+                exclusive = "subPathExpr and subPath are mutually exclusive"
+                errors.append(v.invalid_value(f"{mpath}.subPathExpr", expr, exclusive))
+            errors += _local_descending(expr, f"{path}.subPathExpr")
+    return errors
+
+
+def _local_descending(target: str, path: str) -> list[st.FieldError]:
+    """``validateLocalDescendingPath``: relative, and no ``..`` element."""
+    errors = []
+    if target.startswith("/"):
+        errors.append(v.invalid_value(path, target, "must be a relative path"))
+    errors += _no_backsteps(target, path)
+    return errors
+
+
+def _no_backsteps(target: str, path: str) -> list[st.FieldError]:
+    """``validatePathNoBacksteps``: one error, however many ``..`` there are."""
+    if ".." in target.split("/"):
+        return [v.invalid_value(path, target, "must not contain '..'")]
+    return []
+
+
+def _local_non_reserved(target: str, path: str) -> list[st.FieldError]:
+    """``ValidateLocalNonReservedPath``: nor starting with ``..`` (the atomic writer's ``..data``)."""
+    errors = _local_descending(target, path)
+    if target.startswith("..") and not target.startswith("../"):
+        errors.append(v.invalid_value(path, target, "must not start with '..'"))
+    return errors
+
+
+def _mode(value: Any, path: str) -> list[st.FieldError]:
+    if isinstance(value, int) and not 0 <= value <= 0o777:
+        return [v.invalid_value(path, value, FILE_MODE)]
+    return []
+
+
+def _key_to_path(item: Any, path: str) -> list[st.FieldError]:
+    """``validateKeyToPath``."""
+    item = item if isinstance(item, dict) else {}
+    errors = []
+    if not item.get("key"):
+        errors.append(v.required(f"{path}.key"))
+    if not item.get("path"):
+        errors.append(v.required(f"{path}.path"))
+    errors += _local_non_reserved(str(item.get("path") or ""), f"{path}.path")
+    return errors + _mode(item.get("mode"), f"{path}.mode")
+
+
+def _downward_file(item: Any, path: str) -> list[st.FieldError]:
+    """``validateDownwardAPIVolumeFile``'s path and mode; its errors name the volume source, not the item
+    (kube-apiserver passes the source's path)."""
+    item = item if isinstance(item, dict) else {}
+    errors = []
+    if not item.get("path"):
+        errors.append(v.required(f"{path}.path"))
+    errors += _local_non_reserved(str(item.get("path") or ""), f"{path}.path")
+    return errors + _mode(item.get("mode"), f"{path}.mode")
+
+
+def _volume_source(kind: str, source: Obj, path: str) -> list[st.FieldError]:
+    """``validateVolumeSource`` for what the demo node mounts: every file a volume writes stays below its
+    directory (the same rules the kubelet's atomic writer enforces again), a hostPath has no ``..``."""
+    errors: list[st.FieldError] = []
+    items = source.get("items") or []
+    if kind == "hostPath":
+        if not source.get("path"):
+            return [v.required(f"{path}.path")]
+        errors += _no_backsteps(str(source["path"]), f"{path}.path")
+        if source.get("type") is not None and source["type"] not in HOST_PATH_TYPES:
+            errors += v.supported(source["type"], f"{path}.type", HOST_PATH_TYPES)
+    elif kind in ("configMap", "secret"):
+        key = "name" if kind == "configMap" else "secretName"
+        if not source.get(key):
+            errors.append(v.required(f"{path}.{key}"))
+        errors += _mode(source.get("defaultMode"), f"{path}.defaultMode")
+        for i, item in enumerate(items):
+            errors += _key_to_path(item, f"{path}.items[{i}]")
+    elif kind == "downwardAPI":
+        errors += _mode(source.get("defaultMode"), f"{path}.defaultMode")
+        for item in items:
+            errors += _downward_file(item, path)
+    elif kind == "projected":
+        errors += _mode(source.get("defaultMode"), f"{path}.defaultMode")
+        errors += _projections(source.get("sources") or [], path)
+    return errors
+
+
+def _projections(sources: list[Any], path: str) -> list[st.FieldError]:
+    """``validateProjectionSources``: each source's paths, and no path twice across them."""
+    errors: list[st.FieldError] = []
+    seen: set[str] = set()
+
+    def once(target: str, value: Any) -> None:
+        if target in seen:
+            errors.append(v.invalid_value(path, value, "conflicting duplicate paths"))
+        seen.add(target)
+
+    for i, source in enumerate(sources):
+        source = source if isinstance(source, dict) else {}
+        spath = f"{path}.sources[{i}]"
+        for kind in ("secret", "configMap"):
+            sub = source.get(kind)
+            if isinstance(sub, dict):
+                if not sub.get("name"):
+                    errors.append(v.required(f"{spath}.{kind}.name"))
+                for j, item in enumerate(sub.get("items") or []):
+                    errors += _key_to_path(item, f"{spath}.{kind}.items[{j}]")
+                    if isinstance(item, dict) and item.get("path"):
+                        once(str(item["path"]), sub.get("name", ""))
+        downward = source.get("downwardAPI")
+        if isinstance(downward, dict):
+            for item in downward.get("items") or []:
+                errors += _downward_file(item, f"{spath}.downwardAPI")
+                if isinstance(item, dict) and item.get("path"):
+                    once(str(item["path"]), item["path"])
+        token = source.get("serviceAccountToken")
+        if isinstance(token, dict):
+            seconds = token.get("expirationSeconds")
+            tpath = f"{spath}.serviceAccountToken.expirationSeconds"
+            if isinstance(seconds, int) and seconds < 600:
+                errors.append(v.invalid_value(tpath, seconds, f"may not specify a duration {TOKEN_SHORT}"))
+            if isinstance(seconds, int) and seconds > 1 << 32:
+                errors.append(v.invalid_value(tpath, seconds, f"may not specify a duration {TOKEN_LONG}"))
+            if not token.get("path"):
+                errors.append(v.required(f"{path}.path"))
+            else:
+                errors += _local_non_reserved(str(token["path"]), f"{path}.path")
+    return errors
 
 
 def _port_number(value: Any, path: str) -> list[st.FieldError]:
