@@ -106,6 +106,7 @@ class _Pod:
     killing: bool = False
     probes: list[asyncio.Task[None]] = field(default_factory=list)
     volumes: Any = None  # volumes.PodVolumes once set up
+    kubelet_home: Any = None  # the runtime's kubelet_dir once a setup was tried (what deletion cleans)
     mount_attempts: int = 0
     seen_meta: Any = None  # the labels and annotations its downward-API files were written from
 
@@ -350,9 +351,10 @@ class Node:
         if pod.sandbox is not None:  # its namespaces live on while a container still runs in them
             sandbox, pod.sandbox = pod.sandbox, None
             asyncio.get_running_loop().create_task(_quietly(self.runtime.remove_sandbox(sandbox)))
-        if pod.volumes is not None:
-            volumes, pod.volumes = pod.volumes, None
-            self.volumes.teardown(volumes, pod.uid)
+        home = pod.volumes.home if pod.volumes is not None else pod.kubelet_home
+        pod.volumes = pod.kubelet_home = None
+        if home is not None:  # also what a failed setup left: the kubelet's cleanupOrphanedPodDirs
+            self.volumes.teardown(home, pod.uid)
         for t in pod.timers:
             t.cancel()
         for task in [*pod.restarts, *([pod.task] if pod.task is not None and not pod.starting else [])]:
@@ -514,8 +516,12 @@ class Node:
         obj = self.store.pod(pod.namespace, pod.name)
         if obj is None or pod.killing:
             return False
+        home = await self.runtime.kubelet_dir()
+        if pod.killing:  # forgotten while we waited: make nothing its deletion would not clean
+            return False
+        pod.kubelet_home = home
         try:
-            pod.volumes = self.volumes.setup(obj, await self.runtime.kubelet_dir())
+            pod.volumes = self.volumes.setup(obj, home)
         except (MountError, OSError) as exc:
             self._record(obj, "Warning", "FailedMount", str(exc))
             delay = min(2.0**pod.mount_attempts, 32.0)

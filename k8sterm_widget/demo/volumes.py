@@ -154,12 +154,13 @@ class Volumes:
                 continue
             try:
                 self._write(where, self._payload(pod, name, kind, volume[kind], volumes.sources))
-            except MountError as exc:
+            except (MountError, OSError) as exc:  # a full node disk too: the old files stay, as they do
                 log.info("not refreshing %s of %s: %s", name, pod["metadata"]["name"], exc)
 
-    def teardown(self, volumes: PodVolumes, uid: str) -> None:
-        """The pod is gone: its volumes go (``rmtree`` follows no symlink a container left)."""
-        shutil.rmtree(volumes.home[0] / "pods" / uid, ignore_errors=True)
+    def teardown(self, home: tuple[Path, str], uid: str) -> None:
+        """The pod is gone: its directory goes, set up or half set up (``rmtree`` follows no symlink a
+        container left)."""
+        shutil.rmtree(home[0] / "pods" / uid, ignore_errors=True)
 
     # --- what a container mounts -----------------------------------------------------------------
 
@@ -347,16 +348,11 @@ class Volumes:
         stamp = time.strftime("..%Y_%m_%d_%H_%M_%S.", time.gmtime()) + str(secrets.randbelow(10**9))
         new_dir = target / stamp
         new_dir.mkdir(mode=0o755)
-        self.runtime.give(new_dir)
-        for rel, (content, mode) in payload.items():
-            path = new_dir / rel
-            for parent in reversed(path.relative_to(new_dir).parents[:-1]):
-                if not (new_dir / parent).exists():
-                    (new_dir / parent).mkdir(mode=0o755)
-                    self.runtime.give(new_dir / parent)
-            path.write_bytes(content)
-            os.chmod(path, mode & 0o7777)
-            self.runtime.give(path)
+        try:
+            self._fill(new_dir, payload)
+        except BaseException:  # half a payload (the node's disk is full): nothing of it stays
+            shutil.rmtree(new_dir, ignore_errors=True)
+            raise
         tmp = target / "..data_tmp"
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -375,6 +371,18 @@ class Volumes:
         if old_dir:
             shutil.rmtree(target / old_dir, ignore_errors=True)
         return True
+
+    def _fill(self, new_dir: Path, payload: dict[str, tuple[bytes, int]]) -> None:
+        self.runtime.give(new_dir)
+        for rel, (content, mode) in payload.items():
+            path = new_dir / rel
+            for parent in reversed(path.relative_to(new_dir).parents[:-1]):
+                if not (new_dir / parent).exists():
+                    (new_dir / parent).mkdir(mode=0o755)
+                    self.runtime.give(new_dir / parent)
+            path.write_bytes(content)
+            os.chmod(path, mode & 0o7777)
+            self.runtime.give(path)
 
 
 def _same(directory: Path, payload: dict[str, tuple[bytes, int]]) -> bool:

@@ -510,3 +510,66 @@ spec:
     )
     assert kctl("-n", NS, "get", "pod", "escaper").returncode == 1
     assert not target.exists()
+
+
+def test_a_write_that_fails_keeps_the_old_files_and_the_api_working(kctl: Kubectl) -> None:
+    """When the atomic writer cannot write a new payload (here a configMap key ``a`` and a downwardAPI file
+    ``a/b`` in one projected volume, which the API server allows; a full node disk is the same), the kubelet
+    logs it and the pod keeps its old files (``pkg/volume/util/atomic_writer.go``: ``..data`` moves only
+    after the new directory is complete). The ConfigMap update itself succeeds, and no half-written
+    directory stays in the volume."""
+    _apply(kctl, """
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: grow}
+data: {x: "1"}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: grower}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: c
+    image: busybox:1.36
+    command: [sleep, "3600"]
+    volumeMounts: [{name: p, mountPath: /p}]
+  volumes:
+  - name: p
+    projected:
+      sources:
+      - configMap: {name: grow}
+      - downwardAPI: {items: [{path: a/b, fieldRef: {fieldPath: metadata.name}}]}
+""")  # fmt: skip
+    _ready(kctl, "grower")
+    before = _sh(kctl, "grower", "ls -A /p")
+    r = kctl("-n", NS, "patch", "configmap", "grow", "-p", '{"data": {"x": "2", "a": "file"}}')
+    assert r.returncode == 0, r.stderr  # the node's refresh runs before the update returns
+    assert _sh(kctl, "grower", "ls -A /p; cat /p/x /p/a/b") == before + "1grower"
+
+
+def test_a_pod_whose_volumes_never_mounted_leaves_nothing_on_the_node(
+    kctl: Kubectl, demo_cluster: DemoCluster
+) -> None:
+    """A pod stuck in FailedMount (its configMap is missing) already has its secret volume written; deleting
+    it removes its whole directory, as the kubelet's ``cleanupOrphanedPodDirs``
+    (``pkg/kubelet/kubelet_volumes.go``) removes the directories of pods it no longer runs."""
+    assert kctl("-n", NS, "create", "secret", "generic", "kept", "--from-literal=pw=hunter2").returncode == 0
+    _apply(kctl, """
+apiVersion: v1
+kind: Pod
+metadata: {name: stuck}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - {name: c, image: busybox:1.36, command: [sleep, "3600"], volumeMounts: [{name: s, mountPath: /s}]}
+  volumes:
+  - {name: s, secret: {secretName: kept}}
+  - {name: m, configMap: {name: never-made}}
+""")  # fmt: skip
+    uid = kctl("-n", NS, "get", "pod", "stuck", "-o", "jsonpath={.metadata.uid}").stdout
+    runtime = demo_cluster._runtime
+    home = Path(f"/proc/{runtime._node.pid}/root{runtime._disk}/kubelet/pods/{uid}")
+    _until(lambda: (home / "volumes/kubernetes.io~secret/s/pw").exists(), "the secret volume is written")
+    assert kctl("-n", NS, "delete", "pod", "stuck").returncode == 0
+    _until(lambda: not home.exists(), "the pod's directory is removed")
