@@ -295,7 +295,17 @@ class Driver:
         """The script is about to type: a prompt seen so far no longer means the shell waits for a command."""
         self.pump()
         with self._lock:
-            self.input_seq = self.mark_count
+            self._mark_input()
+
+    def _mark_input(self) -> None:
+        """(lock held) Keys go out now: only a prompt that begins after them counts.
+
+        A prompt that has begun is older than the keys even if its A has not arrived: bash prints D (from
+        ``PROMPT_COMMAND``) and the prompt (``PS1``, A … B) in two writes, and run() returns at D. So
+        after a D, the A that follows belongs to the prompt the keys were typed at.
+        """
+        ended = bool(self.marks) and self.marks[-1].kind == "D"
+        self.input_seq = self.mark_count + (1 if ended else 0)
 
     def expect(self, pattern: Pattern | Sequence[Pattern], timeout: float | None) -> re.Match[str]:
         patterns: Sequence[object] = pattern if isinstance(pattern, (list, tuple)) else [pattern]
@@ -451,7 +461,7 @@ class Driver:
             typed_from = self.buffer.end
             # Ctrl-U only if something was typed at this prompt by hand (on an empty line readline beeps)
             dirty = typed_from > prompt.pos
-            self.input_seq = self.mark_count
+            self._mark_input()
             self.pending = ("", command, typed_from)
         self.terminal.write((KILL_LINE if dirty else "") + command + "\r")
         result = self._collect_at_prompt(command, typed_from, timeout, deadline)
@@ -643,7 +653,7 @@ class Driver:
         with self._lock:
             self.pending = None
             self.interrupted = True
-            self.input_seq = self.mark_count  # the next run waits for a prompt after this Ctrl-C
+            self._mark_input()  # the next run waits for a prompt after this Ctrl-C
         self.terminal.write(CTRL_C)
 
     def _probe(self, command: str, timeout: float | None, deadline: float | None) -> None:

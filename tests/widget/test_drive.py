@@ -429,3 +429,33 @@ def test_the_echo_of_a_typed_line_is_found_through_wraps_redraws_and_a_line_edit
     # a long line wrapped by the line editor (a carriage return, a space), and the prompt redrawn
     assert echo_end("printf 'é日本'; ec \rho done\nx", command) == len("printf 'é日本'; ec \rho done\n")
     assert echo_end("printf 'é日本'; echo do", command) is None  # not all of it yet
+
+
+def test_a_prompt_still_arriving_when_a_line_is_typed_is_not_taken_for_a_later_one(term):
+    """bash prints a prompt in two writes, D from PROMPT_COMMAND, then PS1 (A … B): run() returns at D, and
+    a line typed at once can go out before the A … B of the prompt it was typed at arrives. That prompt
+    is no sign that the typed program (here ``cat``) is done: the next run() must not type into it."""
+    typed: list[str] = []
+    term.write = lambda data: typed.append(data if isinstance(data, str) else bytes(data).decode())
+
+    def feed(text: str) -> None:
+        term._on_output(term._gen, memoryview(text.encode()))
+
+    prompt = "\x1b]133;A;k8s;c\x07root@web-0:/# \x1b]133;B;k8s\x07"
+    feed("\x1b]133;D;0;k8s\x07" + prompt)
+    result: list = []
+    runner = threading.Thread(target=lambda: result.append(term.run("true", timeout=10)))
+    runner.start()
+    drive_wait = time.monotonic() + 10
+    while typed != ["true\r"] and time.monotonic() < drive_wait:
+        time.sleep(0.01)
+    feed("true\r\n\x1b]133;C;k8s\x07\x1b]133;D;0;k8s\x07")  # the command's end; its next prompt not yet
+    runner.join(10)
+    assert result == [""]
+    term.sendline("cat")
+    feed(prompt + "cat\r\n")  # the prompt printed before "cat" was typed, then cat's echo
+    with pytest.raises(
+        errors.RunTimeout
+    ):  # waiting for a prompt after "cat" (tests/widget/test_drive_kernel.py)
+        term.run("echo hi", timeout=1)
+    assert typed == ["true\r", "cat\r"]  # nothing typed into cat
