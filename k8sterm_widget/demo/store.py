@@ -14,9 +14,11 @@ import bisect
 import builtins  # Store.list shadows list in the class body's annotations
 import collections
 import copy
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+log = logging.getLogger(__name__)
 Obj = dict
 HISTORY = 10000  # events kept for watches that resume from a resourceVersion
 WATCH_QUEUE_LIMIT = 100000  # a watcher this far behind is dropped, as the apiserver drops slow watchers
@@ -131,6 +133,7 @@ class Store:
         self._history: collections.deque[Event] = collections.deque(maxlen=max(history, 1))
         self._watchers: set[Watcher] = set()
         self._listeners: list[Listener] = []
+        self._listener_errors: set[tuple[Listener, type[BaseException]]] = set()
 
     # --- reads ---------------------------------------------------------------------------------
 
@@ -183,7 +186,28 @@ class Store:
             if w.closed:
                 self._watchers.discard(w)
         for listener in list(self._listeners):
-            listener(event)
+            try:
+                listener(event)
+            except Exception as exc:  # the write is committed: an informer's failure never fails it
+                self._listener_failed(listener, event, exc)
+
+    def _listener_failed(self, listener: Listener, event: Event, exc: Exception) -> None:
+        """Log a listener's failure with its traceback the first time it fails this way, then quietly: the
+        writer and the other listeners go on, as a failing informer handler leaves kube-apiserver's write."""
+        key = (listener, type(exc))
+        if key in self._listener_errors:
+            log.debug(
+                "store listener %r failed again on %s %s: %s", listener, event.type, event.resource, exc
+            )
+            return
+        self._listener_errors.add(key)
+        log.error(
+            "store listener %r failed on %s %s (logged once per kind of error)",
+            listener,
+            event.type,
+            event.resource,
+            exc_info=exc,
+        )
 
     @staticmethod
     def _key(obj: Obj) -> tuple[str, str]:
