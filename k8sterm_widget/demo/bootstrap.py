@@ -18,6 +18,7 @@ from . import (
 )
 from .allocators import Allocators
 from .controllers.base import Controller, Events, node_capacity
+from .controllers.clusterroleaggregation import ClusterRoleAggregationController
 from .controllers.cronjob import CronJobController
 from .controllers.daemonset import DaemonSetController
 from .controllers.deployment import DeploymentController
@@ -166,6 +167,7 @@ def start_controllers(api: Api, node: Any, node_name: str, ca_pem: str) -> list[
         JobController(api),
         CronJobController(api),
         EndpointsController(api, node_name, (HOST_IP, API_PORT)),
+        ClusterRoleAggregationController(api),
     ]
     for c in controllers:
         c.start()

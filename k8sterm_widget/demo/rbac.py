@@ -1,21 +1,26 @@
 """RBAC over the cluster's own objects, service-account tokens, and the bootstrap policy.
 
 :class:`Authorizer` turns the Role/ClusterRole/RoleBinding/ClusterRoleBinding objects of the store into
-the rules of a user (cached until an RBAC object changes), including aggregated ClusterRoles.
-:func:`bootstrap` is what ``kube-apiserver`` creates at start (``cluster-admin``, ``admin``/``edit``/
-``view``, ``system:discovery``, ``system:basic-user``, ``system:public-info-viewer``) plus the scenario's
-users as ``k8sterm:<user>`` roles.  :class:`ServiceAccountTokens` signs and checks the JWTs
+the rules of a user (cached until an RBAC object changes).  :func:`bootstrap` is what
+``kube-apiserver`` creates at start — its bootstrap ClusterRoles, vendored from Kubernetes
+(``data/bootstrap-cluster-roles.yaml``), and the bindings of ``cluster-admin``, ``system:discovery``,
+``system:basic-user`` and ``system:public-info-viewer`` — plus the scenario's users as ``demo-<user>``
+roles.  :class:`ServiceAccountTokens` signs and checks the JWTs
 ``TokenRequest`` hands out (``kubectl create token``).
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
 import time
+from importlib import resources
 from typing import Any
+
+import yaml
 
 from .scenario import Rule, UserSpec
 from .store import Event, Store
@@ -58,24 +63,11 @@ class Authorizer:
         if event.resource.startswith(RBAC + "/"):
             self._cache.clear()
 
-    def _role_rules(self, cluster_role: Obj | None) -> list[Obj]:
-        if cluster_role is None:
-            return []
-        rules = list(cluster_role.get("rules") or [])
-        aggregation = cluster_role.get("aggregationRule")
-        if aggregation:
-            from .kinds.common import label_selector_matches
-
-            for other in self.store.list(f"{RBAC}/clusterroles"):
-                if other is cluster_role:
-                    continue
-                labels = other["metadata"].get("labels") or {}
-                if any(
-                    label_selector_matches(sel, labels)
-                    for sel in aggregation.get("clusterRoleSelectors") or []
-                ):
-                    rules += other.get("rules") or []
-        return rules
+    @staticmethod
+    def _role_rules(cluster_role: Obj | None) -> list[Obj]:
+        """The role's own rules: an aggregated role's are filled by the clusterrole-aggregation controller,
+        as kube-apiserver's RBAC authorizer only ever reads ``rules``."""
+        return list((cluster_role or {}).get("rules") or [])
 
     def rules_for(self, name: str, groups: tuple[str, ...]) -> tuple[Rule, ...]:
         key = (name, groups)
@@ -119,121 +111,23 @@ class Authorizer:
 
 # --- bootstrap policy -----------------------------------------------------------------------------
 
-_READ = ["get", "list", "watch"]
-_WRITE = ["create", "delete", "deletecollection", "patch", "update"]
-_VIEW_RULES = [
-    {
-        "apiGroups": [""],
-        "resources": [
-            "configmaps",
-            "endpoints",
-            "persistentvolumeclaims",
-            "pods",
-            "pods/log",
-            "pods/status",
-            "replicationcontrollers",
-            "replicationcontrollers/scale",
-            "serviceaccounts",
-            "services",
-            "services/status",
-            "events",
-            "limitranges",
-            "namespaces",
-            "namespaces/status",
-            "resourcequotas",
-            "podtemplates",
-        ],
-        "verbs": _READ,
-    },
-    {
-        "apiGroups": ["apps"],
-        "resources": [
-            "controllerrevisions",
-            "daemonsets",
-            "deployments",
-            "deployments/scale",
-            "replicasets",
-            "replicasets/scale",
-            "statefulsets",
-        ],
-        "verbs": _READ,
-    },
-    {"apiGroups": ["batch"], "resources": ["cronjobs", "jobs"], "verbs": _READ},
-    {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": _READ},
-    {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": _READ},
-]
-_EDIT_RULES = [
-    {
-        "apiGroups": [""],
-        "resources": [
-            "pods/attach",
-            "pods/exec",
-            "pods/portforward",
-            "pods/proxy",
-            "secrets",
-            "services/proxy",
-        ],
-        "verbs": _READ,
-    },
-    {
-        "apiGroups": [""],
-        "resources": [
-            "pods",
-            "pods/attach",
-            "pods/exec",
-            "pods/portforward",
-            "pods/proxy",
-            "pods/ephemeralcontainers",
-            "configmaps",
-            "endpoints",
-            "persistentvolumeclaims",
-            "replicationcontrollers",
-            "replicationcontrollers/scale",
-            "secrets",
-            "serviceaccounts",
-            "services",
-            "services/proxy",
-            "events",
-        ],
-        "verbs": _WRITE,
-    },
-    {"apiGroups": [""], "resources": ["serviceaccounts/token"], "verbs": ["create"]},
-    {
-        "apiGroups": ["apps"],
-        "resources": [
-            "daemonsets",
-            "deployments",
-            "deployments/rollback",
-            "deployments/scale",
-            "replicasets",
-            "replicasets/scale",
-            "statefulsets",
-            "statefulsets/scale",
-        ],
-        "verbs": _WRITE,
-    },
-    {"apiGroups": ["batch"], "resources": ["cronjobs", "jobs"], "verbs": _WRITE},
-    {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": _WRITE},
-    {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": _WRITE},
-]
-_ADMIN_RULES = [
-    {"apiGroups": [RBAC], "resources": ["rolebindings", "roles"], "verbs": [*_READ, *_WRITE]},
-    {"apiGroups": ["authorization.k8s.io"], "resources": ["localsubjectaccessreviews"], "verbs": ["create"]},
-]
-_DISCOVERY_URLS = [
-    "/api",
-    "/api/*",
-    "/apis",
-    "/apis/*",
-    "/healthz",
-    "/livez",
-    "/openapi",
-    "/openapi/*",
-    "/readyz",
-    "/version",
-    "/version/",
-]
-_PUBLIC_URLS = ["/healthz", "/livez", "/readyz", "/version", "/version/"]
+_BOOTSTRAP_ROLES = "data/bootstrap-cluster-roles.yaml"
+
+
+@functools.cache
+def _bootstrap_roles_text() -> str:
+    return resources.files(__package__).joinpath(_BOOTSTRAP_ROLES).read_text()
+
+
+def bootstrap_cluster_roles() -> list[Obj]:
+    """kube-apiserver's bootstrap ClusterRoles, from Kubernetes' own expected output of its policy
+    (``admin``/``edit``/``view`` without rules: the aggregation controller fills them)."""
+    roles: list[Obj] = yaml.safe_load(_bootstrap_roles_text())["items"]
+    for role in roles:
+        role["metadata"].pop("creationTimestamp", None)
+        if role.get("rules") is None:
+            role.pop("rules", None)
+    return roles
 
 
 def _role(
@@ -285,58 +179,7 @@ def _group(name: str) -> Obj:
 def bootstrap(users: list[UserSpec]) -> list[Obj]:
     """The bootstrap ClusterRoles and bindings, then a role and binding per scenario user."""
     out = [
-        _role(
-            "cluster-admin",
-            [
-                {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
-                {"nonResourceURLs": ["*"], "verbs": ["*"]},
-            ],
-        ),
-        _role("admin", [], aggregate=["aggregate-to-admin"]),
-        _role(
-            "edit",
-            [],
-            labels={"rbac.authorization.k8s.io/aggregate-to-admin": "true"},
-            aggregate=["aggregate-to-edit"],
-        ),
-        _role(
-            "view",
-            [],
-            labels={"rbac.authorization.k8s.io/aggregate-to-edit": "true"},
-            aggregate=["aggregate-to-view"],
-        ),
-        _role(
-            "system:aggregate-to-admin",
-            _ADMIN_RULES,
-            labels={"rbac.authorization.k8s.io/aggregate-to-admin": "true"},
-        ),
-        _role(
-            "system:aggregate-to-edit",
-            _EDIT_RULES,
-            labels={"rbac.authorization.k8s.io/aggregate-to-edit": "true"},
-        ),
-        _role(
-            "system:aggregate-to-view",
-            _VIEW_RULES,
-            labels={"rbac.authorization.k8s.io/aggregate-to-view": "true"},
-        ),
-        _role("system:discovery", [{"nonResourceURLs": _DISCOVERY_URLS, "verbs": ["get"]}]),
-        _role(
-            "system:basic-user",
-            [
-                {
-                    "apiGroups": ["authorization.k8s.io"],
-                    "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"],
-                    "verbs": ["create"],
-                },
-                {
-                    "apiGroups": ["authentication.k8s.io"],
-                    "resources": ["selfsubjectreviews"],
-                    "verbs": ["create"],
-                },
-            ],
-        ),
-        _role("system:public-info-viewer", [{"nonResourceURLs": _PUBLIC_URLS, "verbs": ["get"]}]),
+        *bootstrap_cluster_roles(),
         _binding("cluster-admin", "cluster-admin", [_group("system:masters")]),
         _binding("system:discovery", "system:discovery", [_group("system:authenticated")]),
         _binding("system:basic-user", "system:basic-user", [_group("system:authenticated")]),
@@ -365,7 +208,6 @@ def bootstrap(users: list[UserSpec]) -> list[Obj]:
         name = f"demo-{user.name}"
         if cluster_rules:
             out.append(_role(name, cluster_rules))
-            out[-1]["metadata"]["labels"] = {"app.kubernetes.io/managed-by": "k8sterm-demo"}
             out.append(_binding(name, name, subject))
             out[-1]["metadata"]["labels"] = {"app.kubernetes.io/managed-by": "k8sterm-demo"}
         for ns, rules in by_ns.items():
