@@ -12,6 +12,9 @@
   same cluster, and their ratio (kubectl's includes its own process start-up).
 
 The machine is shared and noisy: read medians and ratios. ``--json`` prints the figures as JSON too.
+``--against REV`` runs the benchmark on a checkout of ``REV`` and on this tree in turns (``--rounds`` each,
+each in its own process) and prints both with the ratio of their medians: the one comparison a shared
+machine's changing load does not skew.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import platform
 import shutil
 import ssl
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -137,13 +141,68 @@ def exec_round_trips(repeat: int) -> tuple[float, float]:
     return 1000 * statistics.median(times), kubectl
 
 
+_COMPARED = (
+    ("cluster start to all scenario pods Running", "cluster_start_s", "{:.2f} s"),
+    ("container start, busybox, p50", "container_start_p50_ms", "{:.0f} ms"),
+    ("pod sandbox", "sandbox_p50_ms", "{:.1f} ms"),
+    ("exec round trip, k8sterm_widget.exec true", "exec_rtt_ms", "{:.0f} ms"),
+    ("exec round trip, kubectl exec true", "kubectl_exec_rtt_ms", "{:.0f} ms"),
+)
+
+
+def against(rev: str, rounds: int, passthrough: list[str]) -> int:
+    """This benchmark on a checkout of ``rev`` and on this tree, taking turns, so that both meet the same
+    load: on a shared machine figures from different hours say more about the neighbours than the code."""
+    root = Path(__file__).resolve().parent.parent
+    base = Path(tempfile.mkdtemp(prefix="bench-baseline-"))
+    archive = subprocess.run(["git", "-C", str(root), "archive", rev], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(base)], input=archive.stdout, check=True)
+    runs: dict[str, list[dict]] = {rev: [], "this tree": []}
+    loads = [os.getloadavg()[0]]
+    try:
+        for _ in range(rounds):
+            for label, tree in ((rev, base), ("this tree", root)):
+                done = subprocess.run(
+                    [sys.executable, "-m", "benchmarks.demo_cluster", "--json", *passthrough],
+                    cwd=tree,
+                    env={**os.environ, "PYTHONPATH": str(tree)},  # its own package, not the installed one
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                runs[label].append(json.loads(done.stdout.strip().splitlines()[-1]))
+                loads.append(os.getloadavg()[0])
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    span = f"load {min(loads):.1f}-{max(loads):.1f}"
+    print(f"{time.strftime('%Y-%m-%d')}, {rev} and this tree taking turns, {os.cpu_count()} CPUs, {span}")
+
+    def cell(label: str, key: str, fmt: str) -> str:
+        return " / ".join(fmt.format(r[key]) if key in r else "—" for r in runs[label])
+
+    rows = [("measure", f"{rev} (runs)", "this tree (runs)", "ratio of medians")]
+    for name, key, fmt in _COMPARED:
+        old = [r[key] for r in runs[rev] if key in r]
+        new = [r[key] for r in runs["this tree"] if key in r]
+        ratio = f"{statistics.median(new) / statistics.median(old):.2f}x" if old and new else ""
+        rows.append((name, cell(rev, key, fmt), cell("this tree", key, fmt), ratio))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    print("\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--starts", type=int, default=7, help="cluster starts to time")
     parser.add_argument("--containers", type=int, default=30, help="container starts to time")
     parser.add_argument("--round-trips", type=int, default=20)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--against", metavar="REV", help="take turns with a checkout of this git revision")
+    parser.add_argument("--rounds", type=int, default=2, help="turns each, with --against")
     args = parser.parse_args(argv)
+    if args.against:
+        passthrough = ["--starts", str(args.starts), "--containers", str(args.containers)]
+        return against(args.against, args.rounds, [*passthrough, "--round-trips", str(args.round_trips)])
     starts = cluster_start(args.starts)
     containers, sandboxes, mode = asyncio.run(_container_starts(args.containers))
     engine_rtt, kubectl_rtt = exec_round_trips(args.round_trips)
