@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import threading
@@ -106,6 +107,27 @@ def test_list_paging_with_continue(demo_cluster):
     assert names == sorted(names) and len(names) == 7 and names[-1] == "jobs/worker"
     bad = api(demo_cluster, "GET", "/api/v1/pods", params={"continue": "%%%"})
     assert bad.status_code == 400
+
+
+@pytest.mark.parametrize("path", ["/api/v1/namespaces", "/api/v1/namespaces/demo/pods"])
+def test_paging_a_cluster_scoped_and_a_namespaced_list(demo_cluster, path):
+    """Pages of one object, each token's key relative to the list's prefix (etcd3's encodeContinue), end
+    where the unpaged list ends, with remainingItemCount counting down."""
+    whole = [o["metadata"]["name"] for o in api(demo_cluster, "GET", path).json()["items"]]
+    names, token = [], ""
+    while True:
+        body = api(
+            demo_cluster, "GET", path, params={"limit": 1, **({"continue": token} if token else {})}
+        ).json()
+        names += [o["metadata"]["name"] for o in body["items"]]
+        token = body["metadata"].get("continue", "")
+        if not token:
+            assert "remainingItemCount" not in body["metadata"]
+            break
+        start = json.loads(base64.urlsafe_b64decode(token + "==="))["start"]
+        assert start == names[-1] + "\x00"
+        assert body["metadata"]["remainingItemCount"] == len(whole) - len(names)
+    assert names == whole and len(whole) > 2
 
 
 @pytest.mark.parametrize(
