@@ -411,6 +411,15 @@ def _processes_of(pod: str) -> list[psutil.Process]:
     return list(found.values())
 
 
+def _name(process: psutil.Process) -> str | None:
+    """The process's name, or None once it has ended (a pod's short-lived helpers, e.g. nginx's entrypoint
+    scripts, may end between the listing and this look)."""
+    try:
+        return process.name()
+    except psutil.NoSuchProcess:
+        return None
+
+
 def _writable_layer(pid: int) -> str:
     """Where a container's writable layer lives on the node: the upperdir of the overlay mounted as its
     root, from the host's view of the container's mount table (containerd's overlayfs snapshot)."""
@@ -439,7 +448,7 @@ def test_a_deleted_pod_leaves_nothing_running(kctl):
     pod = _run_pod(kctl, "busybox:1.36", "sleep", "infinity")
     assert sh(kctl, pod, "sleep 7321 >/dev/null 2>&1 & echo x > /tmp/marker").returncode == 0
     processes = _processes_of(pod)
-    names = sorted(p.name() for p in processes)
+    names = sorted(n for n in map(_name, processes) if n)
     assert names.count("sleep") == 2, names  # the main process and the exec's job (each with its sh gone)
     layer, viewers = "", []
     if ISOLATION.mode == "namespaces":  # process mode has no writable layer: containers write the host's
@@ -468,7 +477,7 @@ def test_nothing_of_a_pod_listens_on_the_hosts_interfaces(kctl):
     try:
         processes = _processes_of(pod)
         pids = {p.pid for p in processes}
-        nginx = [p for p in processes if p.name() == "nginx"]
+        nginx = [p for p in processes if _name(p) == "nginx"]
         master = min(nginx, key=lambda p: p.create_time())  # and its workers
         sockets = {os.readlink(f"/proc/{master.pid}/fd/{fd}") for fd in os.listdir(f"/proc/{master.pid}/fd")}
         listening = [
