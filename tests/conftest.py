@@ -15,6 +15,7 @@ process of the demo runtime may survive.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -137,6 +138,25 @@ def no_stray_processes() -> Iterator[None]:
             except psutil.Error:
                 pass
         pytest.fail(f"demo processes survived the test session: {desc}", pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def no_browser_loop_outside_browser_tests(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Playwright's sync API leaves its event loop marked as running in this thread between its calls
+    (playwright/sync_api/_context_manager.py), so after the session's first Chromium test ``asyncio.run()``
+    in any later test of the same process fails ("cannot be called from a running event loop"): the suite
+    passed only while such tests happened to be collected before the first browser test. A test that does
+    not drive the browser gets the thread as it was before Playwright started; the mark is put back after.
+    """
+    loop = asyncio._get_running_loop()
+    if loop is None or "chromium" in request.fixturenames:
+        yield
+        return
+    asyncio._set_running_loop(None)
+    try:
+        yield
+    finally:
+        asyncio._set_running_loop(loop)
 
 
 @pytest.fixture(autouse=True)
