@@ -33,13 +33,16 @@ demo: $(VENV)/.demo-installed
 	$(BIN)/k8sterm lab examples/quickstart.ipynb
 
 ## make test: the whole suite (checks, front-end units, demo cluster against real kubectl, engine, JupyterLab).
+# Two pytest-xdist workers, each taking whole files (module fixtures: JupyterLabs, clusters, start once): the
+# suite mostly waits (browsers, kernels, timeouts), so two share CI's 2 cores well. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
 test: $(VENV)/.test-installed
 	$(BIN)/ruff check k8sterm_widget tests benchmarks scripts docs/conf.py
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 	npm run --silent typecheck
 	node --test tests/js/*.test.mjs
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=20
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check k8sterm_widget tests benchmarks scripts docs/conf.py

@@ -67,6 +67,19 @@ def demo_processes() -> list[psutil.Process]:
     return found
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``make test``: two workers, each taking whole files, in this order) the files
+    with browser or slow tests go first, the most of those tests first: taken last, one of them would be
+    the run's tail while the other worker idles. A plain run keeps the collection order."""
+    if not hasattr(config, "workerinput"):
+        return
+    heavy: dict[Path, int] = {}
+    for item in items:
+        if item.get_closest_marker("chromium") or item.get_closest_marker("slow"):
+            heavy[item.path] = heavy.get(item.path, 0) + 1
+    items.sort(key=lambda item: -heavy.get(item.path, 0))  # stable: each file's tests keep their order
+
+
 @pytest.fixture(scope="session")
 def demo_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoCluster]:
     """The demo cluster with the built-in scenario, shared by the whole session."""
