@@ -34,6 +34,7 @@ BACKOFF_INITIAL = 10.0
 BACKOFF_MAX = 300.0
 BACKOFF_RESET = 600.0  # a container that ran this long starts its back-off afresh
 REPLAY_LIMIT = 5.0  # how long a frozen container's replay may run (see Node._replay)
+POD_HOSTS = range(5, 255)  # 10.244.0.5-254: the node's pod range, as the runtime's IPAM (runtime/network.py)
 
 
 def go_duration(seconds: float) -> str:
@@ -120,8 +121,9 @@ class Node:
         self.images = images
         self.name = node_name
         self._pods: dict[tuple[str, str], _Pod] = {}
-        self._free_ips: list[int] = []
-        self._next_ip = 5
+        self._ips_in_use: set[int] = set()  # pod addresses as numbers: 10.244.a.b is a * 256 + b
+        self._last_ip = POD_HOSTS[-1]  # the address last given: the first pod gets .5
+        self._overflow_ip = 256  # past the /24 (more pods than it holds: frozen scenario pods)
         self._stopping = False
         self.frozen: dict[tuple[str, str], dict[str, FrozenStatus]] = {}  # scenario statuses, by pod
         self.events: Any = None  # controllers.base.Events, set by the cluster
@@ -231,15 +233,35 @@ class Node:
                 self.volumes.refresh(obj, pod.volumes)
 
     def _allocate_ip(self) -> str:
-        n = self._free_ips.pop() if self._free_ips else self._next_ip
-        if n == self._next_ip:
-            self._next_ip += 1
+        """The next free address after the last one given, wrapping around: host-local IPAM's round-robin
+        (plugins/ipam/host-local/backend/allocator). A released address comes back last, not next: the
+        node's neighbour cache keeps the gone pod's MAC for it a while, and a new pod there would be
+        unreachable from the node (its probes, Services) for up to a minute."""
+        size = len(POD_HOSTS)
+        start = self._last_ip - POD_HOSTS[0]
+        for step in range(1, size + 1):
+            n = POD_HOSTS[(start + step) % size]
+            if n not in self._ips_in_use:
+                self._last_ip = n
+                break
+        else:
+            n = self._overflow_ip
+            while n in self._ips_in_use:
+                n += 1
+            self._overflow_ip = n + 1
+        self._ips_in_use.add(n)
         return f"10.244.{n // 256}.{n % 256}"
 
-    def _release_ip(self, ip: str) -> None:
-        with contextlib.suppress(ValueError, IndexError):
-            _, _, a, b = ip.split(".")
-            self._free_ips.append(int(a) * 256 + int(b))
+    def _ip_in_use(self, ip: str, used: bool) -> None:
+        """Mark a pod address (one given here, or one a restored pod had) taken or free."""
+        with contextlib.suppress(ValueError):
+            net, a, b = ip.rsplit(".", 2)
+            if net == "10.244":
+                n = int(a) * 256 + int(b)
+                if used:
+                    self._ips_in_use.add(n)
+                else:
+                    self._ips_in_use.discard(n)
 
     def _admit(self, obj: Obj) -> None:
         """A pod newly bound here: give it an IP, report it, start its containers in the background."""
@@ -255,6 +277,7 @@ class Node:
         pod.ip = obj["status"].get("podIP") or (
             objects.HOST_IP if spec.get("hostNetwork") else self._allocate_ip()
         )
+        self._ip_in_use(pod.ip, True)  # a pod restored with its address keeps it
         frozen = self.frozen.get(key, {})
         for c in spec.get("initContainers") or []:
             pod.containers[c["name"]] = _Live(
@@ -347,7 +370,7 @@ class Node:
             del self._pods[key]
         pod.killing = True
         if pod.ip and pod.ip != objects.HOST_IP:
-            self._release_ip(pod.ip)
+            self._ip_in_use(pod.ip, False)
         if pod.sandbox is not None:  # its namespaces live on while a container still runs in them
             sandbox, pod.sandbox = pod.sandbox, None
             asyncio.get_running_loop().create_task(_quietly(self.runtime.remove_sandbox(sandbox)))

@@ -90,21 +90,27 @@ class Sandbox:
 
 
 class IPAM:
-    """host-local IPAM for the node's pod range: lowest free address from ``.5``, reused after release."""
+    """host-local IPAM for the node's pod range, from ``.5``, round-robin as host-local allocates: the next
+    free address after the last one given, so a released one comes back last (the node's neighbour cache
+    may still hold the gone pod's MAC for it)."""
 
     def __init__(
         self, network: ipaddress.IPv4Network | ipaddress.IPv6Network = POD_CIDR, first: int = FIRST_POD_HOST
     ) -> None:
         self._hosts = [str(ip) for ip in list(network.hosts())[first - 1 :]]
         self._taken: dict[str, str] = {}  # ip -> owner key
+        self._last = -1  # index in _hosts of the address last given
 
     def allocate(self, key: str) -> str:
         for ip, owner in self._taken.items():
             if owner == key:
                 return ip
-        for ip in self._hosts:
+        for step in range(1, len(self._hosts) + 1):
+            index = (self._last + step) % len(self._hosts)
+            ip = self._hosts[index]
             if ip not in self._taken:
                 self._taken[ip] = key
+                self._last = index
                 return ip
         raise NetworkError(f"no free address in {POD_CIDR}")
 
