@@ -904,3 +904,34 @@ def test_capabilities_as_containerd_sets_them_but_never_beyond_the_default_set()
     assert effective(drop=["ALL"]) == 0 and effective(["NET_BIND_SERVICE"], ["ALL"]) == 1 << 10
     # what Pod Security admission would refuse is not granted by the runtime either
     assert effective(["ALL", "SYS_ADMIN", "CAP_NET_ADMIN", "SYS_MODULE"]) == mask()
+
+
+@needs_namespaces
+def test_helpers_of_a_package_under_a_path_the_container_hides_still_mount_volumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/tmp, /root, /run and /var are the container's own: a package installed under one of them (a clone
+    in /tmp, a venv in root's home) is out of sight once pid 1 has made its mounts, so its helpers must
+    import all they need before (``securejoin``, imported only to mount a volume, made every pod fail to
+    start from a clone in /tmp). The helpers here are a copy under pytest's tmp dir, in /tmp."""
+    import k8sterm_widget.demo.runtime.isolation as isolation
+    from k8sterm_widget.demo import DemoCluster
+
+    copy = tmp_path / "runtime"
+    shutil.copytree(Path(isolation.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    assert str(copy).startswith(("/tmp/", "/var/", "/root/", "/run/")), copy  # hidden in a container
+    monkeypatch.setattr(isolation, "INIT_SCRIPT", str(copy / "_init.py"))
+    monkeypatch.setattr(isolation, "ENTER_SCRIPT", str(copy / "_enter.py"))
+    with DemoCluster(state_dir=tmp_path / "state") as cluster:
+        kubectl = [str(Path(sys.executable).with_name("kubectl")), "--kubeconfig", cluster.kubeconfig]
+        # web-1 mounts the projected service-account volume every pod gets
+        ready = subprocess.run(
+            [*kubectl, "-n", "demo", "wait", "--for=condition=Ready", "pod/web-1", "--timeout=30s"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert ready.returncode == 0, (
+            ready.stderr
+            + subprocess.run(
+                [*kubectl, "-n", "demo", "describe", "pod", "web-1"], capture_output=True, text=True
+            ).stdout[-1500:]
+        )

@@ -21,6 +21,11 @@ import socket
 import struct
 import termios
 
+# A sibling (found through the sys.path entry _init.py/_enter.py put first), imported now and not when a
+# volume is mounted: by then /tmp, /root, /run and /var are the container's own, and a package installed
+# under one of them (a clone in /tmp, a venv in root's home) is out of sight.
+import securejoin
+
 CLONE_NEWNS = 0x00020000
 CLONE_NEWCGROUP = 0x02000000
 CLONE_NEWUTS = 0x04000000
@@ -269,8 +274,6 @@ def _volume(root: str, target: str, source: str, sub_path: str, read_only: bool,
     ``/proc/self/fd``, so a symlink a container left in a volume cannot point the bind at the host.
     """
     import stat
-
-    import securejoin
 
     def resolve(tree: str, path: str, create: str) -> int:
         try:
