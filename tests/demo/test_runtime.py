@@ -935,3 +935,35 @@ def test_helpers_of_a_package_under_a_path_the_container_hides_still_mount_volum
                 [*kubectl, "-n", "demo", "describe", "pod", "web-1"], capture_output=True, text=True
             ).stdout[-1500:]
         )
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chowns a layer to another user: needs root (CI runs as root)")
+def test_python_pods_get_the_venvs_packages_only_where_their_root_can_reach_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A venv in a private directory (root's home, a mode-700 checkout) cannot be bound into a python pod
+    whose root is another user here: the bind failed every such pod's start ("Permission denied"); the
+    pods now start without the packages, and the start notice says why."""
+    from k8sterm_widget.demo.runtime import layers
+    from k8sterm_widget.demo.runtime.images import lookup
+
+    base = Path(tempfile.mkdtemp(prefix="k8sterm-reach-"))  # pytest's tmp_path is under a private dir
+    try:
+        os.chmod(base, 0o755)
+        site = base / "private" / "site-packages"
+        site.mkdir(parents=True)
+        os.chmod(base / "private", 0o700)
+        pod_root = (65534, 65534)  # another user than the directory's owner
+        assert not layers._reachable_by(str(site), pod_root)
+        assert layers._reachable_by(str(site), None)  # a pod root that is this user
+        image = lookup("python:3.12")
+        assert image is not None
+        monkeypatch.setattr(layers, "_python_site", lambda: str(site))
+        hidden = layers.build(image, tmp_path / "a", owner=pod_root, hardlink=False)
+        assert str(site) not in [source for source, _ in hidden.binds] and str(site) in hidden.notice
+        os.chmod(base / "private", 0o755)
+        assert layers._reachable_by(str(site), pod_root)
+        shown = layers.build(image, tmp_path / "b", owner=pod_root, hardlink=False)
+        assert str(site) in [source for source, _ in shown.binds] and str(site) not in shown.notice
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

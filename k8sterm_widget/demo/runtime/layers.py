@@ -472,6 +472,32 @@ def needed_libraries(program: str) -> list[str]:
     return found
 
 
+def _reachable_by(path: str, owner: tuple[int, int] | None) -> bool:
+    """Whether a pod's root can read ``path`` through every directory above it: with ``owner`` (the host
+    uid and gid a pod's root is mapped to) by the permission bits; without, it is this process's own user.
+    A bind of a path it cannot reach fails the container's start ("Permission denied"), e.g. a venv in
+    root's private home or a checkout in a mode-700 directory."""
+    if owner is None:
+        return True
+    uid, gid = owner
+    parts = Path(path).parts
+    for depth in range(1, len(parts) + 1):
+        try:
+            st = os.stat(Path(*parts[:depth]))
+        except OSError:
+            return False
+        need = 0o5 if depth == len(parts) else 0o1  # the last one read and entered, the others entered
+        if st.st_uid == uid:
+            bits = st.st_mode >> 6
+        elif st.st_gid == gid:
+            bits = st.st_mode >> 3
+        else:
+            bits = st.st_mode
+        if bits & need != need:
+            return False
+    return True
+
+
 def _python_site() -> str | None:
     """The site-packages of the Python running the cluster, if the host's ``/usr`` Python matches it."""
     site = sysconfig.get_paths().get("purelib")
@@ -521,7 +547,7 @@ def build(
     root.mkdir(parents=True)
     os.chmod(root, 0o755)
     if image.flavour == "debian":
-        layer = _debian(image, root, uid_range)
+        layer = _debian(image, root, uid_range, owner)
     elif image.flavour in ("busybox", "alpine"):
         layer = _busybox(image, root, state_dir, hardlink)
     else:
@@ -534,7 +560,7 @@ def build(
     return layer
 
 
-def _debian(image: Image, root: Path, uid_range: bool) -> Layer:
+def _debian(image: Image, root: Path, uid_range: bool, owner: tuple[int, int] | None = None) -> Layer:
     _skeleton(root, dirs=("boot", "media", "mnt", "opt", "srv", "usr"))
     for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         host = Path("/") / name
@@ -580,7 +606,12 @@ def _debian(image: Image, root: Path, uid_range: bool) -> Layer:
         os.symlink("/usr/bin/python3", local / "bin" / "python")
         os.symlink("/usr/bin/python3", local / "bin" / "python3")
         site = _python_site()
-        if site is not None:
+        if site is not None and not _reachable_by(site, owner):
+            notice = (
+                f"python: pods do not get this Python's packages (the official client): {site} is in a "
+                "directory their root, another user here, cannot enter"
+            )
+        elif site is not None:
             version = f"python{sys.version_info.major}.{sys.version_info.minor}"
             target = f"/usr/local/lib/{version}/dist-packages"
             (root / target.lstrip("/")).mkdir(parents=True, exist_ok=True)
