@@ -622,6 +622,11 @@ def test_runtime_stop_leaves_no_process(tmp_path: Path, mode: str) -> None:
         await shell.write(f"sleep {duration} & echo ok-$((2+2))\n".encode())
         await read_until(shell, b"ok-4")
         # This runtime's processes only: a session-wide demo cluster may share this pytest process.
+        # "ok-4" comes from the shell before its background child has exec'd sleep: under load the child
+        # may still be a forked sh for a moment, so wait until the sleep is there before counting.
+        deadline = time.monotonic() + 10
+        while not processes_with(f"sleep {duration}") and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
         roots = [shell.pid, *(c.pid for c in (a, b) if c.pid), *(c._popen.pid for c in (a, b) if c._popen)]
         ours = sorted({p for root in roots for p in descendants(root)})
         assert len(ours) >= 6 and processes_with(f"sleep {duration}")
