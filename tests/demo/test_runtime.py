@@ -776,6 +776,27 @@ def test_attach_to_a_tty_container(tmp_path: Path, mode: str) -> None:
 
 
 @BOTH
+def test_an_attacher_that_reads_later_does_not_stall_the_others(tmp_path: Path, mode: str) -> None:
+    """Output arrives in many small chunks (a line editor echoes key by key); an attacher that is not
+    reading right now must hold them — by bytes, as a pipe would — rather than stop every other
+    attacher after a handful of chunks."""
+
+    async def main() -> None:
+        async with runtime(tmp_path, mode) as rt:
+            script = "read go; for i in $(seq 60); do echo line-$i; sleep 0.01; done; read done"
+            c = await start(rt, "busybox", command=["sh", "-c", script], stdin=True)
+            reader = await c.attach(stdin=True, stdout=True, stderr=True, tty=False)
+            idle = await c.attach(stdin=False, stdout=True, stderr=False, tty=False)
+            await reader.write(b"go\n")
+            await read_until(reader, b"line-60\n")
+            assert (await read_until(idle, b"line-60\n")).count(b"line-") == 60
+            await reader.write(b"done\n")
+            assert await reader.wait() == 0
+
+    run(main())
+
+
+@BOTH
 def test_attach_to_a_piped_container(tmp_path: Path, mode: str) -> None:
     async def main() -> None:
         async with runtime(tmp_path, mode) as rt:

@@ -2,10 +2,10 @@
 
 The main process's output is read all the time, attached or not — a real kubelet writes it to the
 container log, so the main process never blocks on an unread stdout. Each chunk goes into a bounded log
-(the last :data:`LOG_LIMIT` bytes, for ``pods/log``) and into a small queue per attacher. When an
-attacher's queue is full the pump waits: a slow attacher slows the container down instead of making us
-buffer without bound (the same backpressure an exec has). An attacher that goes away must detach
-(:meth:`AttachProcess.kill`), which drains its queue and lets the pump go on.
+(the last :data:`LOG_LIMIT` bytes, for ``pods/log``) and into a small queue per attacher, bounded in bytes
+as a pipe is. When an attacher's queue is full the pump waits: a slow attacher slows the container down
+instead of making us buffer without bound (the same backpressure an exec has). An attacher that goes
+away must detach (:meth:`AttachProcess.kill`), which drains its queue and lets the pump go on.
 
 Stdin is shared too: every attacher that asked for stdin writes into the same pipe or PTY master, in the
 order the writes arrive. ``tty: true, stdin: true`` containers run their main process on a PTY, so
@@ -25,7 +25,7 @@ from .process import Process, set_winsize
 __all__ = ["LOG_LIMIT", "AttachProcess", "MainIO"]
 
 LOG_LIMIT = 1 << 20
-_QUEUE_CHUNKS = 16
+_QUEUE_BYTES = 64 * 1024  # a pipe's default capacity (pipe(7))
 
 
 class MainIO:
@@ -135,6 +135,10 @@ class AttachProcess(Process):
     :meth:`kill` *detaches* — it never kills the container, just as ``kubectl attach`` ending does not.
     :meth:`close_stdin` only stops this attacher's input (``stdinOnce`` is not modelled); :meth:`wait`
     returns the container's exit code once it has exited.
+
+    What has not been read yet is bounded in bytes (:data:`_QUEUE_BYTES`, a pipe's default buffer), not
+    in chunks: a line editor echoes key by key, and a chunk count would stop every attacher after a
+    dozen keystrokes while one of them looked away.
     """
 
     def __init__(
@@ -143,26 +147,42 @@ class AttachProcess(Process):
         self._io = io
         self._stdin = stdin
         self._channels = {ch for ch, on in ((1, stdout), (2, stderr)) if on}
-        self._queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue(maxsize=_QUEUE_CHUNKS)
+        self._pending: deque[tuple[int, bytes]] = deque()
+        self._pending_bytes = 0
+        self._readable = asyncio.Event()
+        self._space = asyncio.Event()
+        self._space.set()
         self._ended = False
         self._exit_code = exit_code
 
     async def _deliver(self, item: tuple[int, bytes]) -> None:
-        if item[0] in self._channels and not self._ended:
-            await self._queue.put(item)
+        if item[0] not in self._channels:
+            return
+        while self._pending_bytes >= _QUEUE_BYTES and not self._ended:
+            self._space.clear()
+            await self._space.wait()
+        if self._ended:
+            return
+        self._pending.append(item)
+        self._pending_bytes += len(item[1])
+        self._readable.set()
 
     def _end(self) -> None:
         self._ended = True
-        if self._queue.empty():  # wake a reader blocked on an empty queue
-            self._queue.put_nowait((0, b""))
+        self._readable.set()  # wake a reader blocked on nothing to read
+        self._space.set()  # and a pump blocked on us
 
     async def read(self) -> tuple[int, bytes] | None:
-        while True:
-            if self._ended and self._queue.empty():
+        while not self._pending:
+            if self._ended:
                 return None
-            channel, data = await self._queue.get()
-            if channel:
-                return channel, data
+            self._readable.clear()
+            await self._readable.wait()
+        item = self._pending.popleft()
+        self._pending_bytes -= len(item[1])
+        if self._pending_bytes < _QUEUE_BYTES:
+            self._space.set()
+        return item
 
     async def write(self, data: bytes) -> None:
         if self._stdin and data and not self._ended:
@@ -178,9 +198,9 @@ class AttachProcess(Process):
         return await asyncio.shield(self._exit_code)
 
     async def kill(self) -> None:
-        """Detach: stop receiving, and let the pump continue past anything queued for us."""
+        """Detach: stop receiving, and let the pump continue past anything held for us."""
         self._io._detach(self)
         self._stdin = False
-        while not self._queue.empty():
-            self._queue.get_nowait()
+        self._pending.clear()
+        self._pending_bytes = 0
         self._end()
