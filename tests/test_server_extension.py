@@ -301,7 +301,8 @@ def test_comm_round_trip_with_and_without_the_extension(labs, page, record_prope
     # Measured on a loaded 2-CPU VM: without 47.7-49.9 ms (the browser's ~40 ms delayed ACK is a floor),
     # with 7.7-9.5 ms (CPU-bound, 3.9 ms on an idle one).
     (with_p50, _), (without_p50, _) = stats["with"], stats["without"]
-    assert with_p50 < 20, stats
+    # A ratio, not a bound: load slows both sides, and the delayed ACK floor stays on one side only.
+    assert with_p50 * 2 < without_p50, stats
     assert without_p50 > 30, stats
 
 

@@ -588,7 +588,8 @@ def test_background_jobs_outlive_their_exec(tmp_path: Path, mode: str) -> None:
             detached = unique_sleep()
             began = time.monotonic()
             result = await run_exec(c, ["sh", "-c", f"nohup sleep {detached} >/dev/null 2>&1 & echo bg"])
-            assert (result.code, result.out) == (0, b"bg\n") and time.monotonic() - began < 0.9
+            # the job sleeps ~1000 s: returning at all, well before it ends, is the point (no tight bound)
+            assert (result.code, result.out) == (0, b"bg\n") and time.monotonic() - began < 20
             later = await run_exec(c, ["sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '"])
             assert f"sleep {detached}".encode() in later.out  # a later exec sees it
             # a terminal's output ends with the process, all of it read, though a job still holds it
@@ -598,7 +599,7 @@ def test_background_jobs_outlive_their_exec(tmp_path: Path, mode: str) -> None:
             began = time.monotonic()
             script = f"(trap '' HUP; exec sleep {held}) & sleep {hung_up} & seq 3000"
             result = await run_exec(c, ["sh", "-c", script], tty=True)
-            assert result.code == 0 and time.monotonic() - began < 0.9
+            assert result.code == 0 and time.monotonic() - began < 20  # the jobs sleep ~1000 s
             assert result.out.split() == [str(n).encode() for n in range(1, 3001)]
             assert len(processes_with(f"sleep {held}")) == 1
             assert wait_gone(processes_with(f"sleep {hung_up}")) == []

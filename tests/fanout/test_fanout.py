@@ -1,7 +1,7 @@
 """exec_many on the demo cluster: selectors, explicit pods, failures that never hide others, rendering."""
 
 import sys
-import time
+import uuid
 
 import pytest
 
@@ -60,12 +60,16 @@ def test_explicit_pods_with_failures_of_every_kind(kc):
 
 
 def test_pods_run_concurrently(kc):
-    pods = ["web-0", "web-1"] * 3
-    began = time.monotonic()
-    res = k8sterm_widget.exec_many("sleep 0.6", pods=pods, parallel=6, **kc)
-    elapsed = time.monotonic() - began
-    assert res.ok and len(res) == 6
-    assert elapsed < 6 * 0.6 / 2, f"{elapsed:.2f}s: not concurrent"
+    """Three execs per pod meet at a barrier in the pod's /tmp: run one after another, the first would
+    wait for the others until its timeout. No wall-clock bound, so a loaded machine cannot fail it."""
+    barrier = f"/tmp/barrier-{uuid.uuid4().hex}"
+    script = (
+        f"mkdir -p {barrier} && mktemp -p {barrier} >/dev/null"
+        f" && until [ $(ls {barrier} | wc -l) -ge 3 ]; do sleep 0.05; done && echo met"
+    )
+    res = k8sterm_widget.exec_many(script, pods=["web-0", "web-1"] * 3, parallel=6, timeout=60, **kc)
+    assert [r.error for r in res if r.error] == [] and res.ok and len(res) == 6
+    assert {r.stdout for r in res} == {"met\n"}
 
 
 def test_timeout_keeps_partial_output(kc):

