@@ -23,7 +23,6 @@ Not part of ``make bench``: it needs Chromium and a few minutes.
 from __future__ import annotations
 
 import argparse
-import datetime
 import shutil
 import statistics
 import sys
@@ -42,8 +41,10 @@ from .widget_terminal import (
     JS_ECHO,
     JS_SETTLE,
     Lab,
+    find_chromium,
     load,
     machine,
+    now,
     open_notebook,
     percentile,
     run_cell,
@@ -165,14 +166,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--gap-ms", type=int, default=20)
     args = parser.parse_args(argv)
-    executable = shutil.which("chromium")
+    executable = find_chromium()
     if executable is None:
-        print("Debian's Chromium not found (apt-get install chromium)", file=sys.stderr)
         return 2
     from playwright.sync_api import sync_playwright
 
     info = {
-        "date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+        "date": now(),
         "machine": machine(),
         "load_before": load(),
         "rounds": args.rounds,

@@ -588,6 +588,19 @@ def load() -> str:
     return "/".join(f"{x:.1f}" for x in os.getloadavg())
 
 
+def now() -> str:
+    """The run's date and time, as every browser benchmark's report header shows it."""
+    return datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+
+
+def find_chromium() -> str | None:
+    """Debian's Chromium (Playwright's own download is not reachable here), or None after saying so."""
+    executable = shutil.which("chromium")
+    if executable is None:
+        print("Debian's Chromium not found (apt-get install chromium)", file=sys.stderr)
+    return executable
+
+
 def xterm_versions() -> str:
     """xterm.js in JupyterLab's build (its license list) and in ours (node_modules, when present)."""
     lab = ours = "?"
@@ -677,14 +690,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     renderers = args.renderer
 
-    executable = shutil.which("chromium")
+    executable = find_chromium()
     if executable is None:
-        print("Debian's Chromium not found (apt-get install chromium)", file=sys.stderr)
         return 2
     from playwright.sync_api import sync_playwright
 
     info = {
-        "date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+        "date": now(),
         "machine": machine(),
         "load_before": load(),
         "xterm": xterm_versions(),
