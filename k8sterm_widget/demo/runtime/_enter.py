@@ -69,8 +69,7 @@ def main() -> None:
     pid = os.fork()
     if pid == 0:
         try:
-            for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT):
-                signal.signal(sig, signal.SIG_DFL)
+            _ns.default_signals()
             os.setsid()
             if cfg["tty"]:
                 master, slave = _ns.open_console(tuple(cfg["size"]))

@@ -126,9 +126,7 @@ def child(cfg: dict, error_w: int) -> None:
         if namespaces:
             limits.rlimits(cfg.get("pids") or limits.PIDS)
             become(cfg)
-        for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_SETMASK, set())
+        _ns.default_signals()
         os.closerange(3, error_w)
         os.closerange(error_w + 1, 1 << 16)
         os.execve(path, argv, cfg["env"])

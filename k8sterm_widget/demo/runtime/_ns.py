@@ -17,6 +17,7 @@ import fcntl
 import json
 import os
 import shutil
+import signal
 import socket
 import struct
 import termios
@@ -109,6 +110,23 @@ def setns(fd: int, kind: str) -> None:
 
 def unshare(flags: int) -> None:
     check(_libc.unshare(flags), "unshare")
+
+
+def default_signals() -> None:
+    """Every signal back to its default action and none blocked, just before ``execve``.
+
+    A container's processes start as a fresh daemon's children would (containerd runs under an init
+    that ignores nothing): the server may have been started with SIGHUP ignored (``nohup make demo``) or
+    SIGINT ignored (a shell's background job), and ``execve`` keeps an ignored signal ignored — a shell's
+    jobs would then survive the hangup a real terminal sends them.
+    """
+    for sig in signal.valid_signals():
+        if sig not in (signal.SIGKILL, signal.SIGSTOP):
+            try:
+                signal.signal(sig, signal.SIG_DFL)
+            except (OSError, ValueError):  # the C library's own real-time signals
+                pass
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
 
 
 def die_with_parent() -> None:

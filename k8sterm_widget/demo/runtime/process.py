@@ -29,6 +29,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import fcntl
+import functools
 import os
 import struct
 import subprocess
@@ -42,6 +43,22 @@ __all__ = ["ExecProcess", "Process", "exit_code", "watch_exit"]
 
 SETSID = "/usr/bin/setsid"
 DEFAULT_SIZE = (80, 24)
+
+
+@functools.cache
+def _default_signals() -> list[str]:
+    """``env --default-signal --`` (coreutils 8.31+), or nothing where ``env`` lacks it.
+
+    Without a helper of our own in between (process mode), the command is the server's own child and
+    would inherit what the server ignores — SIGHUP under ``nohup``, SIGINT in a shell's background job —
+    where a container's processes start with every signal at its default (see ``_ns.default_signals``).
+    """
+    prefix = ["/usr/bin/env", "--default-signal", "--"]
+    try:
+        ok = subprocess.run([*prefix, "/bin/true"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        ok = False
+    return prefix if ok else []
 
 
 def exit_code(returncode: int) -> int:
@@ -187,6 +204,8 @@ class ExecProcess(Process):
         ``helper``: ``argv`` is ``_enter.py``, which forks the command inside the container, makes the
         PTY its controlling terminal there and reaps it; otherwise ``setsid --ctty`` sets up the terminal.
         """
+        if not helper:
+            argv = [*_default_signals(), *argv]
         loop = asyncio.get_running_loop()
         if tty:
             master, slave = os.openpty()
