@@ -553,17 +553,28 @@ def test_container_processes_start_with_default_signals_whatever_the_server_igno
     ignored; containerd's processes start from a daemon that ignores and blocks nothing. Without the reset a
     shell's jobs outlive the terminal's hangup (this failed a ``nohup make test``)."""
     status = ["grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"]
-    clean = b"SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n"
+
+    def touched(out: bytes) -> dict[str, list[int]]:
+        """Blocked and ignored signal numbers, leaving out 32 and 33: glibc keeps those for itself
+        (SIGCANCEL, SIGSETXID), refuses to let a program change them, and installs its own handlers when
+        it needs them — an ignore inherited there (seen in a full suite's worker) harms nothing."""
+        masks = dict(line.split(b":\t") for line in out.replace(b"\r", b"").splitlines())
+        return {
+            name.decode(): [n for n in range(1, 65) if int(mask, 16) >> (n - 1) & 1 and n not in (32, 33)]
+            for name, mask in masks.items()
+        }
+
+    clean = {"SigBlk": [], "SigIgn": []}
 
     async def main() -> None:
         async with runtime(tmp_path, mode) as rt:
             exited: asyncio.Queue[int] = asyncio.Queue()
             c = await start(rt, "busybox", pod="main", command=status, on_exit=exited.put_nowait)
-            assert await exited.get() == 0 and c.logs().replace(b"\r", b"") == clean
+            assert await exited.get() == 0 and touched(c.logs()) == clean
             c = await start(rt, "busybox", pod="execs", command=["sleep", unique_sleep()])
             for tty in (False, True):
                 result = await run_exec(c, status, tty=tty)
-                assert (result.code, result.out.replace(b"\r", b"")) == (0, clean), tty
+                assert (result.code, touched(result.out)) == (0, clean), tty
 
     ignored = {
         sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT)
