@@ -1020,8 +1020,9 @@ def test_python_pods_get_the_venvs_packages_only_where_their_root_can_reach_them
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A venv in a private directory (root's home, a mode-700 checkout) cannot be bound into a python pod
-    whose root is another user here: the bind failed every such pod's start ("Permission denied"); the
-    pods now start without the packages, and the start notice says why."""
+    whose root is another user here (the bind failed every such pod's start, "Permission denied"): the
+    official client and what it requires are linked into the layer's own tree instead, which the pod's
+    root can walk; only where that tree is private too do pods start without them, and the notice says so."""
     from k8sterm_widget.demo.runtime import layers
     from k8sterm_widget.demo.runtime.images import lookup
 
@@ -1037,11 +1038,29 @@ def test_python_pods_get_the_venvs_packages_only_where_their_root_can_reach_them
         image = lookup("python:3.12")
         assert image is not None
         monkeypatch.setattr(layers, "_python_site", lambda: str(site))
-        hidden = layers.build(image, tmp_path / "a", owner=pod_root, hardlink=False)
-        assert str(site) not in [source for source, _ in hidden.binds] and str(site) in hidden.notice
+
+        def site_binds(layer: layers.Layer) -> list[str]:
+            return [source for source, target in layer.binds if target.endswith("/dist-packages")]
+
+        hidden = layers.build(image, tmp_path / "a", owner=pod_root, hardlink=False)  # a private state dir
+        assert site_binds(hidden) == [] and "official client" in hidden.notice
+
+        linked = layers.build(image, base / "state", owner=pod_root, hardlink=False)
+        [mirror] = site_binds(linked)
+        assert not linked.notice and mirror != str(site) and layers._reachable_by(mirror, pod_root)
+        version = f"{sys.version_info.major}.{sys.version_info.minor}"
+        as_pod_root = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        script = (
+            f"import sys; sys.path[:0] = [{mirror!r}]; from kubernetes import client; print(client.CoreV1Api)"
+        )
+        imported = subprocess.run(
+            [*as_pod_root, f"/usr/bin/python{version}", "-I", "-c", script], capture_output=True, text=True
+        )
+        assert "CoreV1Api" in imported.stdout, imported.stderr[-2000:]
+
         os.chmod(base / "private", 0o755)
         assert layers._reachable_by(str(site), pod_root)
         shown = layers.build(image, tmp_path / "b", owner=pod_root, hardlink=False)
-        assert str(site) in [source for source, _ in shown.binds] and str(site) not in shown.notice
+        assert site_binds(shown) == [str(site)] and not shown.notice
     finally:
         shutil.rmtree(base, ignore_errors=True)

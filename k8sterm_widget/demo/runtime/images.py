@@ -20,6 +20,9 @@ does what its name says:
 ``python``
     The host's Python 3 (whatever ``3.x`` the tag names) on the Debian userland, with the packages of the
     Python environment that runs the cluster importable (``kubernetes`` among them, for in-cluster clients).
+    Where that environment is private to its owner (a venv in root's home, a mode-700 checkout) and the
+    pod's root is another user, only the official client and what it requires are there, linked into the
+    layer's own tree.
 ``gcr.io/google-samples/kubernetes-bootcamp:v1``, ``docker.io/jocatalin/kubernetes-bootcamp:v2``
     The Kubernetes Basics tutorial's app: ``/server.js`` (the tutorial shows it with ``cat``) run by
     ``node server.js`` on ``:8080``, answering ``Hello Kubernetes bootcamp! | Running on: <pod> | v=1``

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import atexit
 import functools
+import importlib.metadata
+import importlib.util
 import os
 import re
 import shutil
@@ -507,6 +509,68 @@ def _python_site() -> str | None:
     return None
 
 
+#: What a python pod gets of this Python's packages when their directory is out of its root's reach.
+CLIENT_DISTRIBUTIONS = ("kubernetes",)
+
+
+def _closure(names: tuple[str, ...]) -> list[importlib.metadata.Distribution]:
+    """The installed distributions ``names`` need, with everything they require (extras left out).
+
+    Markers other than extras are not evaluated: a requirement that does not apply here is simply not
+    installed, or costs a few links more.
+    """
+    found: dict[str, importlib.metadata.Distribution] = {}
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        key = re.sub(r"[-_.]+", "-", name).lower()
+        if key in found:
+            continue
+        try:
+            dist = importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        found[key] = dist
+        for requirement in dist.requires or []:
+            spec, _, marker = requirement.partition(";")
+            match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", spec)
+            if match and "extra" not in marker:
+                todo.append(match.group(1))
+    return list(found.values())
+
+
+def _mirror(distributions: list[importlib.metadata.Distribution], dest: Path) -> int:
+    """Hard-link (copy across file systems) each distribution's files under ``dest``, a site-packages a
+    pod's root can walk: a link is reached through our own directories, whatever hides the original.
+
+    Returns how many files were placed.
+    """
+    placed = 0
+    for dist in distributions:
+        for entry in dist.files or []:
+            if ".." in entry.parts:  # console scripts, data files outside site-packages
+                continue
+            source = Path(str(dist.locate_file(entry)))
+            pairs = [(source, dest / entry)]
+            if source.suffix == ".py":  # the compiled module too: the pod cannot write it (read-only bind)
+                cached = Path(importlib.util.cache_from_source(str(source)))
+                pairs.append((cached, dest / entry.parent / "__pycache__" / cached.name))
+            for src, target in pairs:
+                if not src.is_file():
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    os.link(src, target)
+                except FileExistsError:
+                    continue
+                except OSError:
+                    shutil.copyfile(src, target)
+                placed += 1
+    for folder, _dirs, _files in os.walk(dest):
+        os.chmod(folder, 0o755)
+    return placed
+
+
 _CACHE: dict[tuple[str, tuple[int, int] | None, bool], Layer] = {}
 _CACHE_ROOT: list[Path] = []
 _CACHE_LOCK = threading.Lock()
@@ -607,11 +671,19 @@ def _debian(image: Image, root: Path, uid_range: bool, owner: tuple[int, int] | 
         os.symlink("/usr/bin/python3", local / "bin" / "python3")
         site = _python_site()
         if site is not None and not _reachable_by(site, owner):
-            notice = (
-                f"python: pods do not get this Python's packages (the official client): {site} is in a "
-                "directory their root, another user here, cannot enter"
-            )
-        elif site is not None:
+            # A private venv (root's home, a mode-700 checkout): the official client and what it needs,
+            # linked into this layer's own tree, which the pod's root can walk.
+            mirror = root.parent / "site-packages"
+            _mirror(_closure(CLIENT_DISTRIBUTIONS), mirror)
+            if _reachable_by(str(mirror), owner):
+                site = str(mirror)
+            else:
+                site = None
+                notice = (
+                    "python: pods do not get this Python's packages (the official client): neither the venv "
+                    "nor the cluster's state directory is one their root, another user here, can enter"
+                )
+        if site is not None:
             version = f"python{sys.version_info.major}.{sys.version_info.minor}"
             target = f"/usr/local/lib/{version}/dist-packages"
             (root / target.lstrip("/")).mkdir(parents=True, exist_ok=True)
