@@ -589,6 +589,26 @@ def test_container_processes_start_with_default_signals_whatever_the_server_igno
 
 
 @BOTH
+def test_a_program_whose_path_has_an_equals_sign_runs(tmp_path: Path, mode: str) -> None:
+    """``env`` (process mode's signal reset) would take ``./a=b`` for a variable and run nothing."""
+
+    async def main() -> None:
+        async with runtime(tmp_path, mode) as rt:
+            c = await start(rt, "busybox", command=["sleep", unique_sleep()])
+            program = f"/tmp/run={uuid.uuid4().hex}"
+            made = await run_exec(
+                c, ["sh", "-c", f"printf '#!/bin/sh\\necho ran\\n' > {program}; chmod +x {program}"]
+            )
+            assert made.code == 0, made
+            try:
+                assert await run_exec(c, [program]) == Result(0, b"ran\n", b"")
+            finally:
+                await run_exec(c, ["rm", "-f", program])
+
+    run(main())
+
+
+@BOTH
 def test_detaching_signals_nothing_without_a_tty(tmp_path: Path, mode: str) -> None:
     """A client that goes away leaves a non-tty exec running (containerd's execInternal: the exec only ends
     when its process does; kubernetes/kubernetes#89031); with a tty the terminal hangs up, and bash sends
@@ -1013,6 +1033,46 @@ def test_helpers_of_a_package_under_a_path_the_container_hides_still_mount_volum
                 [*kubectl, "-n", "demo", "describe", "pod", "web-1"], capture_output=True, text=True
             ).stdout[-1500:]
         )
+
+
+def test_the_client_mirror_links_what_others_may_read_and_copies_the_rest_readable(tmp_path: Path) -> None:
+    """What a pod's root may read is hard-linked; a file private to the venv's owner (pip under umask 077)
+    is copied readable, keeping its modification time — a compiled module is valid only for its source's
+    time and the pod cannot rewrite it; nothing outside site-packages (absolute, ``..``) is taken."""
+    import importlib.metadata
+
+    from k8sterm_widget.demo.runtime import layers
+
+    site = tmp_path / "site"
+    info = site / "fake-1.0.dist-info"
+    (site / "fake").mkdir(parents=True)
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fake\nVersion: 1.0\n")
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not ours")
+    private, shared = site / "fake" / "__init__.py", site / "fake" / "data.txt"
+    private.write_text("VALUE = 42\n")
+    shared.write_text("shared")
+    os.chmod(private, 0o640)
+    os.utime(private, (1_600_000_000, 1_600_000_000))
+    os.chmod(shared, 0o644)
+    records = [
+        "fake/__init__.py",
+        "fake/data.txt",
+        "fake-1.0.dist-info/METADATA",
+        str(outside),
+        "../outside.txt",
+    ]
+    (info / "RECORD").write_text("".join(f"{r},,\n" for r in records))
+    dist = importlib.metadata.PathDistribution(info)
+
+    dest = tmp_path / "mirror"
+    assert layers._mirror([dist], dest) == 3
+    copied, linked = dest / "fake" / "__init__.py", dest / "fake" / "data.txt"
+    assert copied.read_text() == "VALUE = 42\n" and copied.stat().st_mode & 0o777 == 0o644
+    assert copied.stat().st_mtime == 1_600_000_000 and not copied.samefile(private)
+    assert linked.samefile(shared)
+    assert sorted(p.name for p in dest.rglob("*") if p.is_file()) == ["METADATA", "__init__.py", "data.txt"]
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="chowns a layer to another user: needs root (CI runs as root)")

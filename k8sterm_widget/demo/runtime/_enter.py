@@ -69,7 +69,6 @@ def main() -> None:
     pid = os.fork()
     if pid == 0:
         try:
-            _ns.default_signals()
             os.setsid()
             if cfg["tty"]:
                 master, slave = _ns.open_console(tuple(cfg["size"]))
@@ -88,6 +87,7 @@ def main() -> None:
             limits.rlimits(cfg.get("pids") or limits.PIDS)
             user = cfg.get("user")
             caps.drop_privileges(cfg["last_cap"], cfg.get("caps", caps.mask()), tuple(user) if user else None)
+            _ns.default_signals()  # last: until here a closed console socket must not kill us (SIGPIPE)
             os.execve(cfg["path"], cfg["argv"], cfg["env"])
         except BaseException as exc:
             try:

@@ -540,15 +540,17 @@ def _closure(names: tuple[str, ...]) -> list[importlib.metadata.Distribution]:
 
 
 def _mirror(distributions: list[importlib.metadata.Distribution], dest: Path) -> int:
-    """Hard-link (copy across file systems) each distribution's files under ``dest``, a site-packages a
-    pod's root can walk: a link is reached through our own directories, whatever hides the original.
+    """Hard-link each distribution's files under ``dest``, a site-packages a pod's root can walk: a link is
+    reached through our own directories, whatever hides the original.
 
-    Returns how many files were placed.
+    A file others may not read (a venv installed under ``umask 077``), or one on another file system, is
+    copied instead, readable, with its modification time: a compiled module is valid only for its source's
+    time, and the pod could not rewrite it (the bind is read-only). Returns how many files were placed.
     """
     placed = 0
     for dist in distributions:
         for entry in dist.files or []:
-            if ".." in entry.parts:  # console scripts, data files outside site-packages
+            if entry.is_absolute() or ".." in entry.parts:  # scripts, data outside site-packages
                 continue
             source = Path(str(dist.locate_file(entry)))
             pairs = [(source, dest / entry)]
@@ -559,12 +561,16 @@ def _mirror(distributions: list[importlib.metadata.Distribution], dest: Path) ->
                 if not src.is_file():
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)
+                mode = src.stat().st_mode
                 try:
+                    if not mode & 0o004:
+                        raise PermissionError("not readable by others")
                     os.link(src, target)
                 except FileExistsError:
                     continue
                 except OSError:
-                    shutil.copyfile(src, target)
+                    shutil.copy2(src, target)
+                    os.chmod(target, 0o755 if mode & 0o111 else 0o644)
                 placed += 1
     for folder, _dirs, _files in os.walk(dest):
         os.chmod(folder, 0o755)
@@ -674,15 +680,18 @@ def _debian(image: Image, root: Path, uid_range: bool, owner: tuple[int, int] | 
             # A private venv (root's home, a mode-700 checkout): the official client and what it needs,
             # linked into this layer's own tree, which the pod's root can walk.
             mirror = root.parent / "site-packages"
-            _mirror(_closure(CLIENT_DISTRIBUTIONS), mirror)
-            if _reachable_by(str(mirror), owner):
+            placed = _mirror(_closure(CLIENT_DISTRIBUTIONS), mirror)
+            if placed and _reachable_by(str(mirror), owner):
                 site = str(mirror)
             else:
                 site = None
-                notice = (
-                    "python: pods do not get this Python's packages (the official client): neither the venv "
-                    "nor the cluster's state directory is one their root, another user here, can enter"
+                why = (
+                    "neither the venv nor the cluster's state directory is one their root, another user "
+                    "here, can enter"
+                    if placed
+                    else f"the venv ({_python_site()}) is private and has no official client to link"
                 )
+                notice = f"python: pods do not get this Python's packages (the official client): {why}"
         if site is not None:
             version = f"python{sys.version_info.major}.{sys.version_info.minor}"
             target = f"/usr/local/lib/{version}/dist-packages"

@@ -29,7 +29,6 @@ from __future__ import annotations
 import abc
 import asyncio
 import fcntl
-import functools
 import os
 import struct
 import subprocess
@@ -45,20 +44,30 @@ SETSID = "/usr/bin/setsid"
 DEFAULT_SIZE = (80, 24)
 
 
-@functools.cache
-def _default_signals() -> list[str]:
-    """``env --default-signal --`` (coreutils 8.31+), or nothing where ``env`` lacks it.
+_ENV_DEFAULT_SIGNALS = ["/usr/bin/env", "--default-signal", "--"]
+_env_default_signals: list[bool] = []  # [works?] once probed successfully or found missing
+
+
+def _default_signals(argv: Sequence[str]) -> list[str]:
+    """``env --default-signal --`` (coreutils 8.31+) to put before ``argv``, or nothing.
 
     Without a helper of our own in between (process mode), the command is the server's own child and
     would inherit what the server ignores — SIGHUP under ``nohup``, SIGINT in a shell's background job —
     where a container's processes start with every signal at its default (see ``_ns.default_signals``).
+    Not for a program whose path has a ``=``: ``env`` would take it for a variable and run nothing.
     """
-    prefix = ["/usr/bin/env", "--default-signal", "--"]
-    try:
-        ok = subprocess.run([*prefix, "/bin/true"], capture_output=True, timeout=10).returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        ok = False
-    return prefix if ok else []
+    if "=" in argv[0]:
+        return []
+    if not _env_default_signals:
+        try:
+            done = subprocess.run([*_ENV_DEFAULT_SIGNALS, "/bin/true"], capture_output=True, timeout=10)
+        except FileNotFoundError:
+            _env_default_signals.append(False)
+        except (OSError, subprocess.SubprocessError):
+            return []  # a passing failure (no fork, a slow machine): probe again next time
+        else:
+            _env_default_signals.append(done.returncode == 0)
+    return _ENV_DEFAULT_SIGNALS if _env_default_signals[0] else []
 
 
 def exit_code(returncode: int) -> int:
@@ -205,7 +214,7 @@ class ExecProcess(Process):
         PTY its controlling terminal there and reaps it; otherwise ``setsid --ctty`` sets up the terminal.
         """
         if not helper:
-            argv = [*_default_signals(), *argv]
+            argv = [*_default_signals(argv), *argv]
         loop = asyncio.get_running_loop()
         if tty:
             master, slave = os.openpty()
