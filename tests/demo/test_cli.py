@@ -134,3 +134,36 @@ def test_process_isolation_says_loudly_that_containers_are_not_isolated(tmp_path
         "processes on this machine and can read and change your files, see your processes and use your "
         "network\n"
     ), lines
+
+
+def test_a_stop_signal_that_lands_on_another_thread_still_stops_the_cluster():
+    """The kernel may give a SIGTERM sent to the process to any thread — the cluster's event loop, say —
+    and Python runs the handler only when the main thread wakes: an endless wait missed it (1 start in 20
+    never stopped). Here the signal is sent to a helper thread on purpose."""
+    import threading
+    import time
+
+    from k8sterm_widget.demo.cli import _Stop
+
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        stop = _Stop()
+        done = threading.Event()
+
+        def busy_elsewhere() -> None:  # receives the signal, then stays alive (as the event loop does)
+            time.sleep(0.3)  # the main thread is waiting by then
+            signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+            done.wait(10)
+
+        helper = threading.Thread(target=busy_elsewhere, daemon=True)
+        began = time.monotonic()
+        helper.start()
+        try:
+            assert stop.wait(10) is True  # seen long before the 10 s are up
+            assert time.monotonic() - began < 9
+        finally:
+            done.set()
+            helper.join()
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
