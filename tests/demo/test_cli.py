@@ -127,7 +127,12 @@ def test_process_isolation_says_loudly_that_containers_are_not_isolated(tmp_path
         lines = [proc.stdout.readline() for _ in range(2)]
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:  # a server that missed its SIGTERM must not outlive the test
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
     assert lines[0].endswith("(containers: process)\n"), lines
     assert lines[1] == (
         "Warning: demo containers are NOT isolated (process isolation was asked for): they run as your own "
