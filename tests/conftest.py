@@ -379,6 +379,7 @@ def start_lab(start_server: Callable[..., Server]) -> Callable[..., Lab]:
             "--ip=127.0.0.1", "--port={port}", "--ServerApp.port_retries=0",
             "--IdentityProvider.token=", "--ServerApp.password=", "--LabApp.news_url=None",
             "--LabApp.expose_app_in_browser=True", "--ServerApp.root_dir={root}",
+            "--JupyterNotebookApp.expose_app_in_browser=True",  # Notebook 7's pages too (/notebooks/)
         ]  # fmt: skip
         if os.geteuid() == 0:
             cmd.append("--allow-root")

@@ -178,12 +178,25 @@ def open_notebook(lab, page, *cells: str) -> str:
 
 
 def open_in_notebook7(lab, page, name: str) -> None:
-    """Open notebook ``name`` in Notebook 7 (``/notebooks/``) and wait until its kernel is idle."""
+    """Open notebook ``name`` in Notebook 7 (``/notebooks/``) and wait until its kernel is connected and idle.
+
+    The status indicators say "idle" before the session has a kernel, and a cell run then is dropped (a
+    Notebook 7 smoke test once waited 60 s for a terminal that way): with the app exposed (`start_lab`
+    does), ask it, as `Lab.open_notebook` does.
+    """
     page.goto(f"{lab.url}notebooks/{name}")
     page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
     page.wait_for_function(
-        "() => document.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset.status === 'idle'"
-        " || document.querySelector('#jp-kernel-status, .jp-KernelStatus')?.textContent?.includes('Idle')",
+        """() => {
+            if (window.jupyterapp) {
+                const context = window.jupyterapp.shell.currentWidget?.sessionContext;
+                return context?.session?.kernel?.connectionStatus === "connected"
+                    && context.kernelDisplayStatus === "idle";
+            }
+            const indicator = document.querySelector('.jp-Notebook-ExecutionIndicator');
+            const status = document.querySelector('#jp-kernel-status, .jp-KernelStatus');
+            return indicator?.dataset.status === 'idle' || status?.textContent?.includes('Idle');
+        }""",
         timeout=60_000,
     )
 

@@ -377,6 +377,7 @@ def test_notebook7_smoke(labs, page):
     name = f"nb7-{time.monotonic_ns()}.ipynb"
     lab.write_notebook(name, SHELL)
     open_in_notebook7(lab, page, name)
+    assert page.evaluate("() => !!window.jupyterapp")  # so the kernel's connection was waited for
     lab.run_cell(page, 0)
     page.locator(".k8sterm .xterm").wait_for(timeout=60_000)
     wait_status(page, "connected")
